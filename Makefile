@@ -1,0 +1,64 @@
+# dronesr: every entry point of the project. `make help` lists them.
+SHELL := /bin/bash
+PY := .venv/bin/python
+VENV_STAMP := .venv/.installed
+MODELS := srgan srresnet
+SHARED ?= ../shared/data
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help install archive serve stop test unit-test e2e-test bench dataset train-srresnet train-srgan evaluate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+install: $(VENV_STAMP) ## create .venv with the pinned packages (idempotent); checks Java 17
+
+$(VENV_STAMP): requirements.txt
+	@bash scripts/check_java.sh
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(VENV_STAMP)
+
+# The archive carries the handler, its model-config.yaml, the weights and a copy of the shared
+# dronesr package taken from this tree at build time (so the .mar is self-contained).
+archive: $(VENV_STAMP) $(MODELS:%=model_store/%.mar) ## build model_store/*.mar from weights/
+
+build/mar-src/dronesr: $(shell find dronesr -name '*.py')
+	rm -rf build/mar-src && mkdir -p build/mar-src
+	cp -r dronesr build/mar-src/ && find build/mar-src -name __pycache__ -prune -exec rm -rf {} +
+
+model_store/%.mar: weights/%.pt handlers/%-config.yaml handlers/sr_handler.py build/mar-src/dronesr
+	.venv/bin/torch-model-archiver --force --model-name $* --version 1.0 \
+		--serialized-file weights/$*.pt --handler handlers/sr_handler.py \
+		--extra-files build/mar-src --config-file handlers/$*-config.yaml --export-path model_store
+
+serve: install archive ## start TorchServe in the background, return when the models answer
+	@bash scripts/serve.sh start
+
+stop: ## stop TorchServe
+	@bash scripts/serve.sh stop
+
+test: install ## install, then run every test (unit and end-to-end against a real TorchServe)
+	$(PY) -m pytest -q
+
+unit-test: install ## only the fast tests (no TorchServe)
+	$(PY) -m pytest -q -m "not e2e"
+
+bench: install archive ## performance figures on this machine (bench/README.md)
+	$(PY) -m bench.sr_bench
+
+dataset: install ## split manifest of the IFO photos (SHARED=path/to/data)
+	$(PY) -m training.dataset --images $(SHARED)/ifo --out data/ifo_manifest.json
+
+train-srresnet: dataset ## train the PSNR model (bounded, resumable; see the YAML)
+	$(PY) -m training.train_sr --config training/configs/srresnet.yaml
+
+train-srgan: dataset ## fine-tune SRGAN from weights/srresnet.pt
+	$(PY) -m training.train_sr --config training/configs/srgan.yaml
+
+evaluate: install ## PSNR/SSIM tables (standard protocol) for the shipped models
+	$(PY) -m training.evaluate --weights weights/srresnet.pt weights/srgan.pt \
+		--sets $(SHARED)/benchmarks/Set5 $(SHARED)/benchmarks/Set14 ifo-test:data/ifo_manifest.json
+
+clean: ## remove built archives and caches (not .venv)
+	rm -rf build model_store/*.mar logs .pytest_cache

@@ -1,0 +1,73 @@
+"""Configuration as dataclasses: one place for every default, shown by ``--help``.
+
+A command's options are the fields of its dataclass. A YAML file (``--config``) overrides the
+defaults and flags override the YAML, so ``--help`` always shows the true defaults and a run can
+be reproduced from the YAML it wrote next to its outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+def _field_type(cls: type, field: dataclasses.Field) -> Any:
+    hint = typing.get_type_hints(cls)[field.name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args else hint
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """One ``--field-name`` flag per field; its help is the field's ``metadata['help']``."""
+    parser.add_argument("--config", type=Path, help="YAML file overriding the defaults below")
+    for field in dataclasses.fields(cls):
+        kind = _field_type(cls, field)
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
+        parser.add_argument(
+            "--" + field.name.replace("_", "-"),
+            dest=field.name,
+            type=_parse_bool if kind is bool else kind,
+            default=argparse.SUPPRESS,
+            metavar=kind.__name__.upper() if isinstance(kind, type) else "VALUE",
+            help=f"{field.metadata.get('help', '')} (default: {default})",
+        )
+
+
+def dataclass_from_args(cls: type[T], args: argparse.Namespace) -> T:
+    values: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        values.update(load_yaml(args.config, cls))
+    names = {f.name for f in dataclasses.fields(cls)}
+    values.update({k: v for k, v in vars(args).items() if k in names})
+    return cls(**values)
+
+
+def load_yaml(path: Path, cls: type) -> dict[str, Any]:
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise SystemExit(f"{path}: unknown option(s) {', '.join(unknown)}; see --help")
+    hints = typing.get_type_hints(cls)
+    return {k: (Path(v) if hints[k] in (Path, typing.Optional[Path]) and v is not None else v) for k, v in data.items()}
+
+
+def write_yaml(config: Any, path: Path) -> None:
+    data = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(config).items()}
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))

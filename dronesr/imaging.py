@@ -1,0 +1,162 @@
+"""Image bytes in, image bytes out: decoding, validation and encoding for every entry point.
+
+Decoding is defensive because the bytes come from a client: the declared size is checked against
+the pixel limit *before* any pixel is decoded (a 40-byte PNG can declare 10^10 pixels), every
+Pillow error becomes an :class:`ImageError` with an HTTP status and a sentence a person can act on,
+and whatever mode the file is in (palette, grayscale, 16-bit, CMYK, with or without alpha) comes
+out as 8-bit RGB plus an optional alpha plane, upright according to its EXIF orientation.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Formats a client may upload. GIF is accepted for its first frame only.
+INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "MPO")
+# Output formats by the name a client passes in ``format=``: (Pillow format, Content-Type).
+OUTPUT_FORMATS = {
+    "png": ("PNG", "image/png"),
+    "jpeg": ("JPEG", "image/jpeg"),
+    "jpg": ("JPEG", "image/jpeg"),
+    "webp": ("WEBP", "image/webp"),
+}
+
+
+class ImageError(ValueError):
+    """A problem with the client's image, carrying the HTTP status to answer with (4xx)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    rgb: np.ndarray  # H x W x 3 uint8
+    alpha: np.ndarray | None  # H x W uint8, or None when fully opaque by construction
+    source_format: str
+
+    @property
+    def width(self) -> int:
+        return self.rgb.shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.rgb.shape[0]
+
+
+def _to_8bit_gray(image: Image.Image) -> np.ndarray:
+    """16/32-bit grayscale -> 8 bit by scaling the full range (Pillow's convert('L') would clip)."""
+    array = np.asarray(image)
+    if array.dtype == np.uint8:
+        return array
+    array = array.astype(np.float64)
+    peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+    if image.mode == "F":
+        peak = max(float(array.max()), 1.0)
+    return np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _split_modes(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Any Pillow mode -> (RGB uint8, alpha uint8 or None)."""
+    mode = image.mode
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        mode = image.mode
+    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        gray = _to_8bit_gray(image)
+        return np.repeat(gray[..., None], 3, axis=2), None
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = np.asarray(image.convert("RGBA"))
+        return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+    if mode == "RGB":
+        return np.asarray(image), None
+    # L, 1, CMYK, YCbCr, LAB, HSV: Pillow's conversions to RGB are the sensible ones.
+    return np.asarray(image.convert("RGB")), None
+
+
+def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
+    """Decode an uploaded image, refusing it before decoding if it declares more than ``max_pixels``."""
+    if not data:
+        raise ImageError("The request body is empty: send the image bytes (or a multipart file).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        if isinstance(exc, UnidentifiedImageError):
+            raise ImageError("The body is not an image this server can read (JPEG, PNG, WebP, BMP, TIFF or GIF).", 415) from None
+        raise ImageError(f"The image declares more pixels than the limit of {max_pixels} (max_input_pixels).", 400) from None
+    except Exception as exc:  # noqa: BLE001 - any parser failure is the client's malformed file
+        raise ImageError(f"The image could not be read: {exc}.") from None
+
+    if image.format not in INPUT_FORMATS:
+        raise ImageError(f"{image.format} images are not accepted; send JPEG, PNG, WebP, BMP, TIFF or GIF.", 415)
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(f"The image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels} (max_input_pixels).")
+    if width < 1 or height < 1:
+        raise ImageError("The image has no pixels.")
+    try:
+        image.seek(0)  # animated GIF/WebP/APNG: the first frame
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        rgb, alpha = _split_modes(image)
+    except ImageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupt pixel data
+        raise ImageError(f"The image data is truncated or corrupt ({exc}).") from None
+    if alpha is not None and alpha.min() == 255:
+        alpha = None  # an opaque alpha plane is not worth upscaling
+    return DecodedImage(np.ascontiguousarray(rgb), alpha, image.format or "unknown")
+
+
+def parse_output_format(name: str | None, default: str = "png") -> str:
+    """Validate a client's ``format=`` value; returns the canonical key of OUTPUT_FORMATS."""
+    key = (name or default).strip().lower()
+    if key not in OUTPUT_FORMATS:
+        raise ImageError(f"Unknown output format {name!r}; use one of png, jpeg, webp.")
+    return "jpeg" if key == "jpg" else key
+
+
+def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, jpeg_quality: int = 92) -> tuple[bytes, str]:
+    """Encode to ``fmt`` (a key of OUTPUT_FORMATS). Returns (bytes, Content-Type).
+
+    JPEG has no alpha: a transparent image is composited over white rather than turning black.
+    PNG uses a fast compression level: at 4K the default level costs seconds for a few % of size.
+    """
+    pil_format, content_type = OUTPUT_FORMATS[fmt]
+    if alpha is not None and pil_format == "JPEG":
+        a = alpha[..., None].astype(np.float32) / 255
+        rgb = (rgb.astype(np.float32) * a + 255 * (1 - a) + 0.5).astype(np.uint8)
+        alpha = None
+    image = Image.fromarray(rgb, "RGB")
+    if alpha is not None:
+        image.putalpha(Image.fromarray(alpha, "L"))
+    buffer = io.BytesIO()
+    options = {"PNG": {"compress_level": 1}, "JPEG": {"quality": jpeg_quality}, "WEBP": {"quality": 90, "method": 2}}
+    image.save(buffer, format=pil_format, **options[pil_format])
+    return buffer.getvalue(), content_type
+
+
+def resize_plane(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bicubic resize of an 8-bit single-channel plane (used for alpha) to ``size`` = (width, height)."""
+    return np.asarray(Image.fromarray(plane, "L").resize(size, Image.BICUBIC))
+
+
+def rgb_to_tensor(rgb: np.ndarray) -> "torch.Tensor":
+    """H x W x 3 uint8 -> 1 x 3 x H x W float in [0, 1] (the models' pixel contract)."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).unsqueeze(0).float().div_(255)
+
+
+def tensor_to_rgb(tensor: "torch.Tensor") -> np.ndarray:
+    """1 x 3 x H x W float -> H x W x 3 uint8, clamped and rounded."""
+    return tensor[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).contiguous().numpy()

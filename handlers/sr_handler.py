@@ -1,0 +1,42 @@
+"""TorchServe handler for the super-resolution models (/predictions/srgan, /predictions/srresnet).
+
+    decode -> validate -> tile -> model -> stitch -> encode
+
+The work lives in the shared ``dronesr`` package (packed into the archive by ``make archive``):
+this file only says which steps run, in which order, with the archive's settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dronesr.imaging import DecodedImage, ImageError, resize_plane
+from dronesr.inference import Upscaler
+from dronesr.serving import ImageHandler
+from dronesr.tiling import count_tiles
+
+
+class SuperResolutionHandler(ImageHandler):
+    def load(self, model_dir: Path) -> None:
+        s = self.settings
+        self.upscaler = Upscaler.from_weights(model_dir / s.weights, tile=s.tile, overlap=s.overlap, tile_batch=s.tile_batch)
+
+    def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
+        scale = self.upscaler.scale
+        out_pixels = image.width * image.height * scale * scale
+        if out_pixels > self.settings.max_output_pixels:
+            raise ImageError(
+                f"A {image.width}x{image.height} image gives a {image.width * scale}x{image.height * scale} result "
+                f"({out_pixels} pixels), over the limit of {self.settings.max_output_pixels} (max_output_pixels)."
+            )
+
+    def process(self, image: DecodedImage, params: dict[str, str], idx: int) -> DecodedImage:
+        scale = self.upscaler.scale
+        rgb = self.upscaler.upscale(image.rgb)  # tiles -> model -> stitched
+        size = (image.width * scale, image.height * scale)
+        alpha = resize_plane(image.alpha, size) if image.alpha is not None else None
+        self.context.set_response_header(idx, "X-Tiles", str(count_tiles(image.height, image.width, self.settings.tile, self.settings.overlap)))
+        return DecodedImage(rgb, alpha, image.source_format)
+
+    def describe(self) -> dict:
+        return {"task": "super-resolution", "scale": self.upscaler.scale, **super().describe()}

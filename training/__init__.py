@@ -1,0 +1,1 @@
+"""Training, dataset and evaluation commands (``python -m training.<command> --help``)."""

