@@ -154,7 +154,9 @@ def rgb_to_tensor(rgb: np.ndarray) -> "torch.Tensor":
     """H x W x 3 uint8 -> 1 x 3 x H x W float in [0, 1] (the models' pixel contract)."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).unsqueeze(0).float().div_(255)
+    if not rgb.flags.writeable or not rgb.flags.c_contiguous:
+        rgb = np.array(rgb)  # torch.from_numpy needs a writable, contiguous array
+    return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float().div_(255)
 
 
 def tensor_to_rgb(tensor: "torch.Tensor") -> np.ndarray:

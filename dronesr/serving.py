@@ -64,11 +64,19 @@ class ParsedRequest:
     params: dict[str, str]
 
 
-def parse_request(request: dict) -> ParsedRequest:
-    """Split a TorchServe request (raw body, multipart fields and query parameters share one dict)
-    into the image bytes and the text parameters."""
+# TorchServe drops the query string of /predictions; the gateway sends parameters as headers.
+PARAM_HEADER_PREFIX = "x-dronesr-param-"
+
+
+def parse_request(request: dict, headers: dict[str, str] | None = None) -> ParsedRequest:
+    """Split a TorchServe request into the image bytes and the text parameters. Parameters come
+    from multipart form fields (in the request dict beside the file) or from the gateway's
+    ``X-Dronesr-Param-<name>`` headers (the query string of the public URL)."""
     image_bytes = None
     params: dict[str, str] = {}
+    for key, value in (headers or {}).items():
+        if isinstance(key, str) and key.lower().startswith(PARAM_HEADER_PREFIX):
+            params[key[len(PARAM_HEADER_PREFIX) :].lower()] = _text(value)
     for key, value in request.items():
         if key in IMAGE_KEYS and image_bytes is None and isinstance(value, (bytes, bytearray)):
             image_bytes = bytes(value)
@@ -120,7 +128,7 @@ class ImageHandler(BaseHandler):
     def handle_one(self, request: dict, idx: int) -> bytes:
         started = time.perf_counter()
         try:
-            parsed = parse_request(request)
+            parsed = parse_request(request, self.context.get_all_request_header(idx))
             unknown = sorted(set(parsed.params) - {"format", *self.parameters})
             if unknown:
                 raise ImageError(f"Unknown parameter(s) {', '.join(unknown)}; this model accepts: format, {', '.join(self.parameters) or '-'}.")

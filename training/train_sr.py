@@ -194,7 +194,7 @@ class SRTrainer:
             d_loss.backward()
             self.d_opt.step()
             terms["discriminator"] = d_loss
-        return {"loss": float(g_loss), **{k: float(v) for k, v in terms.items()}}
+        return {"loss": g_loss.item(), **{k: v.item() for k, v in terms.items()}}
 
     def run(self) -> None:
         cfg = self.cfg

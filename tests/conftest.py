@@ -1,0 +1,69 @@
+"""Shared fixtures: tiny networks, synthetic images, and the optional ../shared data."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dronesr.archs import SRResNet
+from dronesr.checkpoint import save_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "e2e: starts a real TorchServe (slower)")
+    torch.set_num_threads(2)
+
+
+def needs_shared(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not present (../shared is optional)")
+    return path
+
+
+def synthetic_photo(width: int = 96, height: int = 64, seed: int = 0) -> np.ndarray:
+    """A smooth image with edges and texture (uint8 HxWx3): gradients, a disc and some noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    r = 128 + 100 * np.sin(x / 9.0) * np.cos(y / 13.0)
+    g = 255 * x / max(width - 1, 1)
+    b = np.where((x - width / 2) ** 2 + (y - height / 2) ** 2 < (min(width, height) / 3) ** 2, 220.0, 40.0)
+    image = np.stack([r, g, b], axis=2) + rng.normal(0, 6, (height, width, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def encode(array: np.ndarray, fmt: str = "PNG", mode: str | None = None, **options) -> bytes:
+    image = Image.fromarray(array)
+    if mode:
+        image = image.convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def tiny_srresnet(scale: int = 4, seed: int = 0) -> SRResNet:
+    """A small generator whose residual branch is not zero (so it differs from bicubic)."""
+    torch.manual_seed(seed)
+    model = SRResNet(scale=scale, channels=8, num_blocks=2)
+    torch.nn.init.normal_(model.tail.weight, std=0.01)
+    return model.eval()
+
+
+@pytest.fixture
+def tiny_weights(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.pt"
+    save_model(tiny_srresnet(), path, {"scale": 4, "channels": 8, "num_blocks": 2})
+    return path
+
+
+@pytest.fixture
+def photo() -> np.ndarray:
+    return synthetic_photo()

@@ -1,0 +1,66 @@
+import pytest
+import torch
+
+from dronesr.archs import Discriminator, SRResNet
+from dronesr.checkpoint import load_model, save_model
+from dronesr.resample import upscale_bicubic
+from tests.conftest import tiny_srresnet
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_srresnet_output_shape(scale):
+    model = SRResNet(scale=scale, channels=8, num_blocks=1)
+    out = model(torch.rand(2, 3, 12, 10))
+    assert out.shape == (2, 3, 12 * scale, 10 * scale)
+
+
+def test_srresnet_rejects_other_scales():
+    with pytest.raises(ValueError, match="scale"):
+        SRResNet(scale=3)
+
+
+def test_untrained_srresnet_is_bicubic():
+    # The residual branch starts at zero, so training starts from bicubic quality.
+    model = SRResNet(scale=4, channels=8, num_blocks=1)
+    x = torch.rand(1, 3, 8, 8)
+    base = torch.nn.functional.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
+    assert torch.allclose(model(x), base)
+    assert not torch.allclose(model(x), upscale_bicubic(x, 4) + 1)
+
+
+def test_discriminator_scores_any_size():
+    d = Discriminator(channels=8, num_stages=2)
+    assert d(torch.rand(3, 3, 32, 32)).shape == (3,)
+    assert d(torch.rand(1, 3, 48, 40)).shape == (1,)
+
+
+def test_checkpoint_roundtrip_rebuilds_architecture(tmp_path):
+    model = tiny_srresnet()
+    path = tmp_path / "g.pt"
+    save_model(model, path, {"scale": 4, "channels": 8, "num_blocks": 2}, trained_steps=3)
+    loaded = load_model(path)
+    x = torch.rand(1, 3, 6, 6)
+    assert isinstance(loaded, SRResNet) and not loaded.training
+    assert torch.allclose(loaded(x), model(x))
+
+
+def test_checkpoint_half_precision_is_close(tmp_path):
+    model = tiny_srresnet()
+    path = tmp_path / "g16.pt"
+    save_model(model, path, {"scale": 4, "channels": 8, "num_blocks": 2}, half=True)
+    x = torch.rand(1, 3, 6, 6)
+    assert torch.allclose(load_model(path)(x), model(x), atol=1e-2)
+
+
+def test_checkpoint_never_unpickles_objects(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"arch": "SRResNet", "arch_kwargs": {}, "state_dict": {}, "payload": object()}, path)
+    with pytest.raises(Exception, match="(?i)weights_only|unsupported|global"):
+        load_model(path)
+
+
+def test_checkpoint_unknown_architecture(tmp_path):
+    path = tmp_path / "x.pt"
+    torch.save({"arch": "Nope", "arch_kwargs": {}, "state_dict": {}}, path)
+    with pytest.raises(ValueError, match="unknown architecture"):
+        load_model(path)

@@ -1,0 +1,124 @@
+"""The SR handler with a mock TorchServe context (no server): the request loop, settings, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+from ts.context import Context, RequestProcessor
+
+from dronesr.serving import HandlerSettings
+from handlers.sr_handler import SuperResolutionHandler
+from tests.conftest import encode, synthetic_photo
+
+
+class RecordingMetrics:
+    def __init__(self):
+        self.times = []
+
+    def add_time(self, name, value, idx=None, unit="ms"):
+        self.times.append((name, value))
+
+
+def make_context(model_dir, handler_settings=None, batch=1):
+    ctx = Context("srgan", str(model_dir), {}, batch, None, "0.12.0", metrics=RecordingMetrics(),
+                  model_yaml_config={"handler": {"weights": "model.pt", "tile": 32, "overlap": 8, **(handler_settings or {})}})
+    ctx.request_processor = [RequestProcessor({}) for _ in range(batch)]
+    return ctx
+
+
+@pytest.fixture
+def handler_and_context(tmp_path, tiny_weights):
+    shutil.copy(tiny_weights, tmp_path / "model.pt")
+    ctx = make_context(tmp_path, {"max_input_pixels": 50_000, "max_output_pixels": 400_000})
+    handler = SuperResolutionHandler()
+    handler.initialize(ctx)
+    return handler, ctx
+
+
+def status(ctx, idx=0):
+    return ctx.get_response_status(idx)[0]
+
+
+def test_raw_body_png_is_upscaled_x4(handler_and_context):
+    handler, ctx = handler_and_context
+    [body] = handler.handle([{"body": encode(synthetic_photo(40, 30), "PNG")}], ctx)
+    assert status(ctx) == 200
+    assert ctx.get_response_content_type(0) == "image/png"
+    assert Image.open(io.BytesIO(body)).size == (160, 120)
+    assert ctx.get_response_headers(0)["X-Output-Size"] == "160x120"
+    assert any(name == "DronesrHandlerTime" for name, _ in ctx.metrics.times)
+
+
+@pytest.mark.parametrize("fmt, ctype, pil_format", [(b"jpeg", "image/jpeg", "JPEG"), ("webp", "image/webp", "WEBP")])
+def test_format_parameter_from_query_or_form(handler_and_context, fmt, ctype, pil_format):
+    handler, ctx = handler_and_context
+    [body] = handler.handle([{"data": bytearray(encode(synthetic_photo(20, 20), "JPEG")), "format": fmt}], ctx)
+    assert ctx.get_response_content_type(0) == ctype
+    assert Image.open(io.BytesIO(body)).format == pil_format
+
+
+def test_rgba_alpha_is_upscaled_separately(handler_and_context):
+    handler, ctx = handler_and_context
+    rgba = np.dstack([synthetic_photo(16, 16), np.full((16, 16), 128, np.uint8)])
+    [body] = handler.handle([{"body": encode(rgba, "PNG")}], ctx)
+    result = Image.open(io.BytesIO(body))
+    assert result.mode == "RGBA" and result.size == (64, 64)
+    assert abs(int(np.asarray(result)[..., 3].mean()) - 128) <= 1
+
+
+@pytest.mark.parametrize(
+    "request_dict, code, words",
+    [
+        ({"body": b"definitely not an image"}, 415, "not an image"),
+        ({"body": b""}, 400, "empty"),
+        ({"format": b"png"}, 400, "No image"),
+        ({"body": "PNG", "format": b"exe"}, 400, "png, jpeg, webp"),
+        ({"body": "PNG", "colour": b"red"}, 400, "Unknown parameter"),
+        ({"body": "BIG_IN"}, 400, "max_input_pixels"),
+        ({"body": "BIG_OUT"}, 400, "max_output_pixels"),
+        ({"body": {"instances": []}}, 415, "JSON"),
+    ],
+)
+def test_bad_requests_get_4xx_json_and_the_next_succeeds(handler_and_context, request_dict, code, words):
+    handler, ctx = handler_and_context
+    images = {"PNG": encode(synthetic_photo(10, 10), "PNG"), "BIG_IN": encode(synthetic_photo(300, 200), "PNG"),
+              "BIG_OUT": encode(synthetic_photo(200, 160), "PNG")}
+    request_dict = {k: images.get(v, v) if isinstance(v, str) else v for k, v in request_dict.items()}
+    [body] = handler.handle([request_dict], ctx)
+    message = json.loads(body)
+    assert status(ctx) == code and message["code"] == code
+    assert words in message["message"]
+    assert ctx.get_response_content_type(0) == "application/json"
+
+    ctx.request_processor = [RequestProcessor({})]
+    [good] = handler.handle([{"body": images["PNG"]}], ctx)
+    assert status(ctx) == 200 and Image.open(io.BytesIO(good)).size == (40, 40)
+
+
+def test_a_bad_image_in_a_batch_does_not_fail_its_neighbours(tmp_path, tiny_weights):
+    shutil.copy(tiny_weights, tmp_path / "model.pt")
+    ctx = make_context(tmp_path, batch=2)
+    handler = SuperResolutionHandler()
+    handler.initialize(ctx)
+    out = handler.handle([{"body": b"junk"}, {"body": encode(synthetic_photo(8, 8), "PNG")}], ctx)
+    assert status(ctx, 0) == 415 and status(ctx, 1) == 200
+    assert Image.open(io.BytesIO(out[1])).size == (32, 32)
+
+
+def test_describe_returns_scale_and_limits(handler_and_context):
+    handler, ctx = handler_and_context
+    ctx.request_processor = [RequestProcessor({"describe": "True"})]
+    [body] = handler.handle([{"body": b""}], ctx)
+    info = json.loads(body)
+    assert info["scale"] == 4 and info["settings"]["max_input_pixels"] == 50_000
+
+
+def test_unknown_setting_in_model_config_is_refused():
+    ctx = make_context(".", {"tilesize": 3})
+    with pytest.raises(ValueError, match="tilesize"):
+        HandlerSettings.from_context(ctx)
