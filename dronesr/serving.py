@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
 from dronesr.imaging import DecodedImage, ImageError, decode_image, encode_image, parse_output_format
@@ -134,17 +135,19 @@ class ImageHandler(BaseHandler):
                 raise ImageError(f"Unknown parameter(s) {', '.join(unknown)}; this model accepts: format, {', '.join(self.parameters) or '-'}.")
             fmt = parse_output_format(parsed.params.get("format"), self.settings.default_format)
             image = decode_image(parsed.image_bytes, self.settings.max_input_pixels)
+            self.record("DronesrInputMegapixels", image.width * image.height / 1e6, "MP")
             self.validate(image, parsed.params)
             result = self.process(image, parsed.params, idx)
             body, content_type = encode_image(result.rgb, result.alpha, fmt, self.settings.jpeg_quality)
         except ImageError as exc:
+            self.record("DronesrClientErrors", 1, "count", MetricTypes.COUNTER)
             return self.error(idx, exc.status, exc.message)
         except MemoryError:
             logger.exception("out of memory")
             return self.error(idx, 507, "The server ran out of memory for this image; try a smaller one.")
         self.context.set_response_content_type(idx, content_type)
         self.context.set_response_header(idx, "X-Output-Size", f"{result.width}x{result.height}")
-        self.record_time(time.perf_counter() - started)
+        self.record("DronesrHandlerTime", round((time.perf_counter() - started) * 1000, 2), "ms")
         return body
 
     def error(self, idx: int, status: int, message: str) -> bytes:
@@ -152,7 +155,8 @@ class ImageHandler(BaseHandler):
         self.context.set_response_content_type(idx, "application/json")
         return json.dumps({"code": status, "type": "BadInput" if status < 500 else "ServerError", "message": message}).encode()
 
-    def record_time(self, seconds: float) -> None:
+    def record(self, name: str, value: float, unit: str, kind: MetricTypes = MetricTypes.GAUGE) -> None:
+        """A custom metric, shown at :8082/metrics (Prometheus) with the model's name."""
         metrics = getattr(self.context, "metrics", None)
         if metrics is not None:
-            metrics.add_time("DronesrHandlerTime", round(seconds * 1000, 2), None, "ms")
+            metrics.add_metric(name, value, unit, None, [], kind)

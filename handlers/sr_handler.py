@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ts.metrics.metric_type_enum import MetricTypes
+
 from dronesr.imaging import DecodedImage, ImageError, resize_plane
 from dronesr.inference import Upscaler
 from dronesr.serving import ImageHandler
@@ -35,7 +37,9 @@ class SuperResolutionHandler(ImageHandler):
         rgb = self.upscaler.upscale(image.rgb)  # tiles -> model -> stitched
         size = (image.width * scale, image.height * scale)
         alpha = resize_plane(image.alpha, size) if image.alpha is not None else None
-        self.context.set_response_header(idx, "X-Tiles", str(count_tiles(image.height, image.width, self.settings.tile, self.settings.overlap)))
+        tiles = count_tiles(image.height, image.width, self.settings.tile, self.settings.overlap)
+        self.context.set_response_header(idx, "X-Tiles", str(tiles))
+        self.record("DronesrTiles", tiles, "count", MetricTypes.COUNTER)
         return DecodedImage(rgb, alpha, image.source_format)
 
     def describe(self) -> dict:

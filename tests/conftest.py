@@ -18,7 +18,6 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "e2e: starts a real TorchServe (slower)")
     torch.set_num_threads(2)
 
 

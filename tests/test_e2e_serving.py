@@ -104,3 +104,10 @@ def test_gateway_forwards_only_predictions(server):
     response = requests.post(f"{server.gateway}/models/srgan", timeout=10)
     assert response.status_code == 404 and "predictions" in response.json()["message"]
     assert requests.get(f"{server.gateway}/../config.properties", timeout=10).status_code == 404
+
+
+def test_handler_metrics_are_exposed_to_prometheus(server):
+    assert requests.post(f"{server.inference}/predictions/srresnet", data=drone_photo(), timeout=120).status_code == 200
+    text = requests.get(f"{server.metrics}/metrics", timeout=10).text
+    for name in ("DronesrHandlerTime", "DronesrInputMegapixels", "DronesrTiles"):
+        assert any(line.startswith(name) and 'ModelName="srresnet"' in line for line in text.splitlines()), name

@@ -20,7 +20,7 @@ class RecordingMetrics:
     def __init__(self):
         self.times = []
 
-    def add_time(self, name, value, idx=None, unit="ms"):
+    def add_metric(self, name, value, unit, idx=None, dimensions=None, metric_type=None):
         self.times.append((name, value))
 
 
@@ -51,7 +51,9 @@ def test_raw_body_png_is_upscaled_x4(handler_and_context):
     assert ctx.get_response_content_type(0) == "image/png"
     assert Image.open(io.BytesIO(body)).size == (160, 120)
     assert ctx.get_response_headers(0)["X-Output-Size"] == "160x120"
-    assert any(name == "DronesrHandlerTime" for name, _ in ctx.metrics.times)
+    recorded = dict(ctx.metrics.times)
+    assert recorded["DronesrInputMegapixels"] == pytest.approx(40 * 30 / 1e6)
+    assert recorded["DronesrTiles"] == 2 and recorded["DronesrHandlerTime"] > 0
 
 
 @pytest.mark.parametrize("fmt, ctype, pil_format", [(b"jpeg", "image/jpeg", "JPEG"), ("webp", "image/webp", "WEBP")])

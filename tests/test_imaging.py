@@ -134,3 +134,21 @@ def test_output_format_validation():
     assert parse_output_format("JPG") == "jpeg"
     with pytest.raises(ImageError, match="png, jpeg, webp"):
         parse_output_format("exe")
+
+
+def png_16bit_rgb(width: int, height: int) -> bytes:
+    """A 48-bit RGB PNG (Pillow cannot write one) with a horizontal ramp 0..65535."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ramp = (np.linspace(0, 65535, width)[None, :, None] * np.ones((height, 1, 3))).astype(">u2")
+    raw = b"".join(b"\x00" + ramp[y].tobytes() for y in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def test_16bit_rgb_png_keeps_its_full_range():
+    decoded = decode_image(png_16bit_rgb(8, 4), LIMIT)
+    assert decoded.rgb.shape == (4, 8, 3)
+    assert list(decoded.rgb[0, :, 0]) == [0, 36, 73, 109, 146, 182, 219, 255]

@@ -1,0 +1,105 @@
+"""Training-side commands on tiny data: dataset split, SR training (psnr and gan), resume, evaluation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import torchvision
+from PIL import Image
+
+from dronesr.checkpoint import load_model
+from tests.conftest import ROOT, synthetic_photo
+from training import dataset, evaluate, train_sr
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    root = tmp_path / "images"
+    for group in ("birds", "drones"):
+        (root / group).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(synthetic_photo(64, 48, seed=i)).save(root / group / f"{group}_{i:04d}.png")
+    Image.fromarray(synthetic_photo(20, 20)).save(root / "drones" / "drones_9999_tiny.png")
+    return root
+
+
+def test_dataset_split_is_deterministic_and_skips_small_images(image_folder, tmp_path, capsys):
+    out = tmp_path / "manifest.json"
+    assert dataset.main(["--images", str(image_folder), "--out", str(out), "--min-side", "32"]) == 0
+    manifest = json.loads(out.read_text())
+    assert manifest["test"] == ["birds/birds_0000.png", "birds/birds_0010.png", "drones/drones_0000.png", "drones/drones_0010.png"]
+    assert manifest["val"] == ["birds/birds_0005.png", "drones/drones_0005.png"]
+    assert len(manifest["train"]) == 2 * 12 - 6
+    assert "drones_9999_tiny.png: 20x20 is smaller than the 32px training crop" in capsys.readouterr().err
+    assert not set(manifest["train"]) & set(manifest["test"])
+
+
+def tiny_args(manifest, out_dir, *extra):
+    return ["--manifest", str(manifest), "--out-dir", str(out_dir), "--export", str(out_dir / "g.pt"),
+            "--channels", "8", "--num-blocks", "1", "--hr-crop", "32", "--batch-size", "2",
+            "--epoch-steps", "2", "--val-images", "2", "--threads", "1", *extra]
+
+
+@pytest.fixture
+def manifest(image_folder, tmp_path):
+    out = tmp_path / "manifest.json"
+    dataset.main(["--images", str(image_folder), "--out", str(out), "--min-side", "32"])
+    return out
+
+
+def test_psnr_training_writes_outputs_and_resumes(manifest, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train_sr.main(tiny_args(manifest, run, "--steps", "3", "--pixel-loss", "charbonnier")) == 0
+    for name in ("samples.png", "curves.png", "checkpoint.pt", "config.yaml", "g.pt"):
+        assert (run / name).exists(), name
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 3 and json.loads(state["history"])[-1]["val_psnr"] > 10
+    assert load_model(run / "g.pt")(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)
+
+    assert train_sr.main(tiny_args(manifest, run, "--steps", "5")) == 0
+    assert "resumed from" in capsys.readouterr().out
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 5
+
+
+def test_gan_training_with_local_vgg19_weights(manifest, tmp_path, capsys):
+    vgg = tmp_path / "vgg19.pth"
+    torch.save(torchvision.models.vgg19(weights=None).state_dict(), vgg)
+    init = tmp_path / "init"
+    train_sr.main(tiny_args(manifest, init, "--steps", "2"))
+    run = tmp_path / "gan"
+    args = tiny_args(manifest, run, "--steps", "2", "--mode", "gan", "--init-weights", str(init / "g.pt"),
+                     "--content-weight", "1", "--texture-weight", "10", "--adversarial-weight", "0.01",
+                     "--loss-network", "vgg19", "--vgg19-weights", str(vgg), "--d-channels", "8",
+                     "--blur-prob", "0.5", "--noise-prob", "0.5", "--jpeg-prob", "0.5")
+    assert train_sr.main(args) == 0
+    out = capsys.readouterr().out
+    assert "loss network: vgg19" in out.lower()
+    assert "discriminator" in torch.load(run / "checkpoint.pt", weights_only=True)
+
+
+def test_bad_config_is_an_exit_message(tmp_path):
+    with pytest.raises(SystemExit, match="pixel-loss"):
+        train_sr.main(["--pixel-loss", "l7", "--manifest", str(tmp_path / "none.json")])
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("learning_rate: 1\n")
+    with pytest.raises(SystemExit, match="unknown option"):
+        train_sr.main(["--config", str(bad_yaml)])
+
+
+def test_help_shows_defaults():
+    result = subprocess.run([sys.executable, "-m", "training.train_sr", "--help"], cwd=ROOT, capture_output=True, text=True,
+                            env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert result.returncode == 0
+    assert "(default: 0.0002)" in result.stdout and "--adversarial-weight" in result.stdout
+
+
+def test_evaluate_prints_table_beside_bicubic(image_folder, tiny_weights, tmp_path, capsys):
+    sheet = tmp_path / "sheet.png"
+    assert evaluate.main(["--weights", str(tiny_weights), "--sets", str(image_folder / "birds"), "--sheet", str(sheet), "--sheet-images", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "bicubic" in out and "tiny" in out and "+0.00" in out
+    assert Image.open(sheet).size[0] == 256 * 4
