@@ -6,7 +6,11 @@ MODELS := srgan srresnet
 SHARED ?= ../shared/data
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install archive serve stop test unit-test e2e-test bench dataset train-srresnet train-srgan evaluate clean
+MANAGEMENT ?= $(shell sed -n 's/^management_address=//p' config.properties)
+MODEL ?= srgan
+WORKERS ?= 2
+
+.PHONY: help install archive serve stop scale test unit-test e2e-test bench dataset train-srresnet train-srgan evaluate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,6 +41,10 @@ serve: install archive ## start TorchServe in the background, return when the mo
 
 stop: ## stop TorchServe
 	@bash scripts/serve.sh stop
+
+scale: ## set a model's workers: make scale MODEL=srgan WORKERS=2 (management API, loopback)
+	@curl -sS --fail-with-body -X PUT "$(MANAGEMENT)/models/$(MODEL)?min_worker=$(WORKERS)&max_worker=$(WORKERS)&synchronous=true" && echo
+	@curl -sS --fail-with-body "$(MANAGEMENT)/models/$(MODEL)"
 
 test: install ## install, then run every test (unit and end-to-end against a real TorchServe)
 	$(PY) -m pytest -q

@@ -1,1 +1,1 @@
-"""Performance measurements of the project on the machine at hand (``python -m bench.sr_bench``)."""
+"""Measurements of the project on the machine at hand; each module runs as ``python -m bench.<name>``."""

@@ -22,7 +22,9 @@ import argparse
 import contextlib
 import copy
 import dataclasses
+import functools
 import json
+import os
 import platform
 import resource
 import statistics
@@ -54,7 +56,8 @@ PEAK_INPUT = (1, 64, 256, 256)  # the peak convolution: 3x3, 64 -> 64 channels o
 PEAK_RUNS = 5
 BN_NOTE = "folded batch norm: not applicable, the generator has no batch norm"
 BAR_ROUTE = "gateway, PNG upload"
-UPLOADS = {"PNG": ("png", 92), "JPEG q90": ("jpeg", 90)}  # label: (encode_image format, JPEG quality)
+UPLOADS = {"PNG": "png", "JPEG q90": "jpeg"}  # label: encode_image format
+UPLOAD_JPEG_QUALITY = 90
 
 
 def log(message: str) -> None:
@@ -167,11 +170,14 @@ class FrameBench:
     def untiled_flops(self, model: nn.Module) -> float:
         return 2 * conv_macs(model, tuple(self.image.shape))
 
+    def tiles(self, upscaler: Upscaler) -> int:
+        return count_tiles(self.image.shape[-2], self.image.shape[-1], upscaler.tile, upscaler.overlap)
+
     def tiled_flops(self, upscaler: Upscaler) -> float:
         """The work of upscale_tiled: every tile runs whole, overlaps included."""
         height, width = self.image.shape[-2:]
         tile_shape = (1, 3, min(upscaler.tile, height), min(upscaler.tile, width))
-        return count_tiles(height, width, upscaler.tile, upscaler.overlap) * 2 * conv_macs(upscaler.model, tile_shape)
+        return self.tiles(upscaler) * 2 * conv_macs(upscaler.model, tile_shape)
 
     def time(self, label: str, run: Callable[[], object], flops: float) -> Timing:
         log(f"timing {label} ...")
@@ -188,7 +194,7 @@ def photo_mosaic(width: int, height: int) -> np.ndarray:
     folders = sorted(d for d in IFO_PHOTOS.iterdir() if d.is_dir())[:4]
     mosaic = Image.new("RGB", (800, 800))
     for i, folder in enumerate(folders):
-        photo = Image.open(sorted(folder.iterdir())[0]).convert("RGB").resize((400, 400), Image.BICUBIC)
+        photo = Image.open(min(folder.iterdir())).convert("RGB").resize((400, 400), Image.BICUBIC)
         mosaic.paste(photo, (400 * (i % 2), 400 * (i // 2)))
     side = max(width, height)
     covered = mosaic.resize((side, side), Image.BICUBIC)
@@ -225,13 +231,13 @@ def describe(model: SRResNet) -> str:
     return f"SRResNet {model.head[0].out_channels} ch x {len(model.body)} blocks, {parameters / 1e6:.2f} M parameters"
 
 
-def eager_forward(model: nn.Module, image: torch.Tensor, memory_format: torch.memory_format, grad_mode: Callable) -> Callable[[], torch.Tensor]:
-    """A plain forward with the memory format and autograd mode given (Upscaler fixes both)."""
+def eager_forward(model: nn.Module, image: torch.Tensor, memory_format: torch.memory_format) -> Callable[[], torch.Tensor]:
+    """A plain forward with weights and input in ``memory_format`` (Upscaler always uses channels_last)."""
     model = copy.deepcopy(model).to(memory_format=memory_format)
     image = image.contiguous(memory_format=memory_format)
 
     def run() -> torch.Tensor:
-        with grad_mode():
+        with torch.inference_mode():
             return model(image)
 
     return run
@@ -252,7 +258,7 @@ def time_our_model(bench: FrameBench, upscaler: Upscaler) -> tuple[Timing, Timin
     """Untiled forward and the handler's tiled path, both through Upscaler."""
     untiled = bench.time("untiled forward", lambda: upscaler.upscale_tensor(bench.image, tiled=False), bench.untiled_flops(upscaler.model))
     tiled = bench.time(
-        f"tiled {upscaler.tile}/{upscaler.overlap}, tile_batch {upscaler.tile_batch}",
+        f"tiled {upscaler.tile}/{upscaler.overlap}, tile_batch {upscaler.tile_batch} ({bench.tiles(upscaler)} tiles)",
         lambda: upscaler.upscale_tensor(bench.image),
         bench.tiled_flops(upscaler),
     )
@@ -261,27 +267,26 @@ def time_our_model(bench: FrameBench, upscaler: Upscaler) -> tuple[Timing, Timin
 
 def time_reference(bench: FrameBench, scale: int, threads: int) -> Timing:
     reference = Upscaler(reference_srresnet16(scale))  # prepare_for_inference: eval, channels_last
+    shape = f"{REFERENCE['channels']} ch x {REFERENCE['num_blocks']}"
     return bench.time(
-        f"SRResNet-16 reference ({REFERENCE['channels']} ch x {REFERENCE['num_blocks']}, eager, channels_last, {threads} threads, untiled)",
+        f"SRResNet-16 reference ({shape}, eager, channels_last, threads {threads}, untiled)",
         lambda: reference.upscale_tensor(bench.image, tiled=False),
         bench.untiled_flops(reference.model),
     )
 
 
-def time_steps(bench: FrameBench, upscaler: Upscaler, untiled: Timing, tiled: Timing, reference: Timing, threads: int) -> list[Step]:
-    """Each optimisation undone on its own, everything else as served."""
-    forward = lambda: upscaler.upscale_tensor(bench.image, tiled=False)  # noqa: E731
-    nchw = eager_forward(upscaler.model, bench.image, torch.contiguous_format, torch.inference_mode)
-    steps = [Step("channels_last instead of NCHW memory (untiled)", bench.time("untiled, NCHW (contiguous) memory", nchw, untiled.flops), untiled)]
+def time_undone_steps(bench: FrameBench, upscaler: Upscaler, untiled: Timing, tiled: Timing, threads: int) -> list[Step]:
+    """Each optimisation of the served path undone on its own, everything else kept."""
+    nchw = eager_forward(upscaler.model, bench.image, torch.contiguous_format)
+    steps = [Step("channels_last instead of NCHW memory (untiled)", bench.time("untiled, NCHW memory", nchw, untiled.flops), untiled)]
     if threads > 1:
-        steps.append(Step(f"{threads} torch threads instead of 1 (untiled)", bench.time("untiled, 1 thread", in_threads(1, forward), untiled.flops), untiled))
-    if upscaler.tile_batch > 1:
+        one_thread = in_threads(1, lambda: upscaler.upscale_tensor(bench.image, tiled=False))
+        without = bench.time("untiled, 1 thread", one_thread, untiled.flops)
+        steps.append(Step(f"{threads} torch threads instead of 1 (untiled)", without, untiled))
+    if upscaler.tile_batch > 1 and bench.tiles(upscaler) > 1:
         one_tile_at_a_time = dataclasses.replace(upscaler, tile_batch=1)
         without = bench.time("tiled, tile_batch 1", lambda: one_tile_at_a_time.upscale_tensor(bench.image), tiled.flops)
         steps.append(Step(f"tile_batch {upscaler.tile_batch} instead of 1 (tiled)", without, tiled))
-    steps.append(Step("our architecture instead of SRResNet-16 (untiled)", reference, untiled))
-    no_grad = bench.time("untiled, no_grad instead of inference_mode", eager_forward(upscaler.model, bench.image, torch.channels_last, torch.no_grad), untiled.flops)
-    steps.append(Step("inference_mode instead of no_grad (untiled)", no_grad, untiled))
     return steps
 
 
@@ -290,24 +295,27 @@ def time_steps(bench: FrameBench, upscaler: Upscaler, untiled: Timing, tiled: Ti
 
 def post_frame(url: str, body: bytes, expected_size: str) -> None:
     response = requests.post(url, data=body, timeout=600)
-    if response.status_code != 200 or response.headers.get("X-Output-Size") != expected_size:
-        raise RuntimeError(f"POST {url}: HTTP {response.status_code}, X-Output-Size {response.headers.get('X-Output-Size')}: {response.text[:300]}")
+    size = response.headers.get("X-Output-Size")
+    if response.status_code != 200 or size != expected_size:
+        detail = f"HTTP {response.status_code}, X-Output-Size {size} (expected {expected_size})"
+        raise RuntimeError(f"POST {url}: {detail}: {response.text[:300]}")
 
 
-def worker_peak_mib(management: str, model_name: str) -> tuple[int, float]:
-    """(pid, VmHWM in MiB) of the model's first worker: its resident-memory high-water mark."""
-    pid = requests.get(f"{management}/models/{model_name}", timeout=10).json()[0]["workers"][0]["pid"]
+def worker_memory(management: str, model_name: str) -> dict:
+    """The model's worker count, and the first worker's pid and VmHWM (resident-memory high-water mark)."""
+    workers = requests.get(f"{management}/models/{model_name}", timeout=10).json()[0]["workers"]
+    pid = workers[0]["pid"]
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return pid, int(line.split()[1]) / 1024  # kB
+            return {"workers": len(workers), "pid": pid, "peak_mib": int(line.split()[1]) / 1024}  # kB
     raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
 
 
 def frame_uploads(rgb: np.ndarray) -> dict[str, bytes]:
-    return {label: encode_image(rgb, None, fmt, quality)[0] for label, (fmt, quality) in UPLOADS.items()}
+    return {label: encode_image(rgb, None, fmt, UPLOAD_JPEG_QUALITY)[0] for label, fmt in UPLOADS.items()}
 
 
-def time_served(bench: FrameBench, model_name: str, uploads: dict[str, bytes], flops: float) -> tuple[dict[str, Timing], tuple[int, float]]:
+def time_served(bench: FrameBench, model_name: str, uploads: dict[str, bytes], flops: float) -> tuple[dict[str, Timing], dict]:
     """Every upload through the gateway and straight to TorchServe; then the worker's peak memory."""
     store = ROOT / "model_store"
     if not (store / f"{model_name}.mar").exists():
@@ -321,9 +329,10 @@ def time_served(bench: FrameBench, model_name: str, uploads: dict[str, bytes], f
             for route, base in (("gateway", server.gateway), ("TorchServe direct", server.inference)):
                 for upload, body in uploads.items():
                     label = f"{route}, {upload} upload"
-                    url = f"{base}/predictions/{model_name}"
-                    served[label] = bench.time(label, lambda url=url, body=body: post_frame(url, body, expected), flops)
-            return served, worker_peak_mib(server.management, model_name)
+                    served[label] = bench.time(
+                        label, functools.partial(post_frame, f"{base}/predictions/{model_name}", body, expected), flops
+                    )
+            return served, worker_memory(server.management, model_name)
         finally:
             server.stop()
 
@@ -342,7 +351,7 @@ class Results:
     steps: list[Step]
     served: dict[str, Timing] = field(default_factory=dict)
     upload_bytes: dict[str, int] = field(default_factory=dict)
-    worker: dict = field(default_factory=dict)  # pid, peak_mib
+    worker: dict = field(default_factory=dict)  # workers, pid, peak_mib
     bench_peak_rss_mib: float = 0.0
 
     def bar(self) -> dict | None:
@@ -354,23 +363,35 @@ class Results:
 
     def as_dict(self) -> dict:
         return {
-            "machine": self.machine, "frame": self.frame, "model": self.model, "conv_peak_gflops": self.conv_peak_gflops,
-            "in_process": [t.as_dict() for t in self.in_process], "reference": self.reference.as_dict(),
-            "steps": [s.as_dict() for s in self.steps], "batch_norm": BN_NOTE,
-            "served": {k: t.as_dict() for k, t in self.served.items()}, "upload_bytes": self.upload_bytes,
-            "worker": self.worker, "bar": self.bar(), "bench_peak_rss_mib": self.bench_peak_rss_mib,
+            "machine": self.machine,
+            "frame": self.frame,
+            "model": self.model,
+            "conv_peak_gflops": self.conv_peak_gflops,
+            "in_process": [t.as_dict() for t in self.in_process],
+            "reference": self.reference.as_dict(),
+            "steps": [s.as_dict() for s in self.steps],
+            "batch_norm": BN_NOTE,
+            "served": {k: t.as_dict() for k, t in self.served.items()},
+            "upload_bytes": self.upload_bytes,
+            "worker": self.worker,
+            "bar": self.bar(),
+            "bench_peak_rss_mib": self.bench_peak_rss_mib,
         }
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
     """Plain text columns: the first left-aligned, the figures right-aligned."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in [header, *rows]]
-    return "\n".join("  " + line for line in lines)
+
+    def line(row: list[str]) -> str:
+        return "  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+
+    return "\n".join(line(row) for row in [header, *rows])
 
 
-def timing_rows(timings: list[Timing], peak: float) -> list[list[str]]:
-    return [[t.label, f"{t.seconds:.2f}", f"{t.megapixels_per_s:.2f}", f"{t.flops / 1e9:.0f}", f"{t.gflops_per_s:.1f}", f"{100 * t.gflops_per_s / peak:.0f}%"] for t in timings]
+def timing_row(t: Timing, peak: float) -> list[str]:
+    of_peak = 100 * t.gflops_per_s / peak
+    return [t.label, f"{t.seconds:.2f}", f"{t.megapixels_per_s:.2f}", f"{t.flops / 1e9:.0f}", f"{t.gflops_per_s:.1f}", f"{of_peak:.0f}%"]
 
 
 TIMING_HEADER = ["configuration", "seconds", "out MP/s", "GFLOP", "GFLOP/s", "of peak"]
@@ -378,12 +399,13 @@ TIMING_HEADER = ["configuration", "seconds", "out MP/s", "GFLOP", "GFLOP/s", "of
 
 def print_report(r: Results) -> None:
     m, f = r.machine, r.frame
-    print(f"\n== Machine: {m['cpu']} ({m['cpu_capability']}), {m['cores']} cores, torch {m['torch']}, {m['threads']} threads")
-    print(f"  conv peak: 3x3 conv 64->64 on {'x'.join(map(str, PEAK_INPUT))}, channels_last fp32, best of {PEAK_RUNS}: {r.conv_peak_gflops:.1f} GFLOP/s")
+    print(f"\n== Machine: {m['cpu']} ({m['cpu_capability']}), {m['logical_cpus']} logical CPUs; torch {m['torch']}, threads {m['threads']}")
+    peak_input = "x".join(map(str, PEAK_INPUT))
+    print(f"  conv peak: 3x3 conv 64->64 on {peak_input}, channels_last fp32, best of {PEAK_RUNS}: {r.conv_peak_gflops:.1f} GFLOP/s")
     print(f"\n== Frame: {f['width']}x{f['height']} -> {f['out_width']}x{f['out_height']} (x{f['scale']}), {f['source']}")
     print(f"  every figure: median of {f['repeats']} run(s), wall clock; GFLOP = 2 x conv multiply-accumulates per run")
     print(f"\n== In process: {r.model['weights']} ({r.model['description']}); tiling from {r.model['tiling_from']}")
-    print(table(TIMING_HEADER, timing_rows([*r.in_process, r.reference], r.conv_peak_gflops)))
+    print(table(TIMING_HEADER, [timing_row(t, r.conv_peak_gflops) for t in [*r.in_process, r.reference]]))
     print("\n== What each step bought (the same frame without the step, then with it)")
     rows = [[s.name, f"{s.without.seconds:.2f}", f"{s.with_it.seconds:.2f}", f"{s.speedup:.2f}x"] for s in r.steps]
     print(table(["step", "without (s)", "with (s)", "speed-up"], rows))
@@ -397,13 +419,16 @@ def print_served(r: Results) -> None:
         print("\n== Through TorchServe: skipped (--skip-server)\n\nBAR not evaluated: the served path was not timed (--skip-server)")
         return
     uploads = ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in r.upload_bytes.items())
-    print(f"\n== Through TorchServe: model {r.model['served']}, 1 worker; uploads: {uploads}; reply PNG")
-    print(table(TIMING_HEADER, timing_rows(list(r.served.values()), r.conv_peak_gflops)))
+    print(f"\n== Through TorchServe: model {r.model['served']}, {r.worker['workers']} worker(s); uploads: {uploads}; reply PNG")
+    print(table(TIMING_HEADER, [timing_row(t, r.conv_peak_gflops) for t in r.served.values()]))
     print(f"  worker peak memory (VmHWM of pid {r.worker['pid']}): {r.worker['peak_mib']:.0f} MiB")
     bar = r.bar()
-    verdict = "PASS" if bar["passed"] else "FAIL"
-    print(f"\nBAR {verdict}: served ({BAR_ROUTE}) {bar['served_s']:.2f} s {'<=' if bar['passed'] else '>'} "
-          f"in-process {r.reference.label} {bar['reference_s']:.2f} s")
+    verdict, relation = ("PASS", "<=") if bar["passed"] else ("FAIL", ">")
+    ratio = bar["served_s"] / bar["reference_s"]
+    print(
+        f"\nBAR {verdict}: served ({BAR_ROUTE}) {bar['served_s']:.2f} s {relation} "
+        f"in-process {r.reference.label} {bar['reference_s']:.2f} s (served/reference = {ratio:.2f})"
+    )
 
 
 def write_json(results: Results, path: Path) -> None:
@@ -417,11 +442,12 @@ def write_json(results: Results, path: Path) -> None:
 
 def machine_info(threads: int) -> dict:
     cpuinfo = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")] if cpuinfo.exists() else []
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
     return {
         "cpu": names[0] if names else platform.processor() or "unknown CPU",
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "cores": len(names) or None,
+        "logical_cpus": os.cpu_count(),
         "torch": torch.__version__,
         "threads": threads,
     }
@@ -444,9 +470,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
+def frame_info(args: argparse.Namespace, scale: int, source: str) -> dict:
+    return {
+        "width": args.width,
+        "height": args.height,
+        "scale": scale,
+        "out_width": args.width * scale,
+        "out_height": args.height * scale,
+        "source": source,
+        "repeats": args.repeats,
+    }
+
+
+def model_info(args: argparse.Namespace, upscaler: Upscaler, settings: HandlerSettings) -> dict:
+    return {
+        "weights": str(args.weights),
+        "description": describe(upscaler.model),
+        "served": args.model,
+        "tiling_from": f"handlers/{args.model}-config.yaml",
+        "tile": upscaler.tile,
+        "overlap": upscaler.overlap,
+        "tile_batch": upscaler.tile_batch,
+        "worker_threads": settings.threads,
+    }
+
+
+def measure(args: argparse.Namespace) -> Results:
+    """Every figure, in process first (nothing else running), then through TorchServe."""
     settings = handler_settings(args.model)
     upscaler = Upscaler.from_weights(args.weights, tile=settings.tile, overlap=settings.overlap, tile_batch=settings.tile_batch)
     rgb, source = make_frame(args.width, args.height)
@@ -456,24 +506,28 @@ def main(argv: list[str] | None = None) -> int:
     peak = conv_peak_gflops()
     untiled, tiled = time_our_model(bench, upscaler)
     reference = time_reference(bench, upscaler.scale, args.threads)
+    undone = time_undone_steps(bench, upscaler, untiled, tiled, args.threads)
     results = Results(
         machine=machine_info(args.threads),
-        frame={"width": args.width, "height": args.height, "scale": upscaler.scale, "out_width": args.width * upscaler.scale,
-               "out_height": args.height * upscaler.scale, "source": source, "repeats": args.repeats},
-        model={"weights": str(args.weights), "description": describe(upscaler.model), "served": args.model,
-               "tiling_from": f"handlers/{args.model}-config.yaml", "tile": settings.tile, "overlap": settings.overlap,
-               "tile_batch": settings.tile_batch, "worker_threads": settings.threads},
+        frame=frame_info(args, upscaler.scale, source),
+        model=model_info(args, upscaler, settings),
         conv_peak_gflops=peak,
         in_process=[untiled, tiled],
         reference=reference,
-        steps=time_steps(bench, upscaler, untiled, tiled, reference, args.threads),
+        steps=[*undone, Step("our architecture instead of SRResNet-16 (untiled)", reference, untiled)],
     )
     if not args.skip_server:
         uploads = frame_uploads(rgb)
-        results.upload_bytes = {k: len(v) for k, v in uploads.items()}
-        results.served, (pid, peak_mib) = time_served(bench, args.model, uploads, tiled.flops)
-        results.worker = {"pid": pid, "peak_mib": peak_mib}
+        results.upload_bytes = {label: len(body) for label, body in uploads.items()}
+        results.served, results.worker = time_served(bench, args.model, uploads, tiled.flops)
     results.bench_peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    results = measure(args)
     print_report(results)
     write_json(results, args.out)
     return 0

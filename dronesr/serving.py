@@ -8,6 +8,8 @@ a bad upload never reaches TorchServe as an exception (which would answer 503 or
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
 import logging
@@ -60,34 +62,73 @@ def _text(value: Any) -> str:
 
 
 @dataclass
-class ParsedRequest:
+class ImageRequest:
+    """One image to process with its text parameters."""
+
     image_bytes: bytes
     params: dict[str, str]
 
 
+@dataclass
+class ParsedRequest:
+    images: list[ImageRequest]
+    kserve: bool  # KServe v1 JSON in, JSON with base64 images out
+
+
 # TorchServe drops the query string of /predictions; the gateway sends parameters as headers.
 PARAM_HEADER_PREFIX = "x-dronesr-param-"
+MAX_KSERVE_INSTANCES = 4
+
+
+def _header_params(headers: dict[str, str] | None) -> dict[str, str]:
+    return {
+        key[len(PARAM_HEADER_PREFIX) :].lower(): _text(value)
+        for key, value in (headers or {}).items()
+        if isinstance(key, str) and key.lower().startswith(PARAM_HEADER_PREFIX)
+    }
+
+
+def _kserve_instances(payload: Any, params: dict[str, str]) -> list[ImageRequest]:
+    """KServe v1: ``{"instances": [{"b64": "..."} or {"data": {"b64": "..."}}, ...]}``; other keys
+    of an instance are its parameters (``{"b64": ..., "format": "jpeg"}``)."""
+    instances = payload.get("instances") if isinstance(payload, dict) else None
+    if not isinstance(instances, list) or not instances:
+        raise ImageError('JSON bodies must be KServe v1: {"instances": [{"b64": "<base64 image>"}]}.')
+    if len(instances) > MAX_KSERVE_INSTANCES:
+        raise ImageError(f"{len(instances)} instances in one request, over the limit of {MAX_KSERVE_INSTANCES}.")
+    images = []
+    for number, instance in enumerate(instances):
+        if isinstance(instance, dict) and isinstance(instance.get("data"), dict):
+            instance = {**{k: v for k, v in instance.items() if k != "data"}, **instance["data"]}
+        encoded = instance.get("b64") if isinstance(instance, dict) else None
+        if not isinstance(encoded, str):
+            raise ImageError(f'instances[{number}] has no "b64" string.')
+        try:
+            image_bytes = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise ImageError(f"instances[{number}].b64 is not valid base64.") from None
+        extra = {k: _text(v) for k, v in instance.items() if k != "b64"}
+        images.append(ImageRequest(image_bytes, {**params, **extra}))
+    return images
 
 
 def parse_request(request: dict, headers: dict[str, str] | None = None) -> ParsedRequest:
-    """Split a TorchServe request into the image bytes and the text parameters. Parameters come
-    from multipart form fields (in the request dict beside the file) or from the gateway's
-    ``X-Dronesr-Param-<name>`` headers (the query string of the public URL)."""
+    """Split a TorchServe request into images and their text parameters. Parameters come from
+    multipart form fields (in the request dict beside the file), from the gateway's
+    ``X-Dronesr-Param-<name>`` headers (the query string of the public URL), or from a KServe
+    instance. TorchServe has already decoded a JSON body into a dict."""
+    params = _header_params(headers)
     image_bytes = None
-    params: dict[str, str] = {}
-    for key, value in (headers or {}).items():
-        if isinstance(key, str) and key.lower().startswith(PARAM_HEADER_PREFIX):
-            params[key[len(PARAM_HEADER_PREFIX) :].lower()] = _text(value)
     for key, value in request.items():
+        if isinstance(value, (dict, list)):
+            return ParsedRequest(_kserve_instances(value, params), kserve=True)
         if key in IMAGE_KEYS and image_bytes is None and isinstance(value, (bytes, bytearray)):
             image_bytes = bytes(value)
-        elif isinstance(value, (dict, list)):
-            raise ImageError("JSON bodies are not accepted: send the image bytes as the body or as a multipart file.", 415)
         elif key not in IMAGE_KEYS:
             params[key] = _text(value)
     if image_bytes is None:
         raise ImageError("No image in the request: send it as the raw body or as a multipart file field named 'data'.")
-    return ParsedRequest(image_bytes, params)
+    return ParsedRequest([ImageRequest(image_bytes, params)], kserve=False)
 
 
 class ImageHandler(BaseHandler):
@@ -130,25 +171,35 @@ class ImageHandler(BaseHandler):
         started = time.perf_counter()
         try:
             parsed = parse_request(request, self.context.get_all_request_header(idx))
-            unknown = sorted(set(parsed.params) - {"format", *self.parameters})
-            if unknown:
-                raise ImageError(f"Unknown parameter(s) {', '.join(unknown)}; this model accepts: format, {', '.join(self.parameters) or '-'}.")
-            fmt = parse_output_format(parsed.params.get("format"), self.settings.default_format)
-            image = decode_image(parsed.image_bytes, self.settings.max_input_pixels)
-            self.record("DronesrInputMegapixels", image.width * image.height / 1e6, "MP")
-            self.validate(image, parsed.params)
-            result = self.process(image, parsed.params, idx)
-            body, content_type = encode_image(result.rgb, result.alpha, fmt, self.settings.jpeg_quality)
+            outputs = [self.run(item, idx) for item in parsed.images]
         except ImageError as exc:
             self.record("DronesrClientErrors", 1, "count", MetricTypes.COUNTER)
             return self.error(idx, exc.status, exc.message)
         except MemoryError:
             logger.exception("out of memory")
             return self.error(idx, 507, "The server ran out of memory for this image; try a smaller one.")
-        self.context.set_response_content_type(idx, content_type)
-        self.context.set_response_header(idx, "X-Output-Size", f"{result.width}x{result.height}")
         self.record("DronesrHandlerTime", round((time.perf_counter() - started) * 1000, 2), "ms")
+        if parsed.kserve:
+            self.context.set_response_content_type(idx, "application/json")
+            predictions = [{"b64": base64.b64encode(body).decode("ascii"), "content_type": ctype, "size": size} for body, ctype, size in outputs]
+            return json.dumps({"predictions": predictions}).encode()
+        body, content_type, size = outputs[0]
+        self.context.set_response_content_type(idx, content_type)
+        self.context.set_response_header(idx, "X-Output-Size", size)
         return body
+
+    def run(self, item: ImageRequest, idx: int) -> tuple[bytes, str, str]:
+        """decode -> validate -> process -> encode one image; returns (bytes, Content-Type, "WxH")."""
+        unknown = sorted(set(item.params) - {"format", *self.parameters})
+        if unknown:
+            raise ImageError(f"Unknown parameter(s) {', '.join(unknown)}; this model accepts: format, {', '.join(self.parameters) or '-'}.")
+        fmt = parse_output_format(item.params.get("format"), self.settings.default_format)
+        image = decode_image(item.image_bytes, self.settings.max_input_pixels)
+        self.record("DronesrInputMegapixels", image.width * image.height / 1e6, "MP")
+        self.validate(image, item.params)
+        result = self.process(image, item.params, idx)
+        body, content_type = encode_image(result.rgb, result.alpha, fmt, self.settings.jpeg_quality)
+        return body, content_type, f"{result.width}x{result.height}"
 
     def error(self, idx: int, status: int, message: str) -> bytes:
         self.context.set_response_status(status, message, idx)

@@ -111,3 +111,24 @@ def test_handler_metrics_are_exposed_to_prometheus(server):
     text = requests.get(f"{server.metrics}/metrics", timeout=10).text
     for name in ("DronesrHandlerTime", "DronesrInputMegapixels", "DronesrTiles"):
         assert any(line.startswith(name) and 'ModelName="srresnet"' in line for line in text.splitlines()), name
+
+
+def test_make_scale_sets_workers_through_the_management_api(server):
+    result = subprocess.run(["make", "-s", "scale", "MODEL=srresnet", "WORKERS=2", f"MANAGEMENT={server.management}"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    workers = requests.get(f"{server.management}/models/srresnet", timeout=10).json()[0]["workers"]
+    assert len(workers) == 2 and all(w["status"] == "READY" for w in workers)
+    assert '"minWorkers": 2' in result.stdout
+    subprocess.run(["make", "-s", "scale", "MODEL=srresnet", "WORKERS=1", f"MANAGEMENT={server.management}"], cwd=ROOT, capture_output=True, timeout=300)
+    assert requests.post(f"{server.gateway}/predictions/srresnet", data=drone_photo(), timeout=120).status_code == 200
+
+
+def test_kserve_v1_json_through_torchserve(server):
+    import base64
+
+    payload = {"instances": [{"b64": base64.b64encode(drone_photo()).decode()}]}
+    response = requests.post(f"{server.inference}/predictions/srgan", json=payload, timeout=120)
+    assert response.status_code == 200, response.text
+    [prediction] = response.json()["predictions"]
+    assert Image.open(io.BytesIO(base64.b64decode(prediction["b64"]))).size == (400, 400)

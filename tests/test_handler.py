@@ -83,7 +83,9 @@ def test_rgba_alpha_is_upscaled_separately(handler_and_context):
         ({"body": "PNG", "colour": b"red"}, 400, "Unknown parameter"),
         ({"body": "BIG_IN"}, 400, "max_input_pixels"),
         ({"body": "BIG_OUT"}, 400, "max_output_pixels"),
-        ({"body": {"instances": []}}, 415, "JSON"),
+        ({"body": {"instances": []}}, 400, "KServe v1"),
+        ({"body": {"instances": [{"b64": "@@@"}]}}, 400, "not valid base64"),
+        ({"body": {"instances": [{"b64": "AAAA"}] * 5}}, 400, "over the limit of 4"),
     ],
 )
 def test_bad_requests_get_4xx_json_and_the_next_succeeds(handler_and_context, request_dict, code, words):
@@ -124,3 +126,17 @@ def test_unknown_setting_in_model_config_is_refused():
     ctx = make_context(".", {"tilesize": 3})
     with pytest.raises(ValueError, match="tilesize"):
         HandlerSettings.from_context(ctx)
+
+
+def test_kserve_v1_json_gets_base64_images(handler_and_context):
+    import base64
+
+    handler, ctx = handler_and_context
+    png = base64.b64encode(encode(synthetic_photo(12, 10), "PNG")).decode()
+    request = {"body": {"instances": [{"b64": png}, {"data": {"b64": png}, "format": "jpeg"}]}}
+    [body] = handler.handle([request], ctx)
+    assert status(ctx) == 200 and ctx.get_response_content_type(0) == "application/json"
+    predictions = json.loads(body)["predictions"]
+    assert [p["content_type"] for p in predictions] == ["image/png", "image/jpeg"]
+    first = Image.open(io.BytesIO(base64.b64decode(predictions[0]["b64"])))
+    assert first.size == (48, 40) and predictions[0]["size"] == "48x40"

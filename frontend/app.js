@@ -1,0 +1,676 @@
+// dronesr web page: plain JavaScript, no build step, no external resources.
+// It talks only to the server it was loaded from (relative URLs): the gateway forwards
+// POST predictions/<model> and GET ping to TorchServe (dronesr/gateway.py).
+"use strict";
+
+(() => {
+  const SCALE = 4;
+  // The server's limits (handlers/srgan-config.yaml, config.properties). The server checks them
+  // itself; the page only warns before sending.
+  const LIMITS = { maxInputPixels: 4_000_000, maxOutputPixels: 36_000_000, maxUploadBytes: 33_554_432 };
+  const TIMEOUT_S = 300; // the gateway's and TorchServe's own response timeout
+  const PROBE_TIMEOUT_S = 30;
+  const MODEL_TITLES = { srgan: "SRGAN", srresnet: "SRResNet", style: "style-transfer" };
+  const STYLES = [
+    { name: "starry_night", title: "The Starry Night", artist: "after van Gogh" },
+    { name: "the_scream", title: "The Scream", artist: "after Munch" },
+    { name: "shipwreck", title: "The Shipwreck", artist: "after Turner" },
+    { name: "woman-with-hat-matisse", title: "Woman with a Hat", artist: "after Matisse" },
+    { name: "udnie", title: "Udnie", artist: "after Picabia" },
+    { name: "mosaic", title: "Mosaic", artist: "stained-glass tiles" },
+  ];
+  const EXTENSIONS = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp" };
+
+  const $ = (id) => document.getElementById(id);
+
+  // ------------------------------------------------------------------ small helpers
+  const dims = (w, h) => `${w} × ${h} px`;
+  function megapixels(n) {
+    return n >= 100_000 ? `${(n / 1e6).toFixed(n >= 10e6 ? 0 : 1)} MP` : `${n.toLocaleString("en")} pixels`;
+  }
+  function formatBytes(n) {
+    if (n < 1024) return `${n} bytes`;
+    if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+    return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  }
+  function baseName(fileName) {
+    const stem = (fileName || "photo").replace(/\.[^.]*$/, "");
+    return stem.replace(/[^\w.-]+/g, "_").slice(0, 60) || "photo";
+  }
+  function show(element, visible) {
+    element.hidden = !visible;
+  }
+
+  class ObjectUrls {
+    constructor() { this.urls = new Map(); }
+    set(key, blob) {
+      this.revoke(key);
+      const url = URL.createObjectURL(blob);
+      this.urls.set(key, url);
+      return url;
+    }
+    revoke(key) {
+      if (this.urls.has(key)) URL.revokeObjectURL(this.urls.get(key));
+      this.urls.delete(key);
+    }
+  }
+  const objectUrls = new ObjectUrls();
+
+  // A problem to show: a headline a person understands plus the server's own sentence.
+  class Problem extends Error {
+    constructor(headline, detail = "", kind = "error") {
+      super(headline);
+      this.headline = headline;
+      this.detail = detail;
+      this.kind = kind; // "error" or "info" (cancelled by the user)
+    }
+  }
+
+  function problemFromResponse(status, statusText, body, model) {
+    const message = body && typeof body.message === "string" ? body.message : "";
+    const type = body && typeof body.type === "string" ? body.type : "";
+    const title = MODEL_TITLES[model] || model;
+    let headline;
+    let serverDown = false;
+    if (status === 404 && (type === "ModelNotFoundException" || /model not found/i.test(message))) {
+      headline = `The ${title} model is not loaded on this server.`;
+    } else if (status === 502) {
+      headline = "The model server is not running, or not answering.";
+      serverDown = true;
+    } else if (status === 503) {
+      headline = "The model server is busy or still starting. Please try again in a moment.";
+    } else if (status === 504) {
+      headline = "The model server took too long to answer.";
+    } else if (status === 413) {
+      headline = "The file is too large to upload.";
+    } else if (status === 415) {
+      headline = "That file is not an image the server can read.";
+    } else if (/max_input_pixels|max_output_pixels/.test(message)) {
+      headline = "The photo has too many pixels for the server.";
+    } else if (/truncated|corrupt/i.test(message)) {
+      headline = "The image file is damaged or incomplete.";
+    } else if (status === 507) {
+      headline = "The server ran out of memory for this photo.";
+    } else if (status >= 500) {
+      headline = "The server failed while working on the photo.";
+    } else {
+      headline = "The server did not accept the request.";
+    }
+    const detail = message || `The server answered HTTP ${status}${statusText ? " " + statusText : ""}.`;
+    const problem = new Problem(headline, detail);
+    problem.serverDown = serverDown;
+    return problem;
+  }
+
+  function problemFromFailure(error, job) {
+    if (job && job.reason === "timeout") {
+      return new Problem(
+        `No answer after ${job.timeoutS} seconds, so the page stopped waiting.`,
+        "Large photos take a long time on this server's processor: try a smaller photo, or try again later.",
+      );
+    }
+    if (job && job.reason === "cancel") return new Problem("Cancelled.", "The photo was not processed.", "info");
+    const problem = new Problem(
+      "Could not reach the server.",
+      `Nothing answered at ${location.origin}. Check that the server is running (make serve) and that this page was opened from it.`,
+    );
+    problem.serverDown = true;
+    return problem;
+  }
+
+  function showProblem(box, problem) {
+    box.replaceChildren();
+    const strong = document.createElement("strong");
+    strong.textContent = problem.headline;
+    box.append(strong);
+    if (problem.detail) {
+      box.append(" ");
+      const span = document.createElement("span");
+      span.className = "detail";
+      span.textContent = problem.detail;
+      box.append(span);
+    }
+    box.classList.toggle("error", problem.kind === "error");
+    box.classList.toggle("info", problem.kind !== "error");
+    show(box, true);
+  }
+
+  // ------------------------------------------------------------------ talking to the server
+  // One request in flight per section: an AbortController that fires on timeout or on Cancel,
+  // and a ticking "N s" so the page never waits silently.
+  class Job {
+    constructor({ label, progress, progressText, cancelButton, timeoutS = TIMEOUT_S }) {
+      this.controller = new AbortController();
+      this.signal = this.controller.signal;
+      this.reason = null;
+      this.timeoutS = timeoutS;
+      this.started = performance.now();
+      this.progress = progress;
+      this.progressText = progressText;
+      this.cancelButton = cancelButton;
+      this.label = label;
+      this.timer = setTimeout(() => this.abort("timeout"), timeoutS * 1000);
+      if (progress) {
+        this.tick();
+        this.ticker = setInterval(() => this.tick(), 1000);
+        show(progress, true);
+      }
+      if (cancelButton) {
+        this.onCancel = () => this.abort("cancel");
+        cancelButton.addEventListener("click", this.onCancel);
+        show(cancelButton, true);
+      }
+    }
+    get seconds() { return (performance.now() - this.started) / 1000; }
+    tick() {
+      const s = Math.floor(this.seconds);
+      this.progressText.textContent = `${this.label} — ${s} s (the page stops waiting after ${this.timeoutS} s)`;
+    }
+    abort(reason) {
+      if (this.reason) return;
+      this.reason = reason;
+      this.controller.abort();
+    }
+    finish() {
+      clearTimeout(this.timer);
+      clearInterval(this.ticker);
+      if (this.progress) show(this.progress, false);
+      if (this.cancelButton) {
+        this.cancelButton.removeEventListener("click", this.onCancel);
+        show(this.cancelButton, false);
+      }
+    }
+  }
+
+  function predictionUrl(model, params) {
+    const query = new URLSearchParams(params).toString();
+    return `predictions/${encodeURIComponent(model)}${query ? "?" + query : ""}`;
+  }
+
+  // POST the raw image bytes; resolve to the result or throw a Problem.
+  async function predict(model, body, params, job) {
+    let response, blob;
+    try {
+      response = await fetch(predictionUrl(model, params), {
+        method: "POST",
+        body,
+        // Octet-stream: TorchServe would turn a text/* body into a string before the handler sees it.
+        headers: { "Content-Type": "application/octet-stream" },
+        signal: job.signal,
+      });
+      if (!response.ok) {
+        let parsed = null;
+        try { parsed = JSON.parse(await response.text()); } catch (_) { /* not JSON */ }
+        throw problemFromResponse(response.status, response.statusText, parsed, model);
+      }
+      blob = await response.blob();
+    } catch (error) {
+      if (error instanceof Problem) throw error;
+      throw problemFromFailure(error, job);
+    }
+    const type = (response.headers.get("Content-Type") || blob.type || "").split(";")[0].trim();
+    return {
+      blob,
+      type,
+      outputSize: response.headers.get("X-Output-Size"),
+      tiles: response.headers.get("X-Tiles"),
+      seconds: job.seconds,
+    };
+  }
+
+  async function checkServer() {
+    const dot = $("server-dot");
+    const state = $("server-state");
+    $("server-origin").textContent = location.origin;
+    const job = new Job({ label: "ping", timeoutS: 10 });
+    try {
+      const response = await fetch("ping", { signal: job.signal, cache: "no-store" });
+      if (response.ok) {
+        dot.className = "dot ok";
+        state.textContent = "— the model server is up.";
+      } else if (response.status === 502) {
+        dot.className = "dot bad";
+        state.textContent = "— the page is served, but the model server behind it is not running (start it with make serve).";
+      } else {
+        dot.className = "dot warn";
+        state.textContent = `— the model server answered HTTP ${response.status}.`;
+      }
+    } catch (_) {
+      dot.className = "dot bad";
+      state.textContent = "— not answering.";
+    } finally {
+      job.finish();
+    }
+  }
+
+  // ------------------------------------------------------------------ choosing a photo
+  async function readPhoto(file) {
+    // The browser's own decoder gives the size (and the bicubic comparison). A file it cannot
+    // decode (TIFF, or not an image at all) may still be sent: the server has the last word.
+    try {
+      const bitmap = await createImageBitmap(file);
+      return { file, bitmap, width: bitmap.width, height: bitmap.height };
+    } catch (_) {
+      return { file, bitmap: null, width: 0, height: 0 };
+    }
+  }
+
+  function wireDropZone(zone, input, onFile) {
+    input.addEventListener("change", () => {
+      if (input.files && input.files[0]) onFile(input.files[0]);
+    });
+    zone.addEventListener("dragenter", (e) => { e.preventDefault(); zone.classList.add("dragging"); });
+    zone.addEventListener("dragover", (e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; zone.classList.add("dragging"); });
+    zone.addEventListener("dragleave", (e) => {
+      if (!zone.contains(e.relatedTarget)) zone.classList.remove("dragging");
+    });
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      zone.classList.remove("dragging");
+      const file = e.dataTransfer.files && e.dataTransfer.files[0];
+      if (file && !input.disabled) onFile(file);
+    });
+  }
+  // A photo dropped beside a drop zone must not make the browser leave the page.
+  window.addEventListener("dragover", (e) => e.preventDefault());
+  window.addEventListener("drop", (e) => e.preventDefault());
+
+  function describePhoto(photo, key, nameEl, thumbEl) {
+    nameEl.textContent = `${photo.file.name || "photo"} · ${formatBytes(photo.file.size)}`;
+    if (photo.bitmap) {
+      thumbEl.src = objectUrls.set(key, photo.file);
+      show(thumbEl, true);
+    } else {
+      objectUrls.revoke(key);
+      thumbEl.removeAttribute("src");
+      show(thumbEl, false);
+    }
+  }
+
+  // Sentences that warn before sending a photo the server will refuse (empty: none).
+  function limitWarnings(photo) {
+    const warnings = [];
+    const { width: w, height: h } = photo;
+    if (photo.file.size > LIMITS.maxUploadBytes) {
+      warnings.push(`The file is ${formatBytes(photo.file.size)}, over the server's upload limit of ${formatBytes(LIMITS.maxUploadBytes)}.`);
+    }
+    if (photo.bitmap) {
+      const pixels = w * h;
+      const outPixels = pixels * SCALE * SCALE;
+      const fit = Math.min(LIMITS.maxInputPixels / pixels, LIMITS.maxOutputPixels / outPixels);
+      if (pixels > LIMITS.maxInputPixels) {
+        warnings.push(`The photo has ${megapixels(pixels)}, over the server's limit of ${megapixels(LIMITS.maxInputPixels)} per photo.`);
+      } else if (outPixels > LIMITS.maxOutputPixels) {
+        warnings.push(
+          `The result would be ${dims(w * SCALE, h * SCALE)} (${megapixels(outPixels)}), over the server's limit of ${megapixels(LIMITS.maxOutputPixels)} per result.`,
+        );
+      }
+      if (fit < 1) {
+        const s = Math.sqrt(fit);
+        warnings.push(`Shrink it to ${dims(Math.floor(w * s), Math.floor(h * s))} or smaller first; if you send it as it is, the server will refuse it.`);
+      }
+    }
+    return warnings;
+  }
+
+  // ------------------------------------------------------------------ before/after slider
+  function makeCompare(container, before, handle) {
+    let position = 50;
+    let dragging = false;
+    const set = (value) => {
+      position = Math.max(0, Math.min(100, value));
+      before.style.clipPath = `inset(0 ${100 - position}% 0 0)`;
+      handle.style.left = `${position}%`;
+      handle.setAttribute("aria-valuenow", String(Math.round(position)));
+      handle.setAttribute("aria-valuetext", `${Math.round(position)}% bicubic, ${100 - Math.round(position)}% model`);
+    };
+    const fromPointer = (e) => {
+      const box = container.getBoundingClientRect();
+      set(((e.clientX - box.left) / box.width) * 100);
+    };
+    container.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0) return;
+      dragging = true;
+      container.setPointerCapture(e.pointerId);
+      container.classList.add("dragging");
+      fromPointer(e);
+      handle.focus({ preventScroll: true });
+      e.preventDefault();
+    });
+    container.addEventListener("pointermove", (e) => { if (dragging) fromPointer(e); });
+    const stop = () => { dragging = false; container.classList.remove("dragging"); };
+    container.addEventListener("pointerup", stop);
+    container.addEventListener("pointercancel", stop);
+    handle.addEventListener("keydown", (e) => {
+      const step = e.shiftKey ? 10 : 2;
+      const moves = { ArrowLeft: -step, ArrowDown: -step, ArrowRight: step, ArrowUp: step };
+      if (e.key in moves) set(position + moves[e.key]);
+      else if (e.key === "Home") set(0);
+      else if (e.key === "End") set(100);
+      else return;
+      e.preventDefault();
+    });
+    set(50);
+    return { set, get position() { return position; } };
+  }
+
+  // ------------------------------------------------------------------ super-resolution
+  function setupSuperResolution() {
+    const form = $("sr-form");
+    const input = $("sr-file");
+    const send = $("sr-send");
+    const error = $("sr-error");
+    const warning = $("sr-warning");
+    const resultBox = $("sr-result-box");
+    const resultImg = $("sr-result");
+    const canvas = $("sr-bicubic");
+    const compare = $("sr-compare");
+    const handle = $("sr-handle");
+    const slider = makeCompare(compare, canvas, handle);
+    let photo = null;
+    let busy = false;
+
+    const selectedModel = () => form.querySelector('input[name="model"]:checked').value;
+
+    async function choose(file) {
+      show(error, false);
+      show(resultBox, false);
+      photo = await readPhoto(file);
+      describePhoto(photo, "sr-thumb", $("sr-name"), $("sr-thumb"));
+      const sizes = $("sr-sizes");
+      if (photo.bitmap) {
+        const { width: w, height: h } = photo;
+        sizes.replaceChildren(
+          document.createTextNode("Photo "), strong(dims(w, h)),
+          document.createTextNode(` → result `), strong(dims(w * SCALE, h * SCALE)),
+          document.createTextNode(` (×${SCALE}, ${megapixels(w * h * SCALE * SCALE)})`),
+        );
+      } else {
+        sizes.textContent = "Your browser cannot preview this file, so its size is not known yet; the server will check it when you send it.";
+      }
+      const warnings = limitWarnings(photo);
+      warning.textContent = warnings.join(" ");
+      show(warning, warnings.length > 0);
+      show($("sr-info"), true);
+      send.disabled = busy;
+    }
+
+    function strong(text) {
+      const el = document.createElement("strong");
+      el.textContent = text;
+      return el;
+    }
+
+    function drawBicubic() {
+      if (!photo || !photo.bitmap) return false;
+      canvas.width = photo.width * SCALE;
+      canvas.height = photo.height * SCALE;
+      const ctx = canvas.getContext("2d");
+      ctx.imageSmoothingEnabled = true;
+      ctx.imageSmoothingQuality = "high";
+      ctx.drawImage(photo.bitmap, 0, 0, canvas.width, canvas.height);
+      return true;
+    }
+
+    function setBusy(value) {
+      busy = value;
+      send.disabled = value || !photo;
+      input.disabled = value;
+      form.querySelectorAll("input[name=model], select").forEach((el) => { el.disabled = value; });
+      $("sr-drop").classList.toggle("disabled", value);
+    }
+
+    async function submit(event) {
+      event.preventDefault();
+      if (!photo || busy) return;
+      const model = selectedModel();
+      const format = $("sr-format").value;
+      const title = MODEL_TITLES[model];
+      show(error, false);
+      setBusy(true);
+      const job = new Job({
+        label: `Enlarging with ${title}`,
+        progress: $("sr-progress"),
+        progressText: $("sr-progress-text"),
+        cancelButton: $("sr-cancel"),
+      });
+      try {
+        const result = await predict(model, photo.file, { format }, job);
+        await showResult(result, model, title);
+      } catch (problem) {
+        show(resultBox, false);
+        showProblem(error, problem instanceof Problem ? problem : new Problem("Something went wrong in the page.", String(problem)));
+        if (problem instanceof Problem && problem.serverDown) checkServer();
+      } finally {
+        job.finish();
+        setBusy(false);
+      }
+    }
+
+    async function showResult(result, model, title) {
+      resultImg.src = objectUrls.set("sr-result", result.blob);
+      try {
+        await resultImg.decode();
+      } catch (_) {
+        throw new Problem("The result arrived but this browser cannot display it.", `It is a ${result.type || "file of unknown type"}; you can still download it.`);
+      }
+      const hasBicubic = drawBicubic();
+      show(canvas, hasBicubic);
+      show(handle, hasBicubic);
+      show($("sr-label-before"), hasBicubic);
+      $("sr-label-after").textContent = `${title} ×${SCALE}`;
+      $("sr-compare-hint").textContent = hasBicubic
+        ? "Drag the handle (or use the arrow keys on it) to compare the plain bicubic enlargement on the left with the model's result on the right."
+        : "This browser could not read the original photo, so there is no bicubic enlargement to compare with.";
+      const w = resultImg.naturalWidth;
+      const h = resultImg.naturalHeight;
+      // Shown at its own size when it fits, never wider than the page or taller than the window.
+      compare.style.width = `min(100%, ${w}px, calc(75vh * ${w / h}))`;
+      slider.set(50);
+
+      const ext = EXTENSIONS[result.type] || "img";
+      const parts = [
+        title,
+        result.outputSize ? result.outputSize.replace("x", " × ") + " px" : dims(w, h),
+        ext.toUpperCase(),
+        formatBytes(result.blob.size),
+        `${result.seconds.toFixed(1)} s`,
+      ];
+      if (result.tiles) parts.push(result.tiles === "1" ? "1 tile" : `${result.tiles} tiles`);
+      $("sr-meta").textContent = parts.join(" · ");
+      const link = $("sr-download");
+      link.href = resultImg.src;
+      link.download = `${baseName(photo.file.name)}_${model}_x${SCALE}.${ext}`;
+      link.textContent = `Download the result (${ext.toUpperCase()}, ${formatBytes(result.blob.size)})`;
+      show(resultBox, true);
+    }
+
+    wireDropZone($("sr-drop"), input, choose);
+    form.addEventListener("submit", submit);
+    resultImg.draggable = false;
+  }
+
+  // ------------------------------------------------------------------ style transfer
+  function setupStyleTransfer() {
+    const form = $("style-form");
+    const controls = $("style-controls");
+    const status = $("style-status");
+    const gallery = $("style-gallery");
+    const input = $("style-file");
+    const send = $("style-send");
+    const error = $("style-error");
+    const strength = $("style-strength");
+    const resultBox = $("style-result-box");
+    let photo = null;
+    let busy = false;
+    let available = false;
+
+    // The gallery: one radio button per style. A sample image (made by this project's own model)
+    // is used when frontend/styles/<name>.jpg exists; otherwise the tile shows the name.
+    STYLES.forEach((style, index) => {
+      const label = document.createElement("label");
+      label.className = "style-tile";
+      const radio = document.createElement("input");
+      radio.type = "radio";
+      radio.name = "style";
+      radio.value = style.name;
+      radio.checked = index === 0;
+      const art = document.createElement("span");
+      art.className = "style-art";
+      art.style.setProperty("--hue", String(hue(style.name)));
+      art.textContent = style.title;
+      const caption = document.createElement("span");
+      caption.className = "style-caption";
+      const name = document.createElement("strong");
+      name.textContent = style.title;
+      const by = document.createElement("span");
+      by.textContent = style.artist;
+      caption.append(name, by);
+      label.append(radio, art, caption);
+      label.dataset.style = style.name;
+      gallery.append(label);
+    });
+
+    function hue(text) {
+      let h = 0;
+      for (const ch of text) h = (h * 31 + ch.charCodeAt(0)) % 360;
+      return h;
+    }
+
+    function loadSamples() {
+      gallery.querySelectorAll(".style-tile").forEach((tile) => {
+        const img = new Image();
+        img.alt = "";
+        img.onload = () => {
+          const art = tile.querySelector(".style-art");
+          art.replaceChildren(img);
+          art.classList.add("has-image");
+        };
+        img.src = `styles/${encodeURIComponent(tile.dataset.style)}.jpg`;
+      });
+    }
+
+    const selectedStyle = () => STYLES.find((s) => s.name === (form.querySelector('input[name="style"]:checked') || {}).value);
+
+    function updateSend() {
+      send.disabled = !available || busy || !photo || !selectedStyle();
+    }
+
+    function setStrengthLabel() {
+      $("style-strength-value").textContent = `${Math.round(Number(strength.value) * 100)}%`;
+    }
+
+    async function tinyPng() {
+      const canvas = document.createElement("canvas");
+      canvas.width = canvas.height = 16;
+      const ctx = canvas.getContext("2d");
+      ctx.fillStyle = "#6b8fb3";
+      ctx.fillRect(0, 0, 16, 16);
+      return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+    }
+
+    // Is a model named "style" served? TorchServe answers 404 ModelNotFound when it is not.
+    async function probe() {
+      const job = new Job({ label: "probe", timeoutS: PROBE_TIMEOUT_S });
+      let message;
+      try {
+        await predict("style", await tinyPng(), { style: STYLES[0].name }, job);
+        available = true;
+      } catch (problem) {
+        const detail = problem.detail || "";
+        if (/ModelNotFound|model not found|not loaded/i.test(problem.headline + " " + detail)) {
+          message = "The style-transfer model is not served yet. This section will work once the server loads a model named “style”.";
+        } else if (/^Could not reach|not running/.test(problem.headline)) {
+          message = "The style-transfer model could not be checked: the model server is not answering.";
+        } else if (job.reason === "timeout") {
+          message = `The style-transfer model did not answer a small test image within ${PROBE_TIMEOUT_S} s; it may be busy.`;
+        } else {
+          available = true; // it answered: it exists, even if it did not like the test image
+        }
+      } finally {
+        job.finish();
+      }
+      controls.disabled = !available;
+      form.classList.toggle("unavailable", !available);
+      if (available) {
+        status.textContent = "The style-transfer model is ready. Choose a photo and a style.";
+        status.className = "notice ok";
+        loadSamples();
+      } else {
+        status.textContent = message;
+        status.className = "notice muted-notice";
+      }
+      updateSend();
+    }
+
+    async function choose(file) {
+      show(error, false);
+      show(resultBox, false);
+      photo = await readPhoto(file);
+      describePhoto(photo, "style-thumb", $("style-name"), $("style-thumb"));
+      $("style-sizes").textContent = photo.bitmap
+        ? `Photo ${dims(photo.width, photo.height)}`
+        : "Your browser cannot preview this file; the server will check it when you send it.";
+      show($("style-info"), true);
+      updateSend();
+    }
+
+    function setBusy(value) {
+      busy = value;
+      controls.disabled = value || !available;
+      updateSend();
+    }
+
+    async function submit(event) {
+      event.preventDefault();
+      const style = selectedStyle();
+      if (!photo || !style || busy || !available) return;
+      const params = { style: style.name, format: $("style-format").value };
+      const amount = Number(strength.value);
+      if (amount < 1) params.strength = amount.toFixed(2);
+      show(error, false);
+      setBusy(true);
+      const job = new Job({
+        label: `Painting in the style of ${style.title}`,
+        progress: $("style-progress"),
+        progressText: $("style-progress-text"),
+        cancelButton: $("style-cancel"),
+      });
+      try {
+        const result = await predict("style", photo.file, params, job);
+        const img = $("style-result");
+        img.src = objectUrls.set("style-result", result.blob);
+        try {
+          await img.decode();
+        } catch (_) {
+          throw new Problem("The result arrived but this browser cannot display it.", `It is a ${result.type || "file of unknown type"}.`);
+        }
+        const ext = EXTENSIONS[result.type] || "img";
+        const size = result.outputSize ? result.outputSize.replace("x", " × ") + " px" : dims(img.naturalWidth, img.naturalHeight);
+        $("style-meta").textContent = [style.title, `strength ${Math.round(amount * 100)}%`, size, formatBytes(result.blob.size), `${result.seconds.toFixed(1)} s`].join(" · ");
+        const link = $("style-download");
+        link.href = img.src;
+        link.download = `${baseName(photo.file.name)}_${style.name}.${ext}`;
+        link.textContent = `Download the result (${ext.toUpperCase()}, ${formatBytes(result.blob.size)})`;
+        show(resultBox, true);
+      } catch (problem) {
+        show(resultBox, false);
+        showProblem(error, problem instanceof Problem ? problem : new Problem("Something went wrong in the page.", String(problem)));
+      } finally {
+        job.finish();
+        setBusy(false);
+      }
+    }
+
+    wireDropZone($("style-drop"), input, choose);
+    gallery.addEventListener("change", updateSend);
+    strength.addEventListener("input", setStrengthLabel);
+    form.addEventListener("submit", submit);
+    setStrengthLabel();
+    probe();
+  }
+
+  checkServer();
+  setupSuperResolution();
+  setupStyleTransfer();
+})();

@@ -1,0 +1,220 @@
+"""The web page (frontend/) in a real browser: Playwright drives Debian's headless Chromium against
+a real TorchServe behind the gateway, as a person would use it.
+
+Needs the playwright package (requirements.txt) and /usr/bin/chromium (scripts/install_browser.sh).
+Missing either, the tests skip on a developer's machine and fail in CI (CI=true).
+Screenshots: the test's tmp_path, and copies in test-output/frontend-*.png (git-ignored).
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests import e2e_server
+from tests.conftest import ROOT, SHARED_DATA, encode, synthetic_photo
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # reported by the browser fixture
+    sync_playwright = None
+
+pytestmark = pytest.mark.e2e
+MODELS = ["srgan", "srresnet"]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_OUTPUT = ROOT / "test-output"
+RESULT_TIMEOUT_MS = 180_000  # CPU inference on a busy 2-core machine
+VIEWPORT = {"width": 1100, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = []
+    if sync_playwright is None:
+        missing.append("the playwright package (.venv/bin/pip install -r requirements.txt)")
+    if not os.access(CHROMIUM, os.X_OK):
+        missing.append(f"{CHROMIUM} (bash scripts/install_browser.sh)")
+    if missing:
+        reason = "the browser test needs " + " and ".join(missing)
+        if IN_CI:
+            pytest.fail(reason + "; CI must install them", pytrace=False)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(browser, tmp_path_factory):  # after `browser`: no TorchServe start when the test skips
+    subprocess.run(["make", "archive"], cwd=ROOT, check=True, capture_output=True, timeout=600)
+    srv = e2e_server.start(tmp_path_factory.mktemp("torchserve"), ROOT / "model_store", MODELS)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(server.gateway + "/")
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def drone_photo() -> bytes:
+    sample = SHARED_DATA / "ifo" / "Small_QuadCopters"
+    if sample.exists():
+        image = Image.open(sorted(sample.iterdir())[0]).convert("RGB").resize((100, 100), Image.BICUBIC)
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=90)
+        return buffer.getvalue()
+    return encode(synthetic_photo(100, 100), "JPEG")
+
+
+def screenshot(tab, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.png"
+    tab.screenshot(path=str(path), full_page=True)
+    TEST_OUTPUT.mkdir(exist_ok=True)
+    shutil.copyfile(path, TEST_OUTPUT / path.name)
+    return path
+
+
+def natural_size(tab, selector: str) -> list[int]:
+    return tab.locator(selector).evaluate("img => [img.naturalWidth, img.naturalHeight]")
+
+
+def test_photo_is_enlarged_four_times_and_compared_with_bicubic(page, server, tmp_path):
+    expect(page.locator("#server-origin")).to_have_text(server.gateway)
+    expect(page.locator("#server-state")).to_contain_text("model server is up")
+
+    page.set_input_files("#sr-file", files=[{"name": "drone.jpg", "mimeType": "image/jpeg", "buffer": drone_photo()}])
+    sizes = page.locator("#sr-sizes")
+    expect(sizes).to_contain_text("Photo 100 × 100 px")
+    expect(sizes).to_contain_text("result 400 × 400 px")
+    expect(page.locator("#sr-warning")).to_be_hidden()
+
+    page.click("#sr-send")
+    expect(page.locator("#sr-result-box")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    expect(page.locator("#sr-error")).to_be_hidden()
+    assert natural_size(page, "#sr-result") == [400, 400]
+    assert page.locator("#sr-bicubic").evaluate("c => [c.width, c.height]") == [400, 400]
+    expect(page.locator("#sr-meta")).to_contain_text("SRGAN · 400 × 400 px · PNG")
+    expect(page.locator("#sr-progress")).to_be_hidden()
+    screenshot(page, tmp_path, "frontend-sr")
+
+    # The download is the model's PNG, four times the photo.
+    link = page.locator("#sr-download")
+    assert link.get_attribute("download") == "drone_srgan_x4.png"
+    with page.expect_download() as download:
+        link.click()
+    download.value.save_as(tmp_path / "drone_srgan_x4.png")
+    assert Image.open(tmp_path / "drone_srgan_x4.png").size == (400, 400)
+
+    # Dragging the handle moves the divider.
+    box = page.locator("#sr-compare").bounding_box()
+    middle_y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, middle_y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.25, middle_y, steps=5)
+    page.mouse.up()
+    assert abs(int(page.locator("#sr-handle").get_attribute("aria-valuenow")) - 25) <= 2
+    page.locator("#sr-handle").press("End")
+    expect(page.locator("#sr-handle")).to_have_attribute("aria-valuenow", "100")
+
+    # The other model and another format.
+    page.check("input[name=model][value=srresnet]")
+    page.select_option("#sr-format", "jpeg")
+    page.click("#sr-send")
+    expect(page.locator("#sr-meta")).to_contain_text("SRResNet · 400 × 400 px · JPG", timeout=RESULT_TIMEOUT_MS)
+    assert natural_size(page, "#sr-result") == [400, 400]
+    assert link.get_attribute("download") == "drone_srresnet_x4.jpg"
+
+
+def test_a_file_that_is_not_an_image_gets_a_readable_error(page, tmp_path):
+    page.set_input_files("#sr-file", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"this is not an image"}])
+    expect(page.locator("#sr-sizes")).to_contain_text("cannot preview")
+    page.click("#sr-send")
+    error = page.locator("#sr-error")
+    expect(error).to_contain_text("That file is not an image the server can read.", timeout=RESULT_TIMEOUT_MS)
+    expect(error).to_contain_text("JPEG, PNG, WebP")  # the server's own sentence
+    expect(page.locator("#sr-result-box")).to_be_hidden()
+    expect(page.locator("#sr-send")).to_be_enabled()
+    screenshot(page, tmp_path, "frontend-error")
+
+
+def test_a_photo_over_the_limits_is_warned_about_before_sending(page):
+    big = encode(synthetic_photo(2000, 1200), "PNG", compress_level=1)  # 2.4 MP: a 38.4 MP result
+    page.set_input_files("#sr-file", files=[{"name": "big.png", "mimeType": "image/png", "buffer": big}])
+    warning = page.locator("#sr-warning")
+    expect(warning).to_contain_text("The result would be 8000 × 4800 px (38 MP), over the server's limit of 36 MP")
+    expect(warning).to_contain_text("Shrink it to")
+
+
+def test_style_section_says_the_model_is_not_served_yet(page, tmp_path):
+    status = page.locator("#style-status")
+    expect(status).to_contain_text("The style-transfer model is not served yet", timeout=60_000)
+    expect(page.locator("#style-controls")).to_have_attribute("disabled", "")  # the fieldset of all its controls
+    expect(page.locator("#style-file")).to_be_disabled()
+    expect(page.locator("#style-strength")).to_be_disabled()
+    expect(page.locator("#style-send")).to_be_disabled()
+    tiles = page.locator("#style-gallery .style-tile")
+    expect(tiles).to_have_count(6)
+    expect(tiles.first).to_contain_text("The Starry Night")
+    expect(page.get_by_role("radio", name="The Scream")).to_be_disabled()
+    screenshot(page, tmp_path, "frontend-style")
+
+
+def test_server_down_network_failure_cancel_and_timeout_are_shown(page, server):
+    photo = {"name": "drone.jpg", "mimeType": "image/jpeg", "buffer": drone_photo()}
+    route = "**/predictions/srgan*"
+    error = page.locator("#sr-error")
+    # The gateway's answer when TorchServe is not running (the message it really sends).
+    page.route(route, lambda r: r.fulfill(status=502, content_type="application/json", body=(
+        '{"code": 502, "type": "GatewayError", "message": "The model server at http://127.0.0.1:8085 is not answering '
+        '(ConnectionRefusedError). Is it running? Start it with: make serve"}')))
+    page.set_input_files("#sr-file", files=[photo])
+    page.click("#sr-send")
+    expect(error).to_contain_text("The model server is not running")
+    expect(error).to_contain_text("make serve")
+    page.unroute(route)
+
+    page.route(route, lambda r: r.abort("connectionrefused"))
+    page.click("#sr-send")
+    expect(error).to_contain_text(f"Could not reach the server. Nothing answered at {server.gateway}")
+    page.unroute(route)
+
+    # An answer that never comes: progress with elapsed seconds, Cancel, and the 300 s timeout.
+    start = datetime.datetime(2030, 1, 1, 12, 0, 0)
+    page.clock.install(time=start)
+    page.reload()
+    expect(page.locator("#style-status")).to_contain_text("not served yet", timeout=60_000)  # its probe is done
+    page.clock.pause_at(start + datetime.timedelta(hours=1))  # the page's time stands still from here
+    page.route(route, lambda r: None)  # never answered
+    page.set_input_files("#sr-file", files=[photo])
+    page.click("#sr-send")
+    progress = page.locator("#sr-progress")
+    expect(progress).to_contain_text("Enlarging with SRGAN — 0 s (the page stops waiting after 300 s)")
+    page.clock.run_for(3_000)
+    expect(progress).to_contain_text("Enlarging with SRGAN — 3 s")
+    page.click("#sr-cancel")
+    expect(error).to_contain_text("Cancelled.")
+    expect(progress).to_be_hidden()
+
+    page.click("#sr-send")
+    expect(progress).to_be_visible()
+    page.clock.run_for(301_000)
+    expect(error).to_contain_text("No answer after 300 seconds, so the page stopped waiting.")
+    expect(page.locator("#sr-send")).to_be_enabled()
