@@ -10,7 +10,7 @@ MANAGEMENT ?= $(shell sed -n 's/^management_address=//p' config.properties)
 MODEL ?= srgan
 WORKERS ?= 2
 
-.PHONY: help install archive serve stop scale test unit-test e2e-test bench dataset train-srresnet train-srgan evaluate clean
+.PHONY: help install archive serve stop scale browser test unit-test e2e-test bench dataset train-srresnet train-srgan evaluate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ stop: ## stop TorchServe
 scale: ## set a model's workers: make scale MODEL=srgan WORKERS=2 (management API, loopback)
 	@curl -sS --fail-with-body -X PUT "$(MANAGEMENT)/models/$(MODEL)?min_worker=$(WORKERS)&max_worker=$(WORKERS)&synchronous=true" && echo
 	@curl -sS --fail-with-body "$(MANAGEMENT)/models/$(MODEL)"
+
+browser: ## install Debian's chromium for the browser test (needs root; CI does this)
+	@bash scripts/install_browser.sh
 
 test: install ## install, then run every test (unit and end-to-end against a real TorchServe)
 	$(PY) -m pytest -q

@@ -17,7 +17,7 @@
     { name: "shipwreck", title: "The Shipwreck", artist: "after Turner" },
     { name: "woman-with-hat-matisse", title: "Woman with a Hat", artist: "after Matisse" },
     { name: "udnie", title: "Udnie", artist: "after Picabia" },
-    { name: "mosaic", title: "Mosaic", artist: "stained-glass tiles" },
+    { name: "mosaic", title: "Mosaic", artist: "stained glass" },
   ];
   const EXTENSIONS = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp" };
 
