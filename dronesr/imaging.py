@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Formats a client may upload. GIF is accepted for its first frame only.
@@ -150,15 +151,13 @@ def resize_plane(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(plane, "L").resize(size, Image.BICUBIC))
 
 
-def rgb_to_tensor(rgb: np.ndarray) -> "torch.Tensor":
+def rgb_to_tensor(rgb: np.ndarray) -> torch.Tensor:
     """H x W x 3 uint8 -> 1 x 3 x H x W float in [0, 1] (the models' pixel contract)."""
-    import torch
-
     if not rgb.flags.writeable or not rgb.flags.c_contiguous:
         rgb = np.array(rgb)  # torch.from_numpy needs a writable, contiguous array
     return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float().div_(255)
 
 
-def tensor_to_rgb(tensor: "torch.Tensor") -> np.ndarray:
+def tensor_to_rgb(tensor: torch.Tensor) -> np.ndarray:
     """1 x 3 x H x W float -> H x W x 3 uint8, clamped and rounded."""
     return tensor[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).contiguous().numpy()

@@ -48,6 +48,15 @@ def encode(array: np.ndarray, fmt: str = "PNG", mode: str | None = None, **optio
     return buffer.getvalue()
 
 
+def drone_photo() -> bytes:
+    """A 100x100 JPEG of a real drone when ../shared is there, else a synthetic photo."""
+    sample = SHARED_DATA / "ifo" / "Small_QuadCopters"
+    if sample.exists():
+        image = Image.open(sorted(sample.iterdir())[0]).convert("RGB").resize((100, 100), Image.BICUBIC)
+        return encode(np.asarray(image), "JPEG", quality=90)
+    return encode(synthetic_photo(100, 100), "JPEG", quality=90)
+
+
 def tiny_srresnet(scale: int = 4, seed: int = 0) -> SRResNet:
     """A small generator whose residual branch is not zero (so it differs from bicubic)."""
     torch.manual_seed(seed)

@@ -11,7 +11,7 @@ import requests
 from PIL import Image
 
 from tests import e2e_server
-from tests.conftest import ROOT, SHARED_DATA, encode, synthetic_photo
+from tests.conftest import ROOT, drone_photo, encode, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 MODELS = ["srgan", "srresnet"]
@@ -23,16 +23,6 @@ def server(tmp_path_factory):
     srv = e2e_server.start(tmp_path_factory.mktemp("torchserve"), ROOT / "model_store", MODELS)
     yield srv
     srv.stop()
-
-
-def drone_photo() -> bytes:
-    sample = SHARED_DATA / "ifo" / "Small_QuadCopters"
-    if sample.exists():
-        image = Image.open(sorted(sample.iterdir())[0]).convert("RGB").resize((100, 100), Image.BICUBIC)
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=90)
-        return buffer.getvalue()
-    return encode(synthetic_photo(100, 100), "JPEG")
 
 
 def assert_json_error(response, status, words):

@@ -9,7 +9,6 @@ Screenshots: the test's tmp_path, and copies in test-output/frontend-*.png (git-
 from __future__ import annotations
 
 import datetime
-import io
 import os
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ import pytest
 from PIL import Image
 
 from tests import e2e_server
-from tests.conftest import ROOT, SHARED_DATA, encode, synthetic_photo
+from tests.conftest import ROOT, drone_photo, encode, synthetic_photo
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -72,16 +71,6 @@ def page(browser, server):
     yield tab
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def drone_photo() -> bytes:
-    sample = SHARED_DATA / "ifo" / "Small_QuadCopters"
-    if sample.exists():
-        image = Image.open(sorted(sample.iterdir())[0]).convert("RGB").resize((100, 100), Image.BICUBIC)
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=90)
-        return buffer.getvalue()
-    return encode(synthetic_photo(100, 100), "JPEG")
 
 
 def screenshot(tab, tmp_path: Path, name: str) -> Path:

@@ -13,7 +13,6 @@ with the same ``--out-dir`` it continues where it stopped.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import random
