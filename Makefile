@@ -10,7 +10,7 @@ MANAGEMENT ?= $(shell sed -n 's/^management_address=//p' config.properties)
 MODEL ?= srgan
 WORKERS ?= 2
 
-.PHONY: help install archive serve stop scale browser test unit-test e2e-test bench dataset train-srresnet train-srgan evaluate clean
+.PHONY: help install archive serve stop scale browser test unit-test bench dataset train-srresnet train-srgan evaluate clean kserve-bundle load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -67,9 +67,16 @@ train-srresnet: dataset ## train the PSNR model (bounded, resumable; see the YAM
 train-srgan: dataset ## fine-tune SRGAN from weights/srresnet.pt
 	$(PY) -m training.train_sr --config training/configs/srgan.yaml
 
-evaluate: install ## PSNR/SSIM tables (standard protocol) for the shipped models
+evaluate: dataset ## PSNR/SSIM beside bicubic for the shipped models, and the README's comparison sheet
 	$(PY) -m training.evaluate --weights weights/srresnet.pt weights/srgan.pt \
-		--sets $(SHARED)/benchmarks/Set5 $(SHARED)/benchmarks/Set14 ifo-test:data/ifo_manifest.json
+		--sets ifo-test:data/ifo_manifest.json $(SHARED)/benchmarks/Set5 $(SHARED)/benchmarks/Set14 \
+		--sheet docs/ifo_comparison.png --sheet-images 4
 
 clean: ## remove built archives and caches (not .venv)
 	rm -rf build model_store/*.mar logs .pytest_cache
+
+kserve-bundle: archive ## bundle/ (config + model-store) for KServe's TorchServe runtime (deploy/README.md)
+	bash scripts/kserve_bundle.sh bundle
+
+load: install archive ## load test through the gateway with 1 then 2 workers (bench/load.py; LOAD_ARGS=...)
+	$(PY) -m bench.load --workers 1 2 $(LOAD_ARGS)

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=4, help="scale factor (default: 4; must match the weights)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
     parser.add_argument("--sheet", type=Path, help="write a comparison sheet PNG of the first set")
-    parser.add_argument("--sheet-images", type=int, default=4, help="images in the sheet (default: 4)")
+    parser.add_argument("--sheet-images", type=int, default=4, help="images in the sheet, spread evenly over the set (default: 4)")
     parser.add_argument("--sheet-crop", type=int, default=192, help="HR crop side in the sheet (default: 192)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         for method, (psnr, ssim, seconds) in results.items():
             print(f"{name:<12} {len(paths):>6}  {method:<14} {psnr:>8.2f} {ssim:>8.4f} {psnr - base:>+11.2f} {seconds:>8.3f}")
         if args.sheet and spec == args.sets[0]:
-            comparison_sheet(methods, paths[: args.sheet_images], args.scale, args.sheet, args.sheet_crop)
+            count = min(args.sheet_images, len(paths))
+            spread = [paths[i * len(paths) // count] for i in range(count)]  # one per class on IFO
+            comparison_sheet(methods, spread, args.scale, args.sheet, args.sheet_crop)
             print(f"wrote {args.sheet}")
     return 0
 
