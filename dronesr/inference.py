@@ -12,7 +12,7 @@ from torch import nn
 
 from dronesr.checkpoint import load_model
 from dronesr.imaging import rgb_to_tensor, tensor_to_rgb
-from dronesr.tiling import upscale_tiled
+from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH, upscale_tiled
 
 
 def prepare_for_inference(model: nn.Module) -> nn.Module:
@@ -28,9 +28,9 @@ class Upscaler:
     """A super-resolution model with its tiling settings."""
 
     model: nn.Module
-    tile: int = 128
-    overlap: int = 16
-    tile_batch: int = 4
+    tile: int = DEFAULT_TILE
+    overlap: int = DEFAULT_OVERLAP
+    tile_batch: int = DEFAULT_TILE_BATCH
 
     @classmethod
     def from_weights(cls, path: str | Path, **tiling: int) -> "Upscaler":

@@ -23,6 +23,7 @@ from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
 from dronesr.imaging import DecodedImage, ImageError, decode_image, encode_image, parse_output_format
+from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,9 @@ class HandlerSettings:
     """The ``handler:`` section of a model's model-config.yaml; every limit a client can reach."""
 
     weights: str = "model.pt"  # file inside the archive (the --serialized-file)
-    tile: int = 128  # LR tile side, pixels
-    overlap: int = 16  # LR pixels shared by neighbouring tiles (from the receptive field)
-    tile_batch: int = 4  # tiles per forward pass
+    tile: int = DEFAULT_TILE  # LR tile side, pixels
+    overlap: int = DEFAULT_OVERLAP  # LR pixels shared by neighbouring tiles (from the receptive field)
+    tile_batch: int = DEFAULT_TILE_BATCH  # tiles per forward pass
     max_input_pixels: int = 4_000_000  # decoded image, checked before decoding
     max_output_pixels: int = 36_000_000  # result (8K UHD is 33.2 MP)
     max_side: int = 1024  # style model: larger inputs are scaled down to this side

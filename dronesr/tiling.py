@@ -16,6 +16,13 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+# Defaults for the handlers' settings and the in-process Upscaler. An overlap of 12 input pixels
+# keeps the tiled result within one grey level of the untiled one (measured on the shipped model;
+# README "Tiling"); 192 px tiles recompute only (192/180)^2 - 1 = 14 % of the frame.
+DEFAULT_TILE = 192
+DEFAULT_OVERLAP = 12
+DEFAULT_TILE_BATCH = 2
+
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Start offsets covering ``length`` with tiles of ``tile`` that overlap by at least ``overlap``."""
@@ -58,9 +65,9 @@ def upscale_tiled(
     model: Callable[[torch.Tensor], torch.Tensor],
     image: torch.Tensor,
     scale: int,
-    tile: int = 128,
-    overlap: int = 16,
-    batch_size: int = 4,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    batch_size: int = DEFAULT_TILE_BATCH,
 ) -> torch.Tensor:
     """Apply ``model`` (1x3xHxW -> 1x3x(sH)x(sW)) to ``image`` tile by tile; returns the stitched output.
 
