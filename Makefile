@@ -73,7 +73,7 @@ evaluate: dataset ## PSNR/SSIM beside bicubic for the shipped models, and the RE
 		--sheet docs/ifo_comparison.png --sheet-images 4
 
 clean: ## remove built archives and caches (not .venv)
-	rm -rf build model_store/*.mar logs .pytest_cache
+	rm -rf build bundle model_store/*.mar logs .pytest_cache
 
 kserve-bundle: archive ## bundle/ (config + model-store) for KServe's TorchServe runtime (deploy/README.md)
 	bash scripts/kserve_bundle.sh bundle

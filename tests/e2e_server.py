@@ -52,37 +52,58 @@ def write_config(workdir: Path, model_store: Path, models: list[str], source: Pa
         text = re.sub(rf"^{name}_address=.*$", f"{name}_address=http://127.0.0.1:{port}", text, flags=re.M)
     text = re.sub(r"^model_store=.*$", f"model_store={model_store}", text, flags=re.M)
     text = re.sub(r"^load_models=.*$", "load_models=" + ",".join(f"{m}.mar" for m in models), text, flags=re.M)
-    # Worker sockets are named after this port (in /tmp): keep them apart from a running `make serve`.
-    text += f"\ninitial_worker_port={free_port()}\n"
+    text += private_ports()
     config = workdir / "config.properties"
     config.write_text(text)
     return config, ports
 
 
-def start(workdir: Path, model_store: Path, models: list[str], timeout: float = 240) -> Server:
+def private_ports() -> str:
+    """Ports TorchServe takes even when unused: gRPC (7070/7071 by default; a second server on the
+    machine would exit) and the worker sockets' base (/tmp/.ts.sock.<port>)."""
+    return f"\ngrpc_inference_port={free_port()}\ngrpc_management_port={free_port()}\ninitial_worker_port={free_port()}\n"
+
+
+def torchserve_env(workdir: Path, **extra: str) -> dict:
+    """TorchServe keeps its pid file in TMPDIR: a private one lets the tests run beside `make serve`."""
+    return {**os.environ, "TMPDIR": str(workdir), "LOG_LOCATION": str(workdir / "logs"), "METRICS_LOCATION": str(workdir / "logs"), **extra}
+
+
+def launch(workdir: Path, env: dict, args: list[str]) -> None:
+    """``torchserve --start --ncs ARGS``. Its Java child inherits stdout: a file, not a pipe, or
+    run() would wait on it forever."""
     workdir.mkdir(parents=True, exist_ok=True)
-    config, ports = write_config(workdir, model_store, models)
-    # TorchServe keeps its pid file in TMPDIR: a private one lets the tests run beside `make serve`.
-    env = {**os.environ, "TMPDIR": str(workdir), "LOG_LOCATION": str(workdir / "logs"), "METRICS_LOCATION": str(workdir / "logs")}
-    # The launcher's Java child inherits stdout: a file, not a pipe, or run() would wait on it forever.
     with open(workdir / "launcher.log", "wb") as log:
-        subprocess.run([str(TORCHSERVE), "--start", "--ncs", "--ts-config", str(config)], env=env, cwd=workdir, check=True, stdout=log, stderr=subprocess.STDOUT, timeout=120)
-    server = Server(f"http://127.0.0.1:{ports['inference']}", f"http://127.0.0.1:{ports['management']}", f"http://127.0.0.1:{ports['metrics']}", workdir, env)
-    deadline = time.monotonic() + timeout
-    pending = set(models)
+        subprocess.run([str(TORCHSERVE), "--start", "--ncs", *args], env=env, cwd=workdir, check=True, stdout=log, stderr=subprocess.STDOUT, timeout=120)
+
+
+def wait_ready(management: str, models: list[str], timeout: float = 240) -> list[str]:
+    """Wait until every model has a READY worker; returns the models still not ready."""
+    pending, deadline = set(models), time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         for model in list(pending):
             try:
-                info = requests.get(f"{server.management}/models/{model}", timeout=5).json()
-                if any(w.get("status") == "READY" for w in info[0].get("workers", [])):
+                workers = requests.get(f"{management}/models/{model}", timeout=5).json()[0]["workers"]
+                if any(w.get("status") == "READY" for w in workers):
                     pending.discard(model)
             except (requests.RequestException, ValueError, KeyError, IndexError):
                 pass
         time.sleep(1)
+    return sorted(pending)
+
+
+def start(workdir: Path, model_store: Path, models: list[str], timeout: float = 240) -> Server:
+    """TorchServe with the repository's config on free loopback ports, then the gateway in front."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config, ports = write_config(workdir, model_store, models)
+    env = torchserve_env(workdir)
+    launch(workdir, env, ["--ts-config", str(config)])
+    server = Server(f"http://127.0.0.1:{ports['inference']}", f"http://127.0.0.1:{ports['management']}", f"http://127.0.0.1:{ports['metrics']}", workdir, env)
+    pending = wait_ready(server.management, models, timeout)
     if pending:
         logs = server.logs()
         server.stop()
-        raise RuntimeError(f"TorchServe models not ready after {timeout}s: {sorted(pending)}\n{logs}")
+        raise RuntimeError(f"TorchServe models not ready after {timeout}s: {pending}\n{logs}")
     start_gateway(server)
     return server
 

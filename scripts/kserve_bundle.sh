@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Lay out the folder that KServe's TorchServe runtime expects under an InferenceService's storageUri:
+#
+#   bundle/config/config.properties   deploy/kserve-config.properties + a generated model_snapshot line
+#   bundle/model-store/<model>.mar    copies of the archives built by `make archive`
+#
+# Usage: scripts/kserve_bundle.sh [OUT_DIR]        (make kserve-bundle; OUT_DIR defaults to bundle)
+#        MODELS="srgan" scripts/kserve_bundle.sh   (default: srgan srresnet)
+# The snapshot's workers, batch size and timeout come from handlers/<model>-config.yaml, so the pod
+# runs each model as `make serve` does. Upload and apply: deploy/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=${1:-bundle}
+MODELS=${MODELS:-srgan srresnet}
+TEMPLATE=deploy/kserve-config.properties
+VERSION=1.0  # torch-model-archiver --version in the Makefile
+
+# A numeric top-level key of a model-config.yaml ("minWorkers: 1" -> 1), or the default given.
+yaml_number() {
+  local value
+  value=$(sed -n "s/^$2:[[:space:]]*\([0-9][0-9]*\).*/\1/p" "$1" | head -n 1)
+  echo "${value:-$3}"
+}
+
+# One model's entry in TorchServe's snapshot JSON.
+snapshot_entry() {
+  local model=$1 yaml=handlers/$1-config.yaml
+  printf '"%s":{"%s":{"defaultVersion":true,"marName":"%s.mar","minWorkers":%s,"maxWorkers":%s,"batchSize":%s,"maxBatchDelay":%s,"responseTimeout":%s}}' \
+    "$model" "$VERSION" "$model" \
+    "$(yaml_number "$yaml" minWorkers 1)" "$(yaml_number "$yaml" maxWorkers 1)" \
+    "$(yaml_number "$yaml" batchSize 1)" "$(yaml_number "$yaml" maxBatchDelay 100)" \
+    "$(yaml_number "$yaml" responseTimeout 300)"
+}
+
+entries=()
+for model in $MODELS; do
+  [[ -f model_store/$model.mar ]] || { echo "model_store/$model.mar is missing: run make archive" >&2; exit 1; }
+  [[ -f handlers/$model-config.yaml ]] || { echo "handlers/$model-config.yaml is missing" >&2; exit 1; }
+  entries+=("$(snapshot_entry "$model")")
+done
+
+# Only the two sub-folders this script owns are replaced, whatever OUT_DIR is.
+rm -rf -- "$OUT/config" "$OUT/model-store"
+mkdir -p "$OUT/config" "$OUT/model-store"
+for model in $MODELS; do
+  cp "model_store/$model.mar" "$OUT/model-store/"
+done
+{
+  cat "$TEMPLATE"
+  # TorchServe and the KServe wrapper both read this as one line of JSON.
+  printf 'model_snapshot={"name":"startup.cfg","modelCount":%d,"models":{%s}}\n' "${#entries[@]}" "$(IFS=,; echo "${entries[*]}")"
+} > "$OUT/config/config.properties"
+
+echo "KServe bundle in $OUT/: $(cd "$OUT" && find config model-store -type f | sort | tr '\n' ' ')"

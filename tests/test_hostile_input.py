@@ -1,0 +1,182 @@
+"""Hostile and odd uploads through the public gateway of a real TorchServe: each gets either a correct
+image or a 4xx JSON reply naming the problem, and the same worker process then serves a good request.
+
+tests/test_e2e_serving.py covers the first bad-input cases (and the byte limit straight to TorchServe);
+this module adds the odd-but-valid images (1x1, 16-bit, CMYK, palette, alpha, EXIF rotation,
+animation), more hostile bodies, and checks the worker's PID after each (a crash that TorchServe
+quietly restarts would otherwise pass)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import subprocess
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from tests import e2e_server
+from tests.conftest import ROOT, encode, synthetic_photo
+from tests.test_e2e_serving import assert_json_error
+from tests.test_imaging import png_16bit_rgb, png_header_only
+
+pytestmark = pytest.mark.e2e
+MODELS = ["srgan", "srresnet"]
+MODEL = "srgan"  # every hostile request goes to this model; its worker PID must not change
+MAX_REQUEST_SIZE = 33554432  # config.properties max_request_size (and the gateway's default)
+RED = (230, 20, 20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    subprocess.run(["make", "archive"], cwd=ROOT, check=True, capture_output=True, timeout=600)
+    srv = e2e_server.start(tmp_path_factory.mktemp("torchserve-hostile"), ROOT / "model_store", MODELS)
+    yield srv
+    srv.stop()
+
+
+def worker_pid(server) -> int:
+    [worker] = requests.get(f"{server.management}/models/{MODEL}", timeout=10).json()[0]["workers"]
+    return worker["pid"]
+
+
+def post(server, query: str = "", **kwargs) -> requests.Response:
+    """POST to the model through the gateway; kwargs go to requests (data=..., json=...)."""
+    return requests.post(f"{server.gateway}/predictions/{MODEL}{query}", timeout=120, **kwargs)
+
+
+def assert_same_worker_serves(server, pid: int) -> None:
+    """The next good request succeeds, on the worker that took the hostile one."""
+    good = post(server, data=encode(synthetic_photo(24, 16), "PNG"))
+    assert good.status_code == 200, good.text
+    assert Image.open(io.BytesIO(good.content)).size == (96, 64)
+    assert worker_pid(server) == pid, "the worker was replaced: the hostile request killed it"
+
+
+# --- odd but valid images ---------------------------------------------------------------------
+def save(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def rgba_png() -> bytes:
+    """16x8, left half fully transparent, right half opaque."""
+    alpha = np.zeros((8, 16), np.uint8)
+    alpha[:, 8:] = 255
+    return encode(np.dstack([synthetic_photo(16, 8), alpha]), "PNG")
+
+
+def exif_rotated_jpeg() -> bytes:
+    """Stored 40x20 with a red top-left corner and EXIF orientation 6 (display rotated 90 degrees
+    clockwise): upright it is 20x40 with the red corner at the top right."""
+    image = Image.new("RGB", (40, 20), (128, 128, 128))
+    image.paste(RED, (0, 0, 10, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return save(image, "JPEG", quality=95, exif=exif.tobytes())
+
+
+def animated_gif() -> bytes:
+    """Three 12x12 frames: red, green, blue. The first frame is the one to upscale."""
+    frames = [Image.new("RGB", (12, 12), color).convert("P") for color in (RED, (20, 200, 20), (20, 20, 230))]
+    return save(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+
+def mean_color(image: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
+    return np.asarray(image.convert("RGB").crop(box), np.float64).reshape(-1, 3).mean(axis=0)
+
+
+def is_red(color: np.ndarray) -> bool:
+    return color[0] > 150 and color[1] < 90 and color[2] < 90
+
+
+def check_alpha(image: Image.Image) -> None:
+    assert image.mode == "RGBA", image.mode
+    alpha = np.asarray(image)[..., 3]
+    assert alpha[:, :24].max() < 30 and alpha[:, 40:].min() > 225  # away from the bicubic edge at x=32
+
+
+def check_upright(image: Image.Image) -> None:
+    assert is_red(mean_color(image, (60, 0, 80, 20))), "the red corner is not at the top right"
+    for corner in ((0, 0, 20, 20), (0, 140, 20, 160), (60, 140, 80, 160)):
+        assert not is_red(mean_color(image, corner)), corner
+
+
+def check_first_frame(image: Image.Image) -> None:
+    assert is_red(mean_color(image, (8, 8, 40, 40)))
+
+
+def check_ramp(image: Image.Image) -> None:
+    gray = np.asarray(image.convert("L"), np.float64)
+    assert gray[:, :8].mean() < 40 and gray[:, -8:].mean() > 215  # the 16-bit range kept, not clipped
+
+
+IMAGES: dict[str, tuple[Callable[[], bytes], tuple[int, int], Callable[[Image.Image], None] | None]] = {
+    "1x1": (lambda: encode(np.full((1, 1, 3), 200, np.uint8), "PNG"), (4, 4), None),
+    "16-bit-png": (lambda: png_16bit_rgb(16, 8), (64, 32), check_ramp),
+    "cmyk-jpeg": (lambda: encode(synthetic_photo(16, 12), "JPEG", mode="CMYK", quality=95), (64, 48), None),
+    "palette-png": (lambda: encode(synthetic_photo(16, 12), "PNG", mode="P"), (64, 48), None),
+    "rgba-png": (rgba_png, (64, 32), check_alpha),
+    "exif-rotated-jpeg": (exif_rotated_jpeg, (80, 160), check_upright),
+    "animated-gif": (animated_gif, (48, 48), check_first_frame),
+}
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_odd_image_is_upscaled_upright_with_its_alpha(server, name):
+    build, size, check = IMAGES[name]
+    pid = worker_pid(server)
+    response = post(server, data=build())
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "image/png"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.format == "PNG" and image.size == size
+    assert response.headers["X-Output-Size"] == f"{size[0]}x{size[1]}"
+    if check:
+        check(image)
+    assert_same_worker_serves(server, pid)
+
+
+# --- requests that must be refused -------------------------------------------------------------
+def truncated_jpeg(in_headers: bool) -> bytes:
+    """A JPEG cut inside its headers (before the scan) or halfway through its compressed pixels:
+    Pillow fails at open in the first case and at load in the second, two different code paths."""
+    jpeg = encode(synthetic_photo(64, 48), "JPEG")
+    scan = jpeg.index(b"\xff\xda")  # start of scan
+    return jpeg[: scan // 2] if in_headers else jpeg[: scan + (len(jpeg) - scan) // 2]
+
+
+def kserve(b64: str) -> dict:
+    return {"json": {"instances": [{"b64": b64}]}}
+
+
+REFUSALS: dict[str, tuple[Callable[[], dict], str, int, str]] = {
+    # name: (requests.post keyword arguments, query, status, words in the message)
+    "not-an-image": (lambda: {"data": b"%PDF-1.7\n1 0 obj << /Type /Catalog >>"}, "", 415, "not an image"),
+    "jpeg-cut-in-headers": (lambda: {"data": truncated_jpeg(in_headers=True)}, "", 400, "could not be read"),
+    "jpeg-cut-in-pixels": (lambda: {"data": truncated_jpeg(in_headers=False)}, "", 400, "truncated"),
+    "empty-body": (lambda: {"data": b""}, "", 400, "empty"),
+    "decompression-bomb": (lambda: {"data": png_header_only(100_000, 100_000)}, "", 400, "max_input_pixels"),
+    "output-over-limit": (lambda: {"data": encode(np.full((1600, 1600, 3), 90, np.uint8), "PNG")}, "", 400, "max_output_pixels"),
+    "format-exe": (lambda: {"data": encode(synthetic_photo(8, 8), "PNG")}, "?format=exe", 400, "png, jpeg, webp"),
+    "unknown-parameter": (lambda: {"data": encode(synthetic_photo(8, 8), "PNG")}, "?colour=red", 400, "Unknown parameter(s) colour"),
+    "malformed-parameter": (lambda: {"data": encode(synthetic_photo(8, 8), "PNG")}, "?1x=2", 400, "Invalid query parameter name"),
+    "over-size-limit": (lambda: {"data": b"\x00" * (MAX_REQUEST_SIZE + 1)}, "", 413, "max_request_size"),
+    "json-not-kserve": (lambda: {"json": {"image": "x"}}, "", 400, "KServe v1"),
+    "kserve-bad-base64": (lambda: kserve("not base64!"), "", 400, "not valid base64"),
+    "kserve-not-an-image": (lambda: kserve(base64.b64encode(b"GIF89a and no more").decode()), "", 415, "not an image"),
+}
+
+
+@pytest.mark.parametrize("name", REFUSALS)
+def test_hostile_request_gets_4xx_json_naming_the_problem(server, name):
+    build, query, status, words = REFUSALS[name]
+    pid = worker_pid(server)
+    response = post(server, query=query, **build())
+    assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
+    assert_json_error(response, status, words)
+    assert_same_worker_serves(server, pid)

@@ -1,0 +1,115 @@
+"""`make kserve-bundle`, then TorchServe started from the bundle the way KServe's TorchServe runtime
+starts it (`torchserve --start --model-store ... --ts-config ...`, with TS_SERVICE_ENVELOPE=kserve
+in the environment as the runtime sets it for protocolVersion v1), answering KServe v1 JSON.
+
+The bundle's config binds 0.0.0.0:8085 for the pod; the test runs a copy rewritten to free loopback
+ports (inference and management still sharing one port, as in the pod). What this cannot test: the
+KServe wrapper, the storage initializer and the ingress, which exist only in a cluster."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+
+from tests import e2e_server
+from tests.conftest import ROOT, encode, synthetic_photo
+
+pytestmark = pytest.mark.e2e
+BUNDLE = ROOT / "bundle"
+MODELS = ["srgan", "srresnet"]
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """key=value lines of a .properties file (comments skipped), as TorchServe and the wrapper read them."""
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.lstrip().startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def loopback_config(source: Path, workdir: Path) -> tuple[Path, int]:
+    """The bundle's config with every listener on a free loopback port (tests never bind 0.0.0.0) and
+    the model store at the bundle's absolute path. Returns (config, the inference+management port)."""
+    api = e2e_server.free_port()
+    replacements = {
+        "inference_address": f"http://127.0.0.1:{api}",
+        "management_address": f"http://127.0.0.1:{api}",
+        "metrics_address": f"http://127.0.0.1:{e2e_server.free_port()}",
+        "model_store": str(BUNDLE / "model-store"),
+    }
+    text = source.read_text()
+    for key, value in replacements.items():
+        text, count = re.subn(rf"^{key}=.*$", f"{key}={value}", text, flags=re.MULTILINE)
+        assert count == 1, f"{key} is not set exactly once in {source}"
+    text = re.sub(r"^grpc_(inference|management)_port=.*$", "", text, flags=re.MULTILINE) + e2e_server.private_ports()
+    config = workdir / "config.properties"
+    config.write_text(text)
+    return config, api
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    result = subprocess.run(["make", "kserve-bundle"], check=False, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return BUNDLE
+
+
+@pytest.fixture(scope="module")
+def api(bundle, tmp_path_factory) -> str:
+    """TorchServe started from the bundle; yields its inference (= management) base URL."""
+    workdir = tmp_path_factory.mktemp("kserve")
+    config, port = loopback_config(bundle / "config" / "config.properties", workdir)
+    env = e2e_server.torchserve_env(workdir, TS_SERVICE_ENVELOPE="kserve")  # as the runtime sets it for v1
+    base = f"http://127.0.0.1:{port}"
+    server = e2e_server.Server(base, base, "", workdir, env)
+    e2e_server.launch(workdir, env, ["--model-store", str(bundle / "model-store"), "--ts-config", str(config)])
+    try:
+        if e2e_server.wait_ready(base, MODELS):
+            pytest.fail(f"{MODELS} not READY from the bundle\n{server.logs()}")
+        yield base
+    finally:
+        server.stop()
+
+
+def test_bundle_has_the_runtime_layout_and_pod_addresses(bundle):
+    config = read_properties(bundle / "config" / "config.properties")
+    assert config["inference_address"] == "http://0.0.0.0:8085"
+    assert config["management_address"] == "http://0.0.0.0:8085"
+    assert config["model_store"] == "/mnt/models/model-store"
+    assert config["enable_envvars_config"] == "false"  # keeps TS_SERVICE_ENVELOPE=kserve out (see the config)
+    local = read_properties(ROOT / "config.properties")
+    for key in ("max_request_size", "max_response_size", "disable_token_authorization"):
+        assert config[key] == local[key], key
+    snapshot = json.loads(config["model_snapshot"])
+    assert sorted(snapshot["models"]) == MODELS and snapshot["modelCount"] == len(MODELS)
+    for model, versions in snapshot["models"].items():
+        assert (bundle / "model-store" / versions["1.0"]["marName"]).is_file(), model
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("route", ["/predictions/{model}", "/v1/models/{model}:predict"])
+def test_kserve_v1_json_gives_base64_png_four_times_larger(api, route, model):
+    photo = encode(synthetic_photo(40, 30), "PNG")
+    payload = {"instances": [{"b64": base64.b64encode(photo).decode("ascii")}]}
+    response = requests.post(api + route.format(model=model), json=payload, timeout=120)
+    assert response.status_code == 200, response.text
+    [prediction] = response.json()["predictions"]
+    assert prediction["content_type"] == "image/png" and prediction["size"] == "160x120"
+    image = Image.open(io.BytesIO(base64.b64decode(prediction["b64"])))
+    assert image.format == "PNG" and image.size == (160, 120)
+
+
+def test_kserve_v1_client_error_is_4xx_json(api):
+    response = requests.post(f"{api}/v1/models/srgan:predict", json={"instances": [{"b64": "not base64!"}]}, timeout=60)
+    assert response.status_code == 400 and "base64" in response.json()["message"]
+
+
+def test_v1_model_readiness(api):
+    response = requests.get(f"{api}/v1/models/srgan", timeout=10)
+    assert response.status_code == 200 and response.json() == {"name": "srgan", "ready": True}
