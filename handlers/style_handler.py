@@ -1,0 +1,119 @@
+"""TorchServe handler for the multi-style network (/predictions/style).
+
+    decode -> validate (parameters) -> fit to max_side -> stylise -> encode
+
+Parameters (query string through the gateway, multipart form fields, or KServe instance keys;
+they arrive as text):
+
+- ``style=NAME``: one of the network's styles (``describe`` lists them); default: the first.
+- ``strength=S``: 0..1, default 1. How much of the style: ``photo + S * (stylised - photo)``
+  (pixel space; 0 returns the photo unchanged, up to the fit to ``max_side``).
+- ``blend=NAME:W[,NAME:W...]``: mix further styles in by their weights W in 0..1 (a bare
+  ``NAME`` means 0.5); ``style`` keeps ``1 - sum(W)``, and the sum must not exceed 1. The mix is
+  in the network's parameter space (conditional instance norm), so ``style=udnie&blend=mosaic:0.3``
+  is one coherent style, not a superposition of two pictures.
+
+An image whose long side exceeds ``max_side`` (model-config.yaml) is scaled down (Lanczos) before
+stylising and the reply carries ``X-Resized-From: WxH`` (the uploaded size); its alpha plane, if
+any, is kept and scaled with it. The network itself runs at the model's ``work_side`` (512 px)
+and is brought to the output size by a guided upsample (dronesr/archs/style_net.py).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from dronesr.archs import StyleNet
+from dronesr.checkpoint import load_model
+from dronesr.imaging import DecodedImage, ImageError, rgb_to_tensor, tensor_to_rgb
+from dronesr.inference import prepare_for_inference
+from dronesr.serving import ImageHandler
+
+PARAMETER_SYNTAX = {
+    "style": "a style name (see styles); default: the first",
+    "strength": "0..1, default 1: photo + strength * (stylised - photo)",
+    "blend": "NAME:W[,NAME:W...] with W in 0..1 (bare NAME: 0.5); style keeps 1 - sum(W)",
+}
+
+
+class StyleTransferHandler(ImageHandler):
+    parameters = ("style", "strength", "blend")
+
+    def load(self, model_dir: Path) -> None:
+        model = load_model(model_dir / self.settings.weights)
+        if not isinstance(model, StyleNet):
+            raise TypeError(f"{self.settings.weights}: not StyleNet weights but {type(model).__name__}")
+        self.model = prepare_for_inference(model)
+
+    # --- parameters -----------------------------------------------------------------------
+    def _unknown_style(self, name: str) -> ImageError:
+        return ImageError(f"Unknown style {name!r}; available styles: {', '.join(self.model.style_names)}.")
+
+    def _fraction(self, name: str, text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ImageError(f"{name} must be a number between 0 and 1, got {text!r}.") from None
+        if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+            raise ImageError(f"{name} must be between 0 and 1, got {text!r}.")
+        return value
+
+    def style_request(self, params: dict[str, str]) -> tuple[torch.Tensor, float]:
+        """The request's (style weights ``[1, S]``, strength); ImageError (400) when malformed."""
+        names = self.model.style_names
+        primary = params.get("style", "").strip() or names[0]
+        if primary not in names:
+            raise self._unknown_style(primary)
+        strength = self._fraction("strength", params["strength"].strip()) if "strength" in params else 1.0
+        mix: dict[str, float] = {}
+        for part in (p.strip() for p in params.get("blend", "").split(",")):
+            if not part:
+                continue
+            name, sep, weight = part.partition(":")
+            name = name.strip()
+            if name not in names:
+                raise self._unknown_style(name)
+            mix[name] = mix.get(name, 0.0) + (self._fraction(f"blend weight of {name}", weight.strip()) if sep else 0.5)
+        extra = sum(mix.values())
+        if extra > 1.0 + 1e-6:
+            raise ImageError(f"blend weights sum to {extra:g}, over 1 (the style keeps 1 minus their sum).")
+        mix[primary] = mix.get(primary, 0.0) + max(0.0, 1.0 - extra)
+        return self.model.style_vector(mix), strength
+
+    # --- the steps ------------------------------------------------------------------------
+    def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
+        self.style_request(params)  # parameter errors answer 400 before any work
+
+    def fit(self, image: DecodedImage, idx: int) -> DecodedImage:
+        """Scale down (Lanczos) to ``max_side``, alpha included; say so in ``X-Resized-From``."""
+        side = self.settings.max_side
+        if max(image.width, image.height) <= side:
+            return image
+        scale = side / max(image.width, image.height)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        rgb = np.asarray(Image.fromarray(image.rgb, "RGB").resize(size, Image.LANCZOS))
+        alpha = None if image.alpha is None else np.asarray(Image.fromarray(image.alpha, "L").resize(size, Image.LANCZOS))
+        self.context.set_response_header(idx, "X-Resized-From", f"{image.width}x{image.height}")
+        return DecodedImage(rgb, alpha, image.source_format)
+
+    def process(self, image: DecodedImage, params: dict[str, str], idx: int) -> DecodedImage:
+        weights, strength = self.style_request(params)
+        image = self.fit(image, idx)
+        with torch.inference_mode():
+            result = self.model.stylize(rgb_to_tensor(image.rgb), weights, strength=strength)
+        return DecodedImage(tensor_to_rgb(result), image.alpha, image.source_format)
+
+    def describe(self) -> dict:
+        return {
+            "task": "style-transfer",
+            "styles": list(self.model.style_names),
+            "default_style": self.model.style_names[0],
+            "work_side": self.model.work_side,
+            "parameters": PARAMETER_SYNTAX,
+            **super().describe(),
+        }
