@@ -10,7 +10,7 @@ MANAGEMENT ?= $(shell sed -n 's/^management_address=//p' config.properties)
 MODEL ?= srgan
 WORKERS ?= 2
 
-.PHONY: help install archive serve stop scale browser test unit-test bench dataset train-srresnet train-srgan evaluate clean kserve-bundle load
+.PHONY: help install archive serve stop scale browser test unit-test bench dataset train-srresnet train-srgan train-style evaluate clean kserve-bundle load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -36,6 +36,12 @@ model_store/%.mar: weights/%.pt handlers/%-config.yaml handlers/sr_handler.py bu
 		--serialized-file weights/$*.pt --handler handlers/sr_handler.py \
 		--extra-files build/mar-src --config-file handlers/$*-config.yaml --export-path model_store
 
+# The style model has its own handler; this rule wins over the pattern rule above.
+model_store/style.mar: weights/style.pt handlers/style-config.yaml handlers/style_handler.py build/mar-src/dronesr
+	.venv/bin/torch-model-archiver --force --model-name style --version 1.0 \
+		--serialized-file weights/style.pt --handler handlers/style_handler.py \
+		--extra-files build/mar-src --config-file handlers/style-config.yaml --export-path model_store
+
 serve: install archive ## start TorchServe in the background, return when the models answer
 	@bash scripts/serve.sh start
 
@@ -57,6 +63,7 @@ unit-test: install ## only the fast tests (no TorchServe)
 
 bench: install archive ## performance figures on this machine (bench/README.md)
 	$(PY) -m bench.sr_bench
+	$(PY) -m bench.style_bench
 
 dataset: install ## split manifest of the IFO photos (SHARED=path/to/data)
 	$(PY) -m training.dataset --images $(SHARED)/ifo --out data/ifo_manifest.json
@@ -66,6 +73,9 @@ train-srresnet: dataset ## train the PSNR model (bounded, resumable; see the YAM
 
 train-srgan: dataset ## fine-tune SRGAN from weights/srresnet.pt
 	$(PY) -m training.train_sr --config training/configs/srgan.yaml
+
+train-style: dataset ## train the multi-style network (bounded, resumable; see the YAML)
+	$(PY) -m training.train_style --config training/configs/style.yaml
 
 evaluate: dataset ## PSNR/SSIM beside bicubic for the shipped models, and the README's comparison sheet
 	$(PY) -m training.evaluate --weights weights/srresnet.pt weights/srgan.pt \
