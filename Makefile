@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
-MODELS := srgan srresnet
+MODELS := srgan srresnet style
 SHARED ?= ../shared/data
 export PYTHONPATH := $(CURDIR)
 

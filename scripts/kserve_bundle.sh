@@ -5,14 +5,14 @@
 #   bundle/model-store/<model>.mar    copies of the archives built by `make archive`
 #
 # Usage: scripts/kserve_bundle.sh [OUT_DIR]        (make kserve-bundle; OUT_DIR defaults to bundle)
-#        MODELS="srgan" scripts/kserve_bundle.sh   (default: srgan srresnet)
+#        MODELS="srgan" scripts/kserve_bundle.sh   (default: srgan srresnet style)
 # The snapshot's workers, batch size and timeout come from handlers/<model>-config.yaml, so the pod
 # runs each model as `make serve` does. Upload and apply: deploy/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${1:-bundle}
-MODELS=${MODELS:-srgan srresnet}
+MODELS=${MODELS:-srgan srresnet style}
 TEMPLATE=deploy/kserve-config.properties
 VERSION=1.0  # torch-model-archiver --version in the Makefile
 

@@ -26,7 +26,7 @@ except ImportError:  # reported by the browser fixture
     sync_playwright = None
 
 pytestmark = pytest.mark.e2e
-MODELS = ["srgan", "srresnet"]
+MODELS = ["srgan", "srresnet", "style"]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -152,17 +152,18 @@ def test_a_photo_over_the_limits_is_warned_about_before_sending(page):
     expect(warning).to_contain_text("Shrink it to")
 
 
-def test_style_section_says_the_model_is_not_served_yet(page, tmp_path):
-    status = page.locator("#style-status")
-    expect(status).to_contain_text("The style-transfer model is not served yet", timeout=60_000)
-    expect(page.locator("#style-controls")).to_have_attribute("disabled", "")  # the fieldset of all its controls
-    expect(page.locator("#style-file")).to_be_disabled()
-    expect(page.locator("#style-strength")).to_be_disabled()
-    expect(page.locator("#style-send")).to_be_disabled()
+def test_a_photo_is_repainted_in_the_chosen_style(page, tmp_path):
+    expect(page.locator("#style-status")).to_contain_text("The style-transfer model is ready", timeout=60_000)
     tiles = page.locator("#style-gallery .style-tile")
     expect(tiles).to_have_count(6)
     expect(tiles.first).to_contain_text("The Starry Night")
-    expect(page.get_by_role("radio", name="The Scream")).to_be_disabled()
+    page.set_input_files("#style-file", files=[{"name": "drone.jpg", "mimeType": "image/jpeg", "buffer": drone_photo()}])
+    page.get_by_role("radio", name="The Scream").check()
+    page.click("#style-send")
+    expect(page.locator("#style-result-box")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    expect(page.locator("#style-error")).to_be_hidden()
+    assert natural_size(page, "#style-result") == [100, 100]
+    expect(page.locator("#style-meta")).to_contain_text("The Scream")
     screenshot(page, tmp_path, "frontend-style")
 
 
@@ -189,7 +190,7 @@ def test_server_down_network_failure_cancel_and_timeout_are_shown(page, server):
     start = datetime.datetime(2030, 1, 1, 12, 0, 0)
     page.clock.install(time=start)
     page.reload()
-    expect(page.locator("#style-status")).to_contain_text("not served yet", timeout=60_000)  # its probe is done
+    expect(page.locator("#style-status")).to_contain_text("ready", timeout=60_000)  # its probe is done
     page.clock.pause_at(start + datetime.timedelta(hours=1))  # the page's time stands still from here
     page.route(route, lambda r: None)  # never answered
     page.set_input_files("#sr-file", files=[photo])

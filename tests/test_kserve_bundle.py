@@ -24,7 +24,8 @@ from tests.conftest import ROOT, encode, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 BUNDLE = ROOT / "bundle"
-MODELS = ["srgan", "srresnet"]
+MODELS = ["srgan", "srresnet", "style"]
+SR_MODELS = ["srgan", "srresnet"]
 
 
 def read_properties(path: Path) -> dict[str, str]:
@@ -92,7 +93,7 @@ def test_bundle_has_the_runtime_layout_and_pod_addresses(bundle):
         assert (bundle / "model-store" / versions["1.0"]["marName"]).is_file(), model
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", SR_MODELS)
 @pytest.mark.parametrize("route", ["/predictions/{model}", "/v1/models/{model}:predict"])
 def test_kserve_v1_json_gives_base64_png_four_times_larger(api, route, model):
     photo = encode(synthetic_photo(40, 30), "PNG")

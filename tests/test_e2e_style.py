@@ -1,0 +1,55 @@
+"""End to end for /predictions/style: a real TorchServe with the shipped style weights, through the
+gateway (query parameters) and as a multipart form."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+
+import pytest
+import requests
+from PIL import Image
+
+from tests import e2e_server
+from tests.conftest import ROOT, drone_photo, encode, synthetic_photo
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    subprocess.run(["make", "archive"], cwd=ROOT, check=True, capture_output=True, timeout=600)
+    srv = e2e_server.start(tmp_path_factory.mktemp("torchserve-style"), ROOT / "model_store", ["style"])
+    yield srv
+    srv.stop()
+
+
+def test_style_by_query_parameter(server):
+    response = requests.post(f"{server.gateway}/predictions/style?style=udnie&format=jpeg", data=drone_photo(), timeout=120)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(response.content)).size == (100, 100)
+
+
+def test_style_as_multipart_with_strength_and_blend(server):
+    files = {"data": ("photo.jpg", drone_photo(), "image/jpeg")}
+    form = {"style": "starry_night", "strength": "0.5", "blend": "mosaic:0.3"}
+    response = requests.post(f"{server.inference}/predictions/style", files=files, data=form, timeout=120)
+    assert response.status_code == 200, response.text
+    assert Image.open(io.BytesIO(response.content)).size == (100, 100)
+
+
+def test_unknown_style_lists_the_available_ones(server):
+    response = requests.post(f"{server.gateway}/predictions/style?style=picasso", data=drone_photo(), timeout=60)
+    assert response.status_code == 400
+    message = response.json()["message"]
+    for name in ("starry_night", "the_scream", "shipwreck", "woman-with-hat-matisse", "udnie", "mosaic"):
+        assert name in message
+
+
+def test_large_input_is_scaled_down_and_says_so(server):
+    big = encode(synthetic_photo(1500, 300), "PNG")
+    response = requests.post(f"{server.gateway}/predictions/style?style=mosaic", data=big, timeout=120)
+    assert response.status_code == 200, response.text
+    assert response.headers.get("X-Resized-From") == "1500x300"
+    assert Image.open(io.BytesIO(response.content)).size[0] == 1024
