@@ -2,7 +2,7 @@
 style gallery (frontend/styles/<name>.jpg), every image produced by the running server.
 
     make serve
-    python -m bench.style_sheet --out docs/style_sheet.png --gallery frontend/styles
+    python -m bench.style_sheet --out docs/style_sheet.jpg --gallery frontend/styles
 
 Photos: the IFO test split (``--manifest``), one per class; styles: every name the model lists
 in its error for an unknown style, so the sheet always shows what is actually served.
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway (default: http://127.0.0.1:8080)")
     parser.add_argument("--manifest", type=Path, default=Path("data/ifo_manifest.json"), help="(default: data/ifo_manifest.json)")
     parser.add_argument("--photos", type=int, default=3, help="test photos, spread over the classes (default: 3)")
-    parser.add_argument("--out", type=Path, default=Path("docs/style_sheet.png"), help="(default: docs/style_sheet.png)")
+    parser.add_argument("--out", type=Path, default=Path("docs/style_sheet.jpg"), help="(default: docs/style_sheet.jpg)")
     parser.add_argument("--gallery", type=Path, help="also write <name>.jpg thumbnails of the first photo here")
     args = parser.parse_args(argv)
 

@@ -158,7 +158,8 @@ def test_a_photo_is_repainted_in_the_chosen_style(page, tmp_path):
     expect(tiles).to_have_count(6)
     expect(tiles.first).to_contain_text("The Starry Night")
     page.set_input_files("#style-file", files=[{"name": "drone.jpg", "mimeType": "image/jpeg", "buffer": drone_photo()}])
-    page.get_by_role("radio", name="The Scream").check()
+    page.locator("#style-gallery .style-tile", has_text="The Scream").click()  # the tile, as a person does
+    expect(page.get_by_role("radio", name="The Scream")).to_be_checked()
     page.click("#style-send")
     expect(page.locator("#style-result-box")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
     expect(page.locator("#style-error")).to_be_hidden()
