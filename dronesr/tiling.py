@@ -21,7 +21,7 @@ import torch
 # README "Tiling"); 192 px tiles recompute only (192/180)^2 - 1 = 14 % of the frame.
 DEFAULT_TILE = 192
 DEFAULT_OVERLAP = 12
-DEFAULT_TILE_BATCH = 2
+DEFAULT_TILE_BATCH = 1
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
