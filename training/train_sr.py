@@ -17,7 +17,6 @@ import json
 import math
 import random
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +30,8 @@ from dronesr.metrics import psnr_y, ssim_y
 from dronesr.resample import downscale, upscale_bicubic
 from training import losses
 from training.dataset import manifest_paths
+from training.loop import progress, run_budgeted
 from training.report import save_curves, save_image_grid
-from training.schedule import cosine_lr
 from training.sr_data import CropSampler, Degradations, load_rgb, make_lr
 
 
@@ -156,9 +155,7 @@ class SRTrainer:
 
     # --- training -------------------------------------------------------------------------
     def progress(self) -> float:
-        by_steps = self.step / self.cfg.steps
-        by_time = self.elapsed / (self.cfg.max_minutes * 60) if self.cfg.max_minutes > 0 else 0.0
-        return max(by_steps, by_time)
+        return progress(self)
 
     def train_step(self, hr: torch.Tensor) -> dict:
         cfg = self.cfg
@@ -195,25 +192,7 @@ class SRTrainer:
         sampler = CropSampler(manifest_paths(cfg.manifest, "train"), cfg.hr_crop, cfg.seed + self.step)
         val_paths = manifest_paths(cfg.manifest, "val")
         self.val_images = [load_rgb(p).float().div(255) for p in val_paths[: cfg.val_images or None]]
-        total = cfg.steps
-        bar = tqdm(total=total, initial=self.step, desc=f"{cfg.mode} x{cfg.scale}", unit="step", dynamic_ncols=True)
-        running: dict[str, float] = {}
-        while self.progress() < 1.0:
-            started = time.perf_counter()
-            lr = cosine_lr(cfg.lr, cfg.min_lr, self.progress())
-            for group in self.g_opt.param_groups:
-                group["lr"] = lr
-            stats = self.train_step(sampler.batch(cfg.batch_size))
-            self.step += 1
-            self.elapsed += time.perf_counter() - started
-            for k, v in stats.items():
-                running[k] = 0.98 * running.get(k, v) + 0.02 * v
-            bar.update(1)
-            bar.set_postfix(loss=f"{running['loss']:.4f}", lr=f"{lr:.1e}", min=f"{self.elapsed / 60:.1f}")
-            if self.step % cfg.epoch_steps == 0 or self.progress() >= 1.0:
-                self.history.append({"step": self.step, "minutes": self.elapsed / 60, **running})
-                self.end_epoch()
-        bar.close()
+        run_budgeted(self, self.g_opt, sampler, f"{cfg.mode} x{cfg.scale}")
         print(f"done: {self.step} steps, {self.elapsed / 60:.1f} min; best val PSNR {self.best_psnr:.2f} dB -> {cfg.export}")
 
     @torch.no_grad()

@@ -21,7 +21,6 @@ import argparse
 import json
 import random
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +32,8 @@ from dronesr.archs import StyleNet
 from dronesr.checkpoint import atomic_torch_save, save_model
 from dronesr.config import add_dataclass_arguments, dataclass_from_args, option, write_yaml
 from training.dataset import IMAGE_SUFFIXES, manifest_paths
+from training.loop import progress, run_budgeted
 from training.report import save_image_grid
-from training.schedule import cosine_lr
 from training.sr_data import CropSampler, load_rgb
 from training.style_losses import StyleCriterion, StyleLossConfig
 
@@ -167,9 +166,7 @@ class StyleTrainer:
 
     # --- training -------------------------------------------------------------------------
     def progress(self) -> float:
-        by_steps = self.step / self.cfg.steps
-        by_time = self.elapsed / (self.cfg.max_minutes * 60) if self.cfg.max_minutes > 0 else 0.0
-        return max(by_steps, by_time)
+        return progress(self)
 
     def next_styles(self, n: int) -> torch.Tensor:
         """Per-sample painting indices from a shuffled round-robin (every style equally often)."""
@@ -198,24 +195,7 @@ class StyleTrainer:
         sampler = CropSampler(manifest_paths(cfg.manifest, "train"), cfg.crop, cfg.seed + self.step)
         val = manifest_paths(cfg.manifest, "val")[: cfg.sample_images]
         self.sample_photos = [square_centre(load_rgb(p).float().div(255), cfg.sample_side) for p in val]
-        bar = tqdm(total=cfg.steps, initial=self.step, desc=f"style x{len(self.style_names)}", unit="step", dynamic_ncols=True)
-        running: dict[str, float] = {}
-        while self.progress() < 1.0:
-            started = time.perf_counter()
-            lr = cosine_lr(cfg.lr, cfg.min_lr, self.progress())
-            for group in self.opt.param_groups:
-                group["lr"] = lr
-            stats = self.train_step(sampler.batch(cfg.batch_size))
-            self.step += 1
-            self.elapsed += time.perf_counter() - started
-            for k, v in stats.items():
-                running[k] = 0.98 * running.get(k, v) + 0.02 * v
-            bar.update(1)
-            bar.set_postfix(loss=f"{running['loss']:.4f}", lr=f"{lr:.1e}", min=f"{self.elapsed / 60:.1f}")
-            if self.step % cfg.epoch_steps == 0 or self.progress() >= 1.0:
-                self.history.append({"step": self.step, "minutes": self.elapsed / 60, **running})
-                self.end_epoch()
-        bar.close()
+        run_budgeted(self, self.opt, sampler, f"style x{len(self.style_names)}")
         print(f"done: {self.step} steps, {self.elapsed / 60:.1f} min -> {cfg.export}")
 
     @torch.no_grad()
