@@ -69,6 +69,16 @@ def params_to_headers(query: str) -> dict[str, str]:
     return headers
 
 
+def upstream_content_type(client_type: str) -> str:
+    """Multipart and JSON bodies keep their type; anything else is raw image bytes. curl's
+    ``--data-binary`` labels an image ``application/x-www-form-urlencoded``, and TorchServe then
+    tries to parse the JPEG as a form and answers 500 ("Bad end of line") before any handler."""
+    lowered = client_type.lower()
+    if lowered.startswith("multipart/") or lowered.startswith("application/json"):
+        return client_type
+    return "application/octet-stream"
+
+
 def make_handler(config: GatewayConfig) -> type[BaseHTTPRequestHandler]:
     upstream = urllib.parse.urlsplit(config.upstream)
     frontend = config.frontend.resolve()
@@ -115,8 +125,7 @@ def make_handler(config: GatewayConfig) -> type[BaseHTTPRequestHandler]:
             except GatewayError as exc:
                 self.close_connection = True
                 return self.reply_error(exc.status, exc.message)
-            if "Content-Type" in self.headers:
-                headers["Content-Type"] = self.headers["Content-Type"]
+            headers["Content-Type"] = upstream_content_type(self.headers.get("Content-Type", ""))
             self.forward("POST", f"/predictions/{match.group(1)}", body, headers)
 
         def read_body(self) -> bytes:

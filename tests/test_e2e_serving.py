@@ -122,3 +122,11 @@ def test_kserve_v1_json_through_torchserve(server):
     assert response.status_code == 200, response.text
     [prediction] = response.json()["predictions"]
     assert Image.open(io.BytesIO(base64.b64decode(prediction["b64"]))).size == (400, 400)
+
+
+def test_curl_data_binary_content_type_is_treated_as_raw_bytes(server):
+    # curl --data-binary sends application/x-www-form-urlencoded; TorchServe alone answers 500.
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = requests.post(f"{server.gateway}/predictions/srgan?format=jpeg", data=drone_photo(), headers=headers, timeout=120)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "image/jpeg"
