@@ -103,3 +103,25 @@ def test_evaluate_prints_table_beside_bicubic(image_folder, tiny_weights, tmp_pa
     out = capsys.readouterr().out
     assert "bicubic" in out and "tiny" in out and "+0.00" in out
     assert Image.open(sheet).size[0] == 256 * 4
+
+
+def test_video_files_are_sampled_to_frames(tmp_path):
+    av = pytest.importorskip("av")
+    import numpy as np
+
+    root = tmp_path / "clips" / "flight"
+    root.mkdir(parents=True)
+    with av.open(str(root / "flight.mp4"), mode="w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        for i in range(30):  # 3 seconds
+            frame = av.VideoFrame.from_ndarray(np.full((96, 128, 3), i * 8, np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    out = tmp_path / "manifest.json"
+    assert dataset.main(["--images", str(tmp_path / "clips"), "--out", str(out), "--min-side", "64",
+                         "--frames-dir", str(tmp_path / "frames"), "--frame-every", "1.0"]) == 0
+    frames = sorted((tmp_path / "frames" / "flight").glob("*.png"))
+    assert len(frames) == 3 and Image.open(frames[0]).size == (128, 96)
+    manifest = json.loads(out.read_text())
+    assert len(manifest["test"] + manifest["val"] + manifest["train"]) == 3
