@@ -66,6 +66,15 @@ def tiny_srresnet(scale: int = 4, seed: int = 0) -> SRResNet:
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Small networks run faster on one thread than on two that wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def tiny_weights(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.pt"
     save_model(tiny_srresnet(), path, {"scale": 4, "channels": 8, "num_blocks": 2})

@@ -3,11 +3,13 @@ with free loopback ports, its own pid/log folder, and the archives built by ``ma
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +108,17 @@ def start(workdir: Path, model_store: Path, models: list[str], timeout: float = 
         raise RuntimeError(f"TorchServe models not ready after {timeout}s: {pending}\n{logs}")
     start_gateway(server)
     return server
+
+
+@contextlib.contextmanager
+def serving(workdir: Path, models: list[str]) -> Iterator[Server]:
+    """`make archive`, then TorchServe and the gateway for ``models``; stopped on exit."""
+    subprocess.run(["make", "archive"], cwd=ROOT, check=True, capture_output=True, timeout=600)
+    server = start(workdir, ROOT / "model_store", models)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def start_gateway(server: Server) -> None:

@@ -19,10 +19,8 @@ MODELS = ["srgan", "srresnet"]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    subprocess.run(["make", "archive"], cwd=ROOT, check=True, capture_output=True, timeout=600)
-    srv = e2e_server.start(tmp_path_factory.mktemp("torchserve"), ROOT / "model_store", MODELS)
-    yield srv
-    srv.stop()
+    with e2e_server.serving(tmp_path_factory.mktemp("torchserve"), MODELS) as srv:
+        yield srv
 
 
 def assert_json_error(response, status, words):

@@ -4,24 +4,21 @@ gateway (query parameters) and as a multipart form."""
 from __future__ import annotations
 
 import io
-import subprocess
 
 import pytest
 import requests
 from PIL import Image
 
 from tests import e2e_server
-from tests.conftest import ROOT, drone_photo, encode, synthetic_photo
+from tests.conftest import drone_photo, encode, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    subprocess.run(["make", "archive"], cwd=ROOT, check=True, capture_output=True, timeout=600)
-    srv = e2e_server.start(tmp_path_factory.mktemp("torchserve-style"), ROOT / "model_store", ["style"])
-    yield srv
-    srv.stop()
+    with e2e_server.serving(tmp_path_factory.mktemp("torchserve-style"), ["style"]) as srv:
+        yield srv
 
 
 def test_style_by_query_parameter(server):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import collections
 import os
 import signal
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import pytest
 import requests
 
 from tests import e2e_server
-from tests.conftest import ROOT, encode, synthetic_photo
+from tests.conftest import encode, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 MODEL = "srgan"
@@ -39,10 +38,8 @@ class Outcome:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    subprocess.run(["make", "archive"], cwd=ROOT, check=True, capture_output=True, timeout=600)
-    srv = e2e_server.start(tmp_path_factory.mktemp("torchserve-faults"), ROOT / "model_store", [MODEL])
-    yield srv
-    srv.stop()
+    with e2e_server.serving(tmp_path_factory.mktemp("torchserve-faults"), [MODEL]) as srv:
+        yield srv
 
 
 def workers(server) -> list[dict]:

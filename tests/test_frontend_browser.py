@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -55,10 +54,8 @@ def browser():
 
 @pytest.fixture(scope="module")
 def server(browser, tmp_path_factory):  # after `browser`: no TorchServe start when the test skips
-    subprocess.run(["make", "archive"], cwd=ROOT, check=True, capture_output=True, timeout=600)
-    srv = e2e_server.start(tmp_path_factory.mktemp("torchserve"), ROOT / "model_store", MODELS)
-    yield srv
-    srv.stop()
+    with e2e_server.serving(tmp_path_factory.mktemp("torchserve"), MODELS) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import io
-import subprocess
 from collections.abc import Callable
 
 import numpy as np
@@ -19,7 +18,7 @@ import requests
 from PIL import Image
 
 from tests import e2e_server
-from tests.conftest import ROOT, encode, synthetic_photo
+from tests.conftest import encode, synthetic_photo
 from tests.test_e2e_serving import assert_json_error
 from tests.test_imaging import png_16bit_rgb, png_header_only
 
@@ -32,10 +31,8 @@ RED = (230, 20, 20)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    subprocess.run(["make", "archive"], cwd=ROOT, check=True, capture_output=True, timeout=600)
-    srv = e2e_server.start(tmp_path_factory.mktemp("torchserve-hostile"), ROOT / "model_store", MODELS)
-    yield srv
-    srv.stop()
+    with e2e_server.serving(tmp_path_factory.mktemp("torchserve-hostile"), MODELS) as srv:
+        yield srv
 
 
 def worker_pid(server) -> int:

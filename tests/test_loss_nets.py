@@ -16,13 +16,7 @@ from dronesr.archs.loss_nets import (
     build_loss_network,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _input(size: int = 64, batch: int = 1) -> torch.Tensor:

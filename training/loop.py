@@ -9,12 +9,14 @@ A trainer provides ``cfg`` (steps, max_minutes, lr, min_lr, batch_size, epoch_st
 
 from __future__ import annotations
 
+import argparse
 import time
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from dronesr.config import add_dataclass_arguments, dataclass_from_args
 from training.schedule import cosine_lr
 
 
@@ -46,3 +48,14 @@ def run_budgeted(trainer: Any, optimizer: torch.optim.Optimizer, sampler: Any, d
             trainer.history.append({"step": trainer.step, "minutes": trainer.elapsed / 60, **running})
             trainer.end_epoch()
     bar.close()
+
+
+def run_cli(description: str | None, config_cls: type, trainer_cls: type, argv: list[str] | None) -> int:
+    """A trainer's command line: options from its config dataclass (YAML via --config), then run."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_dataclass_arguments(parser, config_cls)
+    cfg = dataclass_from_args(config_cls, parser.parse_args(argv))
+    if not cfg.manifest.exists():
+        raise SystemExit(f"{cfg.manifest} not found: build it with python -m training.dataset --images DIR --out {cfg.manifest}")
+    trainer_cls(cfg).run()
+    return 0

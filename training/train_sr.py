@@ -12,7 +12,6 @@ with the same ``--out-dir`` it continues where it stopped.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import random
@@ -25,12 +24,12 @@ from tqdm import tqdm
 
 from dronesr.archs import Discriminator, SRResNet
 from dronesr.checkpoint import atomic_torch_save, load_model, save_model
-from dronesr.config import add_dataclass_arguments, dataclass_from_args, option, write_yaml
+from dronesr.config import option, write_yaml
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.resample import downscale, upscale_bicubic
 from training import losses
 from training.dataset import manifest_paths
-from training.loop import progress, run_budgeted
+from training.loop import progress, run_budgeted, run_cli
 from training.report import save_curves, save_image_grid
 from training.sr_data import CropSampler, Degradations, load_rgb, make_lr
 
@@ -234,13 +233,7 @@ class SRTrainer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_dataclass_arguments(parser, SRTrainConfig)
-    cfg = dataclass_from_args(SRTrainConfig, parser.parse_args(argv))
-    if not cfg.manifest.exists():
-        raise SystemExit(f"{cfg.manifest} not found: build it with python -m training.dataset --images DIR --out {cfg.manifest}")
-    SRTrainer(cfg).run()
-    return 0
+    return run_cli(__doc__, SRTrainConfig, SRTrainer, argv)
 
 
 if __name__ == "__main__":

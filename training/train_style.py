@@ -17,7 +17,6 @@ kwargs). Started again with the same ``--out-dir`` it continues where it stopped
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
@@ -30,9 +29,9 @@ from tqdm import tqdm
 
 from dronesr.archs import StyleNet
 from dronesr.checkpoint import atomic_torch_save, save_model
-from dronesr.config import add_dataclass_arguments, dataclass_from_args, option, write_yaml
+from dronesr.config import option, write_yaml
 from training.dataset import IMAGE_SUFFIXES, manifest_paths
-from training.loop import progress, run_budgeted
+from training.loop import progress, run_budgeted, run_cli
 from training.report import save_image_grid
 from training.sr_data import CropSampler, load_rgb
 from training.style_losses import StyleCriterion, StyleLossConfig
@@ -221,13 +220,7 @@ class StyleTrainer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_dataclass_arguments(parser, StyleTrainConfig)
-    cfg = dataclass_from_args(StyleTrainConfig, parser.parse_args(argv))
-    if not cfg.manifest.exists():
-        raise SystemExit(f"{cfg.manifest} not found: build it with python -m training.dataset --images DIR --out {cfg.manifest}")
-    StyleTrainer(cfg).run()
-    return 0
+    return run_cli(__doc__, StyleTrainConfig, StyleTrainer, argv)
 
 
 if __name__ == "__main__":
