@@ -70,7 +70,7 @@ def load_yaml(path: Path, cls: type) -> dict[str, Any]:
     if unknown:
         raise SystemExit(f"{path}: unknown option(s) {', '.join(unknown)}; see --help")
     hints = typing.get_type_hints(cls)
-    return {k: (Path(v) if hints[k] in (Path, typing.Optional[Path]) and v is not None else v) for k, v in data.items()}
+    return {k: (Path(v) if hints[k] in (Path, Path | None) and v is not None else v) for k, v in data.items()}
 
 
 def write_yaml(config: Any, path: Path) -> None:

@@ -47,7 +47,7 @@ class HandlerSettings:
     jpeg_quality: int = 92
 
     @classmethod
-    def from_context(cls, context: Any) -> "HandlerSettings":
+    def from_context(cls, context: Any) -> HandlerSettings:
         section = dict((getattr(context, "model_yaml_config", None) or {}).get("handler", {}) or {})
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(section) - names)

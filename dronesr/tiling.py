@@ -78,7 +78,7 @@ def upscale_tiled(
     """
     if image.dim() != 4 or image.shape[0] != 1:
         raise ValueError("upscale_tiled expects a single image batch of shape 1xCxHxW")
-    _, channels, height, width = image.shape
+    height, width = image.shape[-2:]
     if height <= tile and width <= tile:
         return model(image)
 

@@ -99,7 +99,7 @@ def load_vgg19_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise SystemExit(f"VGG19 weights not found: {path} (a local torchvision vgg19 state-dict file)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling refused or not a torch file: say which file and why
+    except Exception as exc:  # noqa: BLE001 - unpickling refused or not a torch file: say which file and why
         raise ValueError(f"{path}: not a loadable torch state dict ({type(exc).__name__}: {exc})") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
