@@ -4,6 +4,7 @@ gateway (query parameters) and as a multipart form."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 import requests
@@ -42,6 +43,16 @@ def test_unknown_style_lists_the_available_ones(server):
     message = response.json()["message"]
     for name in ("starry_night", "the_scream", "shipwreck", "woman-with-hat-matisse", "udnie", "mosaic"):
         assert name in message
+
+
+def test_management_api_describes_the_styles(server):
+    # TorchServe calls the handler's describe for GET /models/<name>?customized=true
+    response = requests.get(f"{server.management}/models/style?customized=true", timeout=60)
+    assert response.status_code == 200, response.text
+    metadata = response.json()[0]["customizedMetadata"]
+    metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
+    assert metadata["styles"] == ["mosaic", "shipwreck", "starry_night", "the_scream", "udnie", "woman-with-hat-matisse"]
+    assert metadata["default_style"] == "mosaic"
 
 
 def test_large_input_is_scaled_down_and_says_so(server):
