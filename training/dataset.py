@@ -2,7 +2,9 @@
 
     python -m training.dataset --images ../shared/data/ifo --out data/ifo_manifest.json
 
-Each sub-folder (class) is listed sorted by file name; the file at index i goes to ``test`` when
+Each group is listed sorted by file name (a group is a sub-folder, the class, or with
+``--group-by prefix`` the file-name prefix before the first ``_``, as in ``aerial/``:
+``caliterra_*``, ``seneca_*``, ...); the file at index i goes to ``test`` when
 i % 10 == 0 (the fixed IFO test split), to ``val`` when i % 10 == 5, and to ``train`` otherwise,
 so the split never depends on the machine, the file system order or a random seed. Video files are
 sampled to PNG frames (``--frame-every`` seconds) under ``--frames-dir`` and then treated as images.
@@ -59,11 +61,19 @@ def _relative_if_inside(path: Path, root: Path) -> str:
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
-def build_manifest(images: Path, min_side: int, frames_dir: Path, frame_every: float) -> tuple[dict, list[str]]:
+GROUPINGS = ("folder", "prefix")
+
+
+def group_of(path: Path, images: Path, group_by: str) -> str:
+    folder = str(path.parent.relative_to(images))
+    return folder if group_by == "folder" else f"{folder}/{path.name.split('_', 1)[0]}"
+
+
+def build_manifest(images: Path, min_side: int, frames_dir: Path, frame_every: float, group_by: str = "folder") -> tuple[dict, list[str]]:
     groups: dict[str, list[Path]] = defaultdict(list)
     for path in sorted(p for p in images.rglob("*") if p.is_file()):
         suffix = path.suffix.lower()
-        group = str(path.parent.relative_to(images))
+        group = group_of(path, images, group_by)
         if suffix in IMAGE_SUFFIXES:
             groups[group].append(path)
         elif suffix in VIDEO_SUFFIXES:
@@ -98,12 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="manifest JSON to write")
     parser.add_argument("--min-side", type=int, default=96, help="smallest usable side, the HR training crop (default: 96)")
     parser.add_argument("--frames-dir", type=Path, default=Path("data/frames"), help="where video frames go (default: data/frames)")
+    parser.add_argument("--group-by", choices=GROUPINGS, default="folder", help="what a split group is: the sub-folder or the file-name prefix before '_' (default: folder)")
     parser.add_argument("--frame-every", type=float, default=1.0, help="seconds between sampled video frames (default: 1.0)")
     args = parser.parse_args(argv)
     if not args.images.is_dir():
         raise SystemExit(f"--images {args.images}: not a folder")
 
-    manifest, skipped = build_manifest(args.images, args.min_side, args.frames_dir, args.frame_every)
+    manifest, skipped = build_manifest(args.images, args.min_side, args.frames_dir, args.frame_every, args.group_by)
     for line in skipped:
         print(f"skipped {line}", file=sys.stderr)
     if not manifest["train"]:

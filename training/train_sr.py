@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -26,12 +26,15 @@ from dronesr.archs import Discriminator, SRResNet
 from dronesr.checkpoint import atomic_torch_save, load_model, save_model
 from dronesr.config import option, write_yaml
 from dronesr.metrics import psnr_y, ssim_y
-from dronesr.resample import downscale, upscale_bicubic
+from dronesr.precision import DEVICES, PRECISIONS, autocast, check_choice, choose_precision, resolve_device
+from dronesr.resample import downscale
 from training import losses
 from training.dataset import manifest_paths
+from training.degradations import DegradationConfig, degrade_batch, quantise
 from training.loop import progress, run_budgeted, run_cli
+from training.protocol import check_degradations, hr_lr_pair
 from training.report import save_curves, save_image_grid
-from training.sr_data import CropSampler, Degradations, load_rgb, make_lr
+from training.sr_data import CropSampler
 
 
 @dataclass
@@ -48,17 +51,19 @@ class SRTrainConfig:
     # data
     hr_crop: int = option(96, "HR training crop side (a multiple of scale)")
     batch_size: int = option(16, "crops per step")
-    blur_prob: float = option(0.0, "probability of a Gaussian blur before downsampling")
-    noise_prob: float = option(0.0, "probability of Gaussian noise on the LR")
-    jpeg_prob: float = option(0.0, "probability of JPEG compression of the LR")
+    extra_manifests: str = option("", "comma-separated further manifests whose train and val splits join the main one")
+    degradations: Path | None = option(None, "YAML of the LR degradation pipeline (training/degradations.py); none: clean bicubic LR")
     # optimisation and budget
     lr: float = option(2e-4, "generator learning rate (Adam), cosine-annealed over the budget")
     min_lr: float = option(1e-6, "learning rate at the end of the schedule")
     steps: int = option(100_000, "step budget")
     max_minutes: float = option(0.0, "time budget in minutes (0: steps only)")
     epoch_steps: int = option(500, "steps between validation, samples and checkpoints")
-    val_images: int = option(40, "val-split images used for validation (0: all)")
+    val_images: int = option(40, "val-split images per manifest used for validation (0: all)")
+    val_degradations: str = option("clean", "comma-separated evaluation degradations validated on (training/protocol.py); the mean PSNR picks the export")
     threads: int = option(2, "torch CPU threads")
+    device: str = option("auto", "auto (CUDA when present, else CPU), cpu or cuda")
+    precision: str = option("auto", "auto (time float32 and bfloat16/float16 autocast, keep the faster), float32, bfloat16 or float16")
     seed: int = option(0, "random seed")
     # losses (weights; 0 disables a term)
     pixel_loss: str = option("l1", "pixel loss: l1, mse or charbonnier")
@@ -78,6 +83,20 @@ class SRTrainConfig:
             raise SystemExit(f"--pixel-loss must be one of {sorted(losses.PIXEL_LOSSES)}")
         if self.hr_crop % self.scale:
             raise SystemExit(f"--hr-crop {self.hr_crop} must be a multiple of --scale {self.scale}")
+        try:
+            check_choice("--device", self.device, DEVICES)
+            check_choice("--precision", self.precision, PRECISIONS)
+            check_degradations(self.val_degradation_names)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
+
+    @property
+    def manifests(self) -> list[Path]:
+        return [self.manifest, *(Path(p.strip()) for p in self.extra_manifests.split(",") if p.strip())]
+
+    @property
+    def val_degradation_names(self) -> list[str]:
+        return [n.strip() for n in self.val_degradations.split(",") if n.strip()]
 
     @property
     def arch_kwargs(self) -> dict:
@@ -93,19 +112,24 @@ class SRTrainer:
         self.cfg = cfg
         torch.manual_seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
-        self.rng = random.Random(cfg.seed)
-        self.degrade = Degradations(blur_prob=cfg.blur_prob, noise_prob=cfg.noise_prob, jpeg_prob=cfg.jpeg_prob)
-        self.generator = self._build_generator().to(memory_format=torch.channels_last)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.degrade = DegradationConfig.from_yaml(cfg.degradations) if cfg.degradations else None
+        if self.degrade is not None and self.degrade.scale != cfg.scale:
+            raise SystemExit(f"{cfg.degradations}: scale {self.degrade.scale}, but the run is x{cfg.scale}")
+        self.device = resolve_device(cfg.device)
+        self.generator = self._build_generator().to(self.device, memory_format=torch.channels_last)
         self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
         self.discriminator = self.d_opt = self.loss_net = None
         if cfg.mode == "gan":
-            self.discriminator = Discriminator(cfg.d_channels).to(memory_format=torch.channels_last)
+            self.discriminator = Discriminator(cfg.d_channels).to(self.device, memory_format=torch.channels_last)
             self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.d_lr, betas=(0.9, 0.99))
         if cfg.needs_loss_network:
             from dronesr.archs.loss_nets import build_loss_network
 
             self.loss_net, description = build_loss_network(cfg.loss_network, cfg.vgg19_weights)
+            self.loss_net = self.loss_net.to(self.device)
             print(f"content/texture loss network: {description}")
+        self.precision = "float32"  # until choose_precision() has measured
         self.step, self.elapsed, self.history = 0, 0.0, []
         self.best_psnr = -math.inf
         self.checkpoint_path = cfg.out_dir / "checkpoint.pt"
@@ -134,7 +158,7 @@ class SRTrainer:
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.history = json.loads(state["history"])
         self.best_psnr = state["best_psnr"]
-        self.rng.seed(self.cfg.seed + self.step)
+        self.rng = np.random.default_rng(self.cfg.seed + self.step)
         torch.manual_seed(self.cfg.seed + self.step)
         print(f"resumed from {self.checkpoint_path} at step {self.step} ({self.elapsed / 60:.1f} min trained)")
 
@@ -156,20 +180,47 @@ class SRTrainer:
     def progress(self) -> float:
         return progress(self)
 
+    def make_lr(self, hr: torch.Tensor) -> torch.Tensor:
+        if self.degrade is None:
+            return quantise(downscale(hr, self.cfg.scale))
+        return degrade_batch(hr, self.degrade, self.rng)
+
+    def choose_precision(self, sampler: CropSampler) -> None:
+        """Time a few generator forward+backward passes per precision (``--precision auto``)."""
+        hr = sampler.batch(self.cfg.batch_size).to(self.device)
+        lr = self.make_lr(hr.cpu()).to(self.device).contiguous(memory_format=torch.channels_last)
+
+        def step(precision: str) -> torch.Tensor:
+            with autocast(self.device, precision):
+                loss = (self.generator(lr) - hr).abs().mean()
+            loss.backward()
+            self.generator.zero_grad(set_to_none=True)
+            return loss.detach()
+
+        choice = choose_precision(step, self.device, self.cfg.precision, min_psnr_db=None, repeats=2)
+        self.precision = choice.precision
+        print(f"training {choice.summary()}", flush=True)
+
     def train_step(self, hr: torch.Tensor) -> dict:
         cfg = self.cfg
-        lr_images = make_lr(hr, cfg.scale, self.degrade, self.rng).contiguous(memory_format=torch.channels_last)
-        sr = self.generator(lr_images)
+        lr_images = self.make_lr(hr).to(self.device).contiguous(memory_format=torch.channels_last)
+        hr = hr.to(self.device)
+        with autocast(self.device, self.precision):
+            sr = self.generator(lr_images)
+        sr = sr.float()
         terms = {"pixel": cfg.pixel_weight * losses.PIXEL_LOSSES[cfg.pixel_loss](sr, hr)}
         if self.loss_net is not None:
-            sr_feats, hr_feats = self.loss_net(sr), [f.detach() for f in self.loss_net(hr)]
+            with autocast(self.device, self.precision):
+                sr_feats, hr_feats = self.loss_net(sr), [f.detach() for f in self.loss_net(hr)]
+            sr_feats, hr_feats = [f.float() for f in sr_feats], [f.float() for f in hr_feats]
             if cfg.content_weight > 0:
                 terms["content"] = cfg.content_weight * losses.content_loss(sr_feats, hr_feats)
             if cfg.texture_weight > 0:
                 terms["texture"] = cfg.texture_weight * losses.texture_loss(sr_feats, hr_feats)
         if self.discriminator is not None and cfg.adversarial_weight > 0:
-            real_logits = self.discriminator(hr).detach()
-            _, g_adv = losses.relativistic_losses(real_logits, self.discriminator(sr))
+            with autocast(self.device, self.precision):
+                real_logits, fake_logits = self.discriminator(hr).detach().float(), self.discriminator(sr).float()
+            _, g_adv = losses.relativistic_losses(real_logits, fake_logits)
             terms["adversarial"] = cfg.adversarial_weight * g_adv
         g_loss = sum(terms.values())
         self.g_opt.zero_grad(set_to_none=True)
@@ -177,7 +228,9 @@ class SRTrainer:
         self.g_opt.step()
 
         if self.discriminator is not None:
-            d_loss, _ = losses.relativistic_losses(self.discriminator(hr), self.discriminator(sr.detach()))
+            with autocast(self.device, self.precision):
+                real_logits, fake_logits = self.discriminator(hr).float(), self.discriminator(sr.detach()).float()
+            d_loss, _ = losses.relativistic_losses(real_logits, fake_logits)
             self.d_opt.zero_grad(set_to_none=True)
             d_loss.backward()
             self.d_opt.step()
@@ -188,43 +241,58 @@ class SRTrainer:
         cfg = self.cfg
         cfg.out_dir.mkdir(parents=True, exist_ok=True)
         write_yaml(cfg, cfg.out_dir / "config.yaml")
-        sampler = CropSampler(manifest_paths(cfg.manifest, "train"), cfg.hr_crop, cfg.seed + self.step)
-        val_paths = manifest_paths(cfg.manifest, "val")
-        self.val_images = [load_rgb(p).float().div(255) for p in val_paths[: cfg.val_images or None]]
+        for manifest in cfg.manifests:
+            if not manifest.exists():
+                raise SystemExit(f"{manifest} not found: build it with make dataset (python -m training.dataset)")
+        train_paths = [p for m in cfg.manifests for p in manifest_paths(m, "train")]
+        sampler = CropSampler(train_paths, cfg.hr_crop, cfg.seed + self.step)
+        print(f"{len(sampler.images)} training images from {', '.join(map(str, cfg.manifests))}; LR: {cfg.degradations or 'clean bicubic'}")
+        val_paths = [p for m in cfg.manifests for p in manifest_paths(m, "val")[: cfg.val_images or None]]
+        # The evaluation protocol's pairs, made once: validation PSNR is make evaluate's PSNR.
+        self.val_pairs = {d: [hr_lr_pair(p, cfg.scale, d) for p in val_paths] for d in cfg.val_degradation_names}
+        self.choose_precision(sampler)
         run_budgeted(self, self.g_opt, sampler, f"{cfg.mode} x{cfg.scale}")
         print(f"done: {self.step} steps, {self.elapsed / 60:.1f} min; best val PSNR {self.best_psnr:.2f} dB -> {cfg.export}")
 
     @torch.no_grad()
-    def validate(self) -> tuple[float, float, float, list[list[torch.Tensor]]]:
+    def validate(self) -> tuple[dict[str, dict[str, float]], list[list[torch.Tensor]]]:
+        """Per evaluation degradation: mean PSNR, SSIM and bicubic PSNR on the val images (the
+        protocol of make evaluate); and sample rows of the first degradation."""
         self.generator.eval()
         scale = self.cfg.scale
-        psnrs, ssims, bicubic_psnrs, samples = [], [], [], []
-        for index, hr in enumerate(self.val_images):
-            h, w = (hr.shape[1] // scale) * scale, (hr.shape[2] // scale) * scale
-            hr = hr[:, :h, :w].unsqueeze(0)
-            lr = downscale(hr, scale).clamp(0, 1)
-            sr = self.generator(lr.contiguous(memory_format=torch.channels_last))
-            bicubic = upscale_bicubic(lr, scale)
-            psnrs.append(float(psnr_y(sr, hr, scale)))
-            ssims.append(float(ssim_y(sr, hr, scale)))
-            bicubic_psnrs.append(float(psnr_y(bicubic, hr, scale)))
-            if index < 4:
-                samples.append([torch.nn.functional.interpolate(lr, scale_factor=scale, mode="nearest")[0], bicubic[0], sr[0], hr[0]])
+        results, samples = {}, []
+        for degradation, pairs in self.val_pairs.items():
+            psnrs, ssims, bicubic_psnrs = [], [], []
+            for hr, lr, bicubic in pairs:
+                with autocast(self.device, self.precision):
+                    sr = self.generator(lr.to(self.device).contiguous(memory_format=torch.channels_last))
+                sr = sr.float().cpu()
+                psnrs.append(float(psnr_y(sr, hr, scale)))
+                ssims.append(float(ssim_y(sr, hr, scale)))
+                bicubic_psnrs.append(float(psnr_y(bicubic, hr, scale)))
+                if len(samples) < 4:
+                    samples.append([torch.nn.functional.interpolate(lr, scale_factor=scale, mode="nearest")[0], bicubic[0], sr[0], hr[0]])
+            mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+            results[degradation] = {"psnr": mean(psnrs), "ssim": mean(ssims), "bicubic_psnr": mean(bicubic_psnrs)}
         self.generator.train()
-        mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-        return mean(psnrs), mean(ssims), mean(bicubic_psnrs), samples
+        return results, samples
 
     def end_epoch(self) -> None:
         cfg = self.cfg
-        psnr, ssim, bicubic_psnr, samples = self.validate()
-        self.history[-1].update(val_psnr=psnr, val_ssim=ssim, val_bicubic_psnr=bicubic_psnr)
-        tqdm.write(f"step {self.step}: val PSNR {psnr:.2f} dB (bicubic {bicubic_psnr:.2f}), SSIM {ssim:.4f}")
+        results, samples = self.validate()
+        psnr = sum(r["psnr"] for r in results.values()) / len(results)
+        first = next(iter(results.values()))
+        self.history[-1].update(val_psnr=psnr, val_ssim=first["ssim"], val_bicubic_psnr=sum(r["bicubic_psnr"] for r in results.values()) / len(results))
+        self.history[-1].update({f"val_gain_{d}": r["psnr"] - r["bicubic_psnr"] for d, r in results.items()})
+        gains = ", ".join(f"{d} {r['psnr']:.2f} ({r['psnr'] - r['bicubic_psnr']:+.2f})" for d, r in results.items())
+        tqdm.write(f"step {self.step}: val PSNR (gain over bicubic) {gains}; mean {psnr:.2f} dB", nolock=False)
         save_image_grid(samples, ["LR (nearest)", "bicubic", "SR", "HR"], cfg.out_dir / "samples.png")
         save_curves(self.history, cfg.out_dir / "curves.png", f"{cfg.mode} x{cfg.scale}, {cfg.channels}ch x {cfg.num_blocks} blocks")
         # A GAN trades PSNR for texture, so its export is the latest state, not the best PSNR.
         if cfg.mode == "gan" or psnr > self.best_psnr:
             self.best_psnr = max(self.best_psnr, psnr)
-            save_model(self.generator, cfg.export, self.generator_kwargs(), trained_steps=self.step, trained_minutes=self.elapsed / 60)
+            save_model(self.generator.cpu(), cfg.export, self.generator_kwargs(), trained_steps=self.step, trained_minutes=self.elapsed / 60)
+            self.generator.to(self.device)
         self._save_checkpoint()
 
     def generator_kwargs(self) -> dict:

@@ -1,0 +1,88 @@
+"""The evaluation protocol: how an HR test image becomes the LR a model is judged on, clean or
+degraded the way real uploads are, and the bicubic baseline of that same LR.
+
+One definition for evaluation (``make evaluate``), validation during training and the peer
+benchmark, so a PSNR a run logs is the PSNR ``make evaluate`` reports for the same weights.
+
+- HR is cropped to a multiple of the scale; the clean LR is Pillow BICUBIC downscaling
+  (antialiased), saved as 8-bit.
+- ``jpeg75`` / ``jpeg50``: the LR saved as JPEG quality 75 / 50 (Pillow defaults) and decoded.
+- ``noise5``: Gaussian noise, sigma 5 on the 0-255 scale, per channel, rounded and clipped.
+- ``blur+noise3+jpeg70``: GaussianBlur(0.8), then noise sigma 3, then JPEG quality 70.
+- The baseline is Pillow BICUBIC upscaling of the same (degraded) LR.
+Noise is seeded by the image's file name, so every run sees the same noisy LR.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter, ImageOps
+
+CLEAN = "clean"
+
+
+def _jpeg(image: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    with Image.open(io.BytesIO(buffer.getvalue())) as decoded:
+        return decoded.convert("RGB")
+
+
+def _noise(image: Image.Image, sigma: float, rng: np.random.Generator) -> Image.Image:
+    array = np.asarray(image, dtype=np.float64)
+    noisy = np.clip(np.round(array + rng.normal(0.0, sigma, array.shape)), 0, 255)
+    return Image.fromarray(noisy.astype(np.uint8), "RGB")
+
+
+# name -> (clean LR, rng) -> degraded LR
+DEGRADATIONS: dict[str, Callable[[Image.Image, np.random.Generator], Image.Image]] = {
+    CLEAN: lambda im, rng: im,
+    "jpeg75": lambda im, rng: _jpeg(im, 75),
+    "jpeg50": lambda im, rng: _jpeg(im, 50),
+    "noise5": lambda im, rng: _noise(im, 5.0, rng),
+    "blur+noise3+jpeg70": lambda im, rng: _jpeg(_noise(im.filter(ImageFilter.GaussianBlur(0.8)), 3.0, rng), 70),
+}
+
+
+def check_degradations(names: list[str]) -> list[str]:
+    unknown = [n for n in names if n not in DEGRADATIONS]
+    if unknown:
+        raise ValueError(f"unknown degradation(s) {unknown}; known: {', '.join(DEGRADATIONS)}")
+    return names
+
+
+def load_hr(path: Path, scale: int) -> Image.Image:
+    """The HR image (EXIF orientation applied, RGB) cropped to a multiple of ``scale``."""
+    with Image.open(path) as im:
+        image = ImageOps.exif_transpose(im).convert("RGB")
+    w, h = (image.width // scale) * scale, (image.height // scale) * scale
+    return image.crop((0, 0, w, h))
+
+
+def degraded_lr(hr: Image.Image, scale: int, degradation: str, seed_name: str) -> Image.Image:
+    """The protocol's LR of ``hr``: Pillow BICUBIC downscale, then the named degradation."""
+    lr = hr.resize((hr.width // scale, hr.height // scale), Image.BICUBIC)
+    rng = np.random.default_rng(zlib.crc32(f"{seed_name}:{degradation}".encode()))
+    return DEGRADATIONS[degradation](lr, rng)
+
+
+def bicubic_baseline(lr: Image.Image, scale: int) -> Image.Image:
+    return lr.resize((lr.width * scale, lr.height * scale), Image.BICUBIC)
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    """PIL RGB -> 1x3xHxW float in [0, 1]."""
+    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).unsqueeze(0).float().div(255)
+
+
+def hr_lr_pair(path: Path, scale: int, degradation: str = CLEAN) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(HR, LR, bicubic baseline) tensors, 1x3xHxW in [0, 1], for one test image."""
+    hr = load_hr(path, scale)
+    lr = degraded_lr(hr, scale, degradation, Path(path).name)
+    return to_tensor(hr), to_tensor(lr), to_tensor(bicubic_baseline(lr, scale))
