@@ -28,6 +28,15 @@ OUTPUT_FORMATS = {
 }
 
 
+MAX_ECHO = 64  # characters of a client's value quoted in an error message
+
+
+def echo(value: object) -> str:
+    """A client's value, safe to quote in a message: at most MAX_ECHO characters, escaped."""
+    text = bytes(value).decode("utf-8", errors="replace") if isinstance(value, (bytes, bytearray)) else str(value)
+    return repr(text[:MAX_ECHO]) + ("..." if len(text) > MAX_ECHO else "")
+
+
 class ImageError(ValueError):
     """A problem with the client's image, carrying the HTTP status to answer with (4xx)."""
 
@@ -122,7 +131,7 @@ def parse_output_format(name: str | None, default: str = "png") -> str:
     """Validate a client's ``format=`` value; returns the canonical key of OUTPUT_FORMATS."""
     key = (name or default).strip().lower()
     if key not in OUTPUT_FORMATS:
-        raise ImageError(f"Unknown output format {name!r}; use one of png, jpeg, webp.")
+        raise ImageError(f"Unknown output format {echo(name)}; use one of png, jpeg, webp.")
     return "jpeg" if key == "jpg" else key
 
 

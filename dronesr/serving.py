@@ -13,8 +13,10 @@ import binascii
 import dataclasses
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,8 @@ import torch
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
-from dronesr.imaging import DecodedImage, ImageError, decode_image, encode_image, parse_output_format
+from dronesr.imaging import OUTPUT_FORMATS, DecodedImage, ImageError, decode_image, echo, encode_image, parse_output_format
+from dronesr.precision import PRECISIONS, PrecisionChoice, check_choice, resolve_device
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH
 
 logger = logging.getLogger(__name__)
@@ -36,7 +39,8 @@ class HandlerSettings:
     """The ``handler:`` section of a model's model-config.yaml; every limit a client can reach."""
 
     weights: str = "model.pt"  # file inside the archive (the --serialized-file)
-    tile: int = DEFAULT_TILE  # LR tile side, pixels
+    tile: int = DEFAULT_TILE  # LR tile side, pixels (CPU)
+    gpu_tile: int = 512  # LR tile side on a GPU: more pixels per launch, memory is not the CPU's cache
     overlap: int = DEFAULT_OVERLAP  # LR pixels shared by neighbouring tiles (from the receptive field)
     tile_batch: int = DEFAULT_TILE_BATCH  # tiles per forward pass
     max_input_pixels: int = 4_000_000  # decoded image, checked before decoding
@@ -45,6 +49,7 @@ class HandlerSettings:
     threads: int = 0  # torch intra-op threads per worker (0: torch's default)
     default_format: str = "png"
     jpeg_quality: int = 92
+    precision: str = "auto"  # auto (measured at worker start), float32, bfloat16, float16
 
     @classmethod
     def from_context(cls, context: Any) -> HandlerSettings:
@@ -53,7 +58,21 @@ class HandlerSettings:
         unknown = sorted(set(section) - names)
         if unknown:
             raise ValueError(f"model-config.yaml handler: unknown setting(s) {unknown}; known: {sorted(names)}")
-        return cls(**section)
+        settings = cls(**section)
+        check_choice("model-config.yaml handler: precision", settings.precision, PRECISIONS)
+        return settings
+
+
+# Client text never reaches a status line or a header: every reply carries its code's standard
+# reason phrase, and values quoted in JSON messages go through imaging.echo (cut and escaped).
+PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _text(value: Any) -> str:
@@ -76,17 +95,53 @@ class ParsedRequest:
     kserve: bool  # KServe v1 JSON in, JSON with base64 images out
 
 
-# TorchServe drops the query string of /predictions; the gateway sends parameters as headers.
-PARAM_HEADER_PREFIX = "x-dronesr-param-"
+# Raw-body requests carry parameters as headers (TorchServe 0.12 drops the query string of
+# /predictions): ``X-Dronesr-Style: udnie`` is ``style=udnie``, and ``Accept`` picks the format.
+PARAM_HEADER_PREFIX = "x-dronesr-"
 MAX_KSERVE_INSTANCES = 4
+EXPOSED_HEADERS = "X-Output-Size, X-Tiles, X-Resized-From"
+ACCEPTED_TYPES = {content_type: key for key, (_, content_type) in OUTPUT_FORMATS.items() if key != "jpg"}
+
+
+def _checked_name(name: str) -> str:
+    if not PARAMETER_NAME.fullmatch(name):
+        raise ImageError(f"Parameter name {echo(name)} is not valid: names are lower-case letters, digits and _ (at most 32).")
+    return name
 
 
 def _header_params(headers: dict[str, str] | None) -> dict[str, str]:
-    return {
-        key[len(PARAM_HEADER_PREFIX) :].lower(): _text(value)
-        for key, value in (headers or {}).items()
-        if isinstance(key, str) and key.lower().startswith(PARAM_HEADER_PREFIX)
-    }
+    params = {}
+    for key, value in (headers or {}).items():
+        if isinstance(key, str) and key.lower().startswith(PARAM_HEADER_PREFIX):
+            params[_checked_name(key[len(PARAM_HEADER_PREFIX) :].lower().replace("-", "_"))] = _text(value)
+    return params
+
+
+def format_from_accept(accept: str | None) -> str | None:
+    """The output format an ``Accept`` header asks for: the supported image type with the highest
+    q; None when it leaves the choice to the server (absent, ``*/*``, ``image/*``). ImageError
+    406 when it accepts none of them."""
+    if not accept:
+        return None
+    ranked = []
+    for order, part in enumerate(accept.split(",")):
+        media, *options = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for option in options:
+            name, _, value = option.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            ranked.append((-q, order, media.lower()))
+    for _, _, media in sorted(ranked):
+        if media in ACCEPTED_TYPES:
+            return ACCEPTED_TYPES[media]
+        if media in ("*/*", "image/*"):
+            return None
+    raise ImageError(f"Accept {echo(accept)} allows none of the output types: {', '.join(ACCEPTED_TYPES)}.", 406)
 
 
 def _kserve_instances(payload: Any, params: dict[str, str]) -> list[ImageRequest]:
@@ -108,17 +163,20 @@ def _kserve_instances(payload: Any, params: dict[str, str]) -> list[ImageRequest
             image_bytes = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             raise ImageError(f"instances[{number}].b64 is not valid base64.") from None
-        extra = {k: _text(v) for k, v in instance.items() if k != "b64"}
+        extra = {_checked_name(str(k)): _text(v) for k, v in instance.items() if k != "b64"}
         images.append(ImageRequest(image_bytes, {**params, **extra}))
     return images
 
 
 def parse_request(request: dict, headers: dict[str, str] | None = None) -> ParsedRequest:
     """Split a TorchServe request into images and their text parameters. Parameters come from
-    multipart form fields (in the request dict beside the file), from the gateway's
-    ``X-Dronesr-Param-<name>`` headers (the query string of the public URL), or from a KServe
-    instance. TorchServe has already decoded a JSON body into a dict."""
+    multipart form fields (in the request dict beside the file), from ``X-Dronesr-<name>``
+    headers (raw bodies), or from a KServe instance; ``Accept`` gives the format when no
+    parameter does. TorchServe has already decoded a JSON body into a dict."""
     params = _header_params(headers)
+    accepted = format_from_accept(_header(headers, "accept"))
+    if accepted and "format" not in params:
+        params["format"] = accepted
     image_bytes = None
     for key, value in request.items():
         if isinstance(value, (dict, list)):
@@ -126,10 +184,17 @@ def parse_request(request: dict, headers: dict[str, str] | None = None) -> Parse
         if key in IMAGE_KEYS and image_bytes is None and isinstance(value, (bytes, bytearray)):
             image_bytes = bytes(value)
         elif key not in IMAGE_KEYS:
-            params[key] = _text(value)
+            params[_checked_name(str(key))] = _text(value)
     if image_bytes is None:
         raise ImageError("No image in the request: send it as the raw body or as a multipart file field named 'data'.")
     return ParsedRequest([ImageRequest(image_bytes, params)], kserve=False)
+
+
+def _header(headers: dict[str, str] | None, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if isinstance(key, str) and key.lower() == name:
+            return _text(value)
+    return None
 
 
 class ImageHandler(BaseHandler):
@@ -140,13 +205,29 @@ class ImageHandler(BaseHandler):
     parameters: tuple[str, ...] = ()
 
     def initialize(self, context: Any) -> None:
+        self.context = context
         self.settings = HandlerSettings.from_context(context)
         if self.settings.threads > 0:
             torch.set_num_threads(self.settings.threads)
+        # The GPU TorchServe assigned this worker, when CUDA is present; else the CPU.
+        self.device = resolve_device("auto", context.system_properties.get("gpu_id"))
         model_dir = Path(context.system_properties.get("model_dir", "."))
         self.load(model_dir)
         self.initialized = True
-        logger.info("%s ready: %s", type(self).__name__, self.settings)
+        logger.info("%s ready on %s: %s", type(self).__name__, self.device, self.settings)
+
+    def report_precision(self, choice: PrecisionChoice) -> None:
+        """The measured precision choice: log, ``describe`` and metrics (one gauge per timing)."""
+        self.precision_choice = choice
+        logger.info("%s: %s", type(self).__name__, choice.summary())
+        metrics = getattr(self.context, "metrics", None)
+        if metrics is None:
+            return
+        from ts.metrics.dimension import Dimension
+
+        for precision, seconds in choice.seconds.items():
+            chosen = "yes" if precision == choice.precision else "no"
+            metrics.add_metric("DronesrPrecisionTileMs", round(seconds * 1000, 2), "ms", None, [Dimension("Precision", precision), Dimension("Chosen", chosen)], MetricTypes.GAUGE)
 
     # --- to implement ---------------------------------------------------------------------
     def load(self, model_dir: Path) -> None:
@@ -159,7 +240,8 @@ class ImageHandler(BaseHandler):
         raise NotImplementedError
 
     def describe(self) -> dict:
-        return {"settings": dataclasses.asdict(self.settings)}
+        choice = getattr(self, "precision_choice", None)
+        return {"settings": dataclasses.asdict(self.settings), "device": str(self.device), "precision": choice.as_dict() if choice else None}
 
     # --- the request loop -----------------------------------------------------------------
     def handle(self, data: list[dict], context: Any) -> list[bytes]:
@@ -187,13 +269,16 @@ class ImageHandler(BaseHandler):
         body, content_type, size = outputs[0]
         self.context.set_response_content_type(idx, content_type)
         self.context.set_response_header(idx, "X-Output-Size", size)
+        # TorchServe's CORS settings allow the page's origin; this lets its script read our headers.
+        self.context.set_response_header(idx, "Access-Control-Expose-Headers", EXPOSED_HEADERS)
         return body
 
     def run(self, item: ImageRequest, idx: int) -> tuple[bytes, str, str]:
         """decode -> validate -> process -> encode one image; returns (bytes, Content-Type, "WxH")."""
         unknown = sorted(set(item.params) - {"format", *self.parameters})
         if unknown:
-            raise ImageError(f"Unknown parameter(s) {', '.join(unknown)}; this model accepts: format, {', '.join(self.parameters) or '-'}.")
+            names = ", ".join(echo(name) for name in unknown[:4])
+            raise ImageError(f"Unknown parameter(s) {names}; this model accepts: format, {', '.join(self.parameters) or '-'}.")
         fmt = parse_output_format(item.params.get("format"), self.settings.default_format)
         image = decode_image(item.image_bytes, self.settings.max_input_pixels)
         self.record("DronesrInputMegapixels", image.width * image.height / 1e6, "MP")
@@ -203,7 +288,7 @@ class ImageHandler(BaseHandler):
         return body, content_type, f"{result.width}x{result.height}"
 
     def error(self, idx: int, status: int, message: str) -> bytes:
-        self.context.set_response_status(status, message, idx)
+        self.context.set_response_status(status, reason_phrase(status), idx)
         self.context.set_response_content_type(idx, "application/json")
         return json.dumps({"code": status, "type": "BadInput" if status < 500 else "ServerError", "message": message}).encode()
 

@@ -1,6 +1,7 @@
 // dronesr web page: plain JavaScript, no build step, no external resources.
-// It talks only to the server it was loaded from (relative URLs): the gateway forwards
-// POST predictions/<model> and GET ping to TorchServe (dronesr/gateway.py).
+// It calls TorchServe's inference API directly (POST predictions/<model> as a multipart form,
+// GET ping), at the address the page's own server gives in config.json (frontend/server.py);
+// TorchServe's CORS settings allow this page's origin and no other.
 "use strict";
 
 (() => {
@@ -8,7 +9,7 @@
   // The server's limits (handlers/srgan-config.yaml, config.properties). The server checks them
   // itself; the page only warns before sending.
   const LIMITS = { maxInputPixels: 4_000_000, maxOutputPixels: 36_000_000, maxUploadBytes: 33_554_432 };
-  const TIMEOUT_S = 300; // the gateway's and TorchServe's own response timeout
+  const TIMEOUT_S = 300; // TorchServe's own response timeout (config.properties)
   const PROBE_TIMEOUT_S = 30;
   const MODEL_TITLES = { srgan: "SRGAN", srresnet: "SRResNet", style: "style-transfer" };
   const STYLES = [
@@ -112,7 +113,7 @@
     if (job && job.reason === "cancel") return new Problem("Cancelled.", "The photo was not processed.", "info");
     const problem = new Problem(
       "Could not reach the server.",
-      `Nothing answered at ${location.origin}. Check that the server is running (make serve) and that this page was opened from it.`,
+      `Nothing answered at ${apiBase || "the model server"}. Check that TorchServe is running (make serve).`,
     );
     problem.serverDown = true;
     return problem;
@@ -182,22 +183,28 @@
     }
   }
 
-  function predictionUrl(model, params) {
-    const query = new URLSearchParams(params).toString();
-    return `predictions/${encodeURIComponent(model)}${query ? "?" + query : ""}`;
-  }
+  // Where TorchServe's inference API is: config.json from the page's own server.
+  let apiBase = "";
+  const apiReady = (async () => {
+    try {
+      const response = await fetch("config.json", { cache: "no-store" });
+      const config = await response.json();
+      if (typeof config.api === "string" && /^https?:\/\//.test(config.api)) apiBase = config.api.replace(/\/+$/, "");
+    } catch (_) { /* keep the default below */ }
+    if (!apiBase) apiBase = `${location.protocol}//${location.hostname}:8080`;
+    return apiBase;
+  })();
 
-  // POST the raw image bytes; resolve to the result or throw a Problem.
-  async function predict(model, body, params, job) {
+  // POST the image as a multipart form (the file in "data", parameters beside it): a plain
+  // cross-origin form post, which needs no CORS preflight. Resolve to the result or throw a Problem.
+  async function predict(model, file, params, job) {
     let response, blob;
     try {
-      response = await fetch(predictionUrl(model, params), {
-        method: "POST",
-        body,
-        // Octet-stream: TorchServe would turn a text/* body into a string before the handler sees it.
-        headers: { "Content-Type": "application/octet-stream" },
-        signal: job.signal,
-      });
+      const body = new FormData();
+      body.append("data", file, (file && file.name) || "photo");
+      for (const [name, value] of Object.entries(params)) body.append(name, String(value));
+      const api = await apiReady;
+      response = await fetch(`${api}/predictions/${encodeURIComponent(model)}`, { method: "POST", body, signal: job.signal });
       if (!response.ok) {
         let parsed = null;
         try { parsed = JSON.parse(await response.text()); } catch (_) { /* not JSON */ }
@@ -221,23 +228,21 @@
   async function checkServer() {
     const dot = $("server-dot");
     const state = $("server-state");
-    $("server-origin").textContent = location.origin;
+    const api = await apiReady;
+    $("server-origin").textContent = api;
     const job = new Job({ label: "ping", timeoutS: 10 });
     try {
-      const response = await fetch("ping", { signal: job.signal, cache: "no-store" });
+      const response = await fetch(`${api}/ping`, { signal: job.signal, cache: "no-store" });
       if (response.ok) {
         dot.className = "dot ok";
         state.textContent = "— the model server is up.";
-      } else if (response.status === 502) {
-        dot.className = "dot bad";
-        state.textContent = "— the page is served, but the model server behind it is not running (start it with make serve).";
       } else {
         dot.className = "dot warn";
         state.textContent = `— the model server answered HTTP ${response.status}.`;
       }
     } catch (_) {
       dot.className = "dot bad";
-      state.textContent = "— not answering.";
+      state.textContent = "— not answering (start it with make serve).";
     } finally {
       job.finish();
     }

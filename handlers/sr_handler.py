@@ -21,7 +21,9 @@ from dronesr.tiling import count_tiles
 class SuperResolutionHandler(ImageHandler):
     def load(self, model_dir: Path) -> None:
         s = self.settings
-        self.upscaler = Upscaler.from_weights(model_dir / s.weights, tile=s.tile, overlap=s.overlap, tile_batch=s.tile_batch)
+        tile = s.gpu_tile if self.device.type == "cuda" else s.tile
+        self.upscaler = Upscaler.from_weights(model_dir / s.weights, self.device, tile=tile, overlap=s.overlap, tile_batch=s.tile_batch)
+        self.report_precision(self.upscaler.select_precision(s.precision))
 
     def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
         scale = self.upscaler.scale
@@ -37,7 +39,7 @@ class SuperResolutionHandler(ImageHandler):
         rgb = self.upscaler.upscale(image.rgb)  # tiles -> model -> stitched
         size = (image.width * scale, image.height * scale)
         alpha = resize_plane(image.alpha, size) if image.alpha is not None else None
-        tiles = count_tiles(image.height, image.width, self.settings.tile, self.settings.overlap)
+        tiles = count_tiles(image.height, image.width, self.upscaler.tile, self.settings.overlap)
         self.context.set_response_header(idx, "X-Tiles", str(tiles))
         self.record("DronesrTiles", tiles, "count", MetricTypes.COUNTER)
         return DecodedImage(rgb, alpha, image.source_format)

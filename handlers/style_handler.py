@@ -2,8 +2,8 @@
 
     decode -> validate (parameters) -> fit to max_side -> stylise -> encode
 
-Parameters (query string through the gateway, multipart form fields, or KServe instance keys;
-they arrive as text):
+Parameters (multipart form fields, ``X-Dronesr-<Name>`` headers beside a raw body, or KServe
+instance keys; they arrive as text):
 
 - ``style=NAME``: one of the network's styles (``describe`` lists them); default: the first.
 - ``strength=S``: 0..1, default 1. How much of the style: ``photo + S * (stylised - photo)``
@@ -30,8 +30,9 @@ from PIL import Image
 
 from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
-from dronesr.imaging import DecodedImage, ImageError, rgb_to_tensor, tensor_to_rgb
+from dronesr.imaging import DecodedImage, ImageError, echo, rgb_to_tensor, tensor_to_rgb
 from dronesr.inference import prepare_for_inference
+from dronesr.precision import PrecisionChoice, choose_precision
 from dronesr.serving import ImageHandler
 
 PARAMETER_SYNTAX = {
@@ -48,19 +49,34 @@ class StyleTransferHandler(ImageHandler):
         model = load_model(model_dir / self.settings.weights)
         if not isinstance(model, StyleNet):
             raise TypeError(f"{self.settings.weights}: not StyleNet weights but {type(model).__name__}")
-        self.model = prepare_for_inference(model)
+        self.model = prepare_for_inference(model, self.device)
+        self.report_precision(self.select_precision())
+
+    def select_precision(self) -> PrecisionChoice:
+        """Time the network at its work size in each precision (``precision: auto``)."""
+        side = self.model.work_side
+        photo = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)).to(self.device)
+        weights = self.model.style_vector({self.model.style_names[0]: 1.0}).to(self.device)
+
+        def run(precision: str) -> torch.Tensor:
+            with torch.inference_mode():
+                return self.model.stylize(photo, weights, precision=precision)
+
+        choice = choose_precision(run, self.device, self.settings.precision)
+        self.precision = choice.precision
+        return choice
 
     # --- parameters -----------------------------------------------------------------------
     def _unknown_style(self, name: str) -> ImageError:
-        return ImageError(f"Unknown style {name!r}; available styles: {', '.join(self.model.style_names)}.")
+        return ImageError(f"Unknown style {echo(name)}; available styles: {', '.join(self.model.style_names)}.")
 
     def _fraction(self, name: str, text: str) -> float:
         try:
             value = float(text)
         except ValueError:
-            raise ImageError(f"{name} must be a number between 0 and 1, got {text!r}.") from None
+            raise ImageError(f"{name} must be a number between 0 and 1, got {echo(text)}.") from None
         if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-            raise ImageError(f"{name} must be between 0 and 1, got {text!r}.")
+            raise ImageError(f"{name} must be between 0 and 1, got {echo(text)}.")
         return value
 
     def style_request(self, params: dict[str, str]) -> tuple[torch.Tensor, float]:
@@ -105,8 +121,8 @@ class StyleTransferHandler(ImageHandler):
         weights, strength = self.style_request(params)
         image = self.fit(image, idx)
         with torch.inference_mode():
-            result = self.model.stylize(rgb_to_tensor(image.rgb), weights, strength=strength)
-        return DecodedImage(tensor_to_rgb(result), image.alpha, image.source_format)
+            result = self.model.stylize(rgb_to_tensor(image.rgb).to(self.device), weights.to(self.device), strength=strength, precision=self.precision)
+        return DecodedImage(tensor_to_rgb(result.cpu()), image.alpha, image.source_format)
 
     def describe(self) -> dict:
         return {

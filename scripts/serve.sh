@@ -1,27 +1,29 @@
 #!/usr/bin/env bash
-# make serve / make stop: TorchServe (config.properties) and the gateway on 127.0.0.1:8080, in the
-# background, from the repository root. `start` returns once every model answers.
+# make serve / make stop: TorchServe (config.properties: inference on 127.0.0.1:8080) and the web
+# page's static server on 127.0.0.1:8090, in the background, from the repository root. `start`
+# returns once every model answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TS=.venv/bin/torchserve
-GATEWAY=http://127.0.0.1:8080
-UPSTREAM=$(sed -n 's/^inference_address=//p' config.properties)
+INFERENCE=$(sed -n 's/^inference_address=//p' config.properties)
 MANAGEMENT=$(sed -n 's/^management_address=//p' config.properties)
+PAGE=$(sed -n 's/^cors_allowed_origin=//p' config.properties)   # the page's origin, allowed by CORS
+PAGE_PORT=${PAGE##*:}
 MODELS=$(sed -n 's/^load_models=//p' config.properties | tr ',' ' ' | sed 's/\.mar//g')
-PIDFILE=logs/gateway.pid
+PIDFILE=logs/page.pid
 mkdir -p logs
 
-gateway_running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+page_running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 case "${1:-}" in
   start)
-    if curl -sf "$UPSTREAM/ping" >/dev/null 2>&1; then
-      echo "TorchServe is already running at $UPSTREAM"
+    if curl -sf "$INFERENCE/ping" >/dev/null 2>&1; then
+      echo "TorchServe is already running at $INFERENCE"
     else
       "$TS" --start --ncs --ts-config config.properties >logs/torchserve-launcher.log 2>&1
     fi
-    if ! gateway_running; then
-      PYTHONPATH=. nohup .venv/bin/python -m dronesr.gateway --port 8080 --upstream "$UPSTREAM" >logs/gateway.log 2>&1 &
+    if ! page_running; then
+      nohup .venv/bin/python frontend/server.py --port "$PAGE_PORT" --api "$INFERENCE" >logs/page.log 2>&1 &
       echo $! >"$PIDFILE"
     fi
     deadline=$((SECONDS + 300))
@@ -34,17 +36,17 @@ case "${1:-}" in
         sleep 1
       done
     done
-    until curl -sf "$GATEWAY/ping" >/dev/null 2>&1; do
-      [ $SECONDS -lt $deadline ] || { echo "the gateway did not start; see logs/gateway.log" >&2; exit 1; }
+    until curl -sf "$PAGE/" >/dev/null 2>&1; do
+      [ $SECONDS -lt $deadline ] || { echo "the page server did not start; see logs/page.log" >&2; exit 1; }
       sleep 0.5
     done
-    echo "Serving on $GATEWAY/  (web page)"
-    for m in $MODELS; do echo "  POST $GATEWAY/predictions/$m"; done
-    echo "Try:  curl -o sharp.png --data-binary @photo.jpg '$GATEWAY/predictions/srgan?format=png'"
+    echo "Web page:  $PAGE/"
+    for m in $MODELS; do echo "  POST $INFERENCE/predictions/$m"; done
+    echo "Try:  curl -o sharp.png -T photo.jpg $INFERENCE/predictions/srgan"
     echo "Stop: make stop"
     ;;
   stop)
-    if gateway_running; then kill "$(cat "$PIDFILE")"; fi
+    if page_running; then kill "$(cat "$PIDFILE")"; fi
     rm -f "$PIDFILE"
     "$TS" --stop >/dev/null 2>&1 || true
     echo "stopped"

@@ -32,13 +32,13 @@ class Server:
     metrics: str
     workdir: Path
     env: dict
-    gateway: str = ""  # the public front door (query parameters, web page)
-    gateway_process: subprocess.Popen | None = None
+    page: str = ""  # the web page's own static server (its origin is TorchServe's CORS origin)
+    page_process: subprocess.Popen | None = None
 
     def stop(self) -> None:
-        if self.gateway_process is not None:
-            self.gateway_process.terminate()
-            self.gateway_process.wait(timeout=30)
+        if self.page_process is not None:
+            self.page_process.terminate()
+            self.page_process.wait(timeout=30)
         with open(self.workdir / "launcher.log", "ab") as log:
             subprocess.run([str(TORCHSERVE), "--stop"], env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, timeout=60)
 
@@ -48,10 +48,11 @@ class Server:
 
 
 def write_config(workdir: Path, model_store: Path, models: list[str], source: Path = ROOT / "config.properties") -> tuple[Path, dict]:
-    ports = {"inference": free_port(), "management": free_port(), "metrics": free_port()}
+    ports = {"inference": free_port(), "management": free_port(), "metrics": free_port(), "page": free_port()}
     text = source.read_text()
-    for name, port in ports.items():
-        text = re.sub(rf"^{name}_address=.*$", f"{name}_address=http://127.0.0.1:{port}", text, flags=re.M)
+    for name in ("inference", "management", "metrics"):
+        text = re.sub(rf"^{name}_address=.*$", f"{name}_address=http://127.0.0.1:{ports[name]}", text, flags=re.M)
+    text = re.sub(r"^cors_allowed_origin=.*$", f"cors_allowed_origin=http://127.0.0.1:{ports['page']}", text, flags=re.M)
     text = re.sub(r"^model_store=.*$", f"model_store={model_store}", text, flags=re.M)
     text = re.sub(r"^load_models=.*$", "load_models=" + ",".join(f"{m}.mar" for m in models), text, flags=re.M)
     text += private_ports()
@@ -95,7 +96,7 @@ def wait_ready(management: str, models: list[str], timeout: float = 240) -> list
 
 
 def start(workdir: Path, model_store: Path, models: list[str], timeout: float = 240) -> Server:
-    """TorchServe with the repository's config on free loopback ports, then the gateway in front."""
+    """TorchServe with the repository's config on free loopback ports, and the page's server."""
     workdir.mkdir(parents=True, exist_ok=True)
     config, ports = write_config(workdir, model_store, models)
     env = torchserve_env(workdir)
@@ -106,13 +107,13 @@ def start(workdir: Path, model_store: Path, models: list[str], timeout: float = 
         logs = server.logs()
         server.stop()
         raise RuntimeError(f"TorchServe models not ready after {timeout}s: {pending}\n{logs}")
-    start_gateway(server)
+    start_page(server, ports["page"])
     return server
 
 
 @contextlib.contextmanager
 def serving(workdir: Path, models: list[str]) -> Iterator[Server]:
-    """`make archive`, then TorchServe and the gateway for ``models``; stopped on exit."""
+    """`make archive`, then TorchServe and the page's server for ``models``; stopped on exit."""
     subprocess.run(["make", "archive"], cwd=ROOT, check=True, capture_output=True, timeout=600)
     server = start(workdir, ROOT / "model_store", models)
     try:
@@ -121,20 +122,19 @@ def serving(workdir: Path, models: list[str]) -> Iterator[Server]:
         server.stop()
 
 
-def start_gateway(server: Server) -> None:
-    port = free_port()
-    log = open(server.workdir / "gateway.log", "wb")  # noqa: SIM115 - lives as long as the process
-    server.gateway_process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "python"), "-m", "dronesr.gateway", "--port", str(port), "--upstream", server.inference],
-        cwd=ROOT, env={**server.env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT,
+def start_page(server: Server, port: int) -> None:
+    log = open(server.workdir / "page.log", "wb")  # noqa: SIM115 - lives as long as the process
+    server.page_process = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "frontend" / "server.py"), "--port", str(port), "--api", server.inference],
+        cwd=ROOT, env=server.env, stdout=log, stderr=subprocess.STDOUT,
     )
-    server.gateway = f"http://127.0.0.1:{port}"
+    server.page = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{server.gateway}/ping", timeout=2).status_code == 200:
+            if requests.get(f"{server.page}/", timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             time.sleep(0.2)
     server.stop()
-    raise RuntimeError("the gateway did not start: " + (server.workdir / "gateway.log").read_text())
+    raise RuntimeError("the page server did not start: " + (server.workdir / "page.log").read_text())

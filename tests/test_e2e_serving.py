@@ -4,6 +4,7 @@ send real images and bad input through HTTP."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 
 import pytest
@@ -39,10 +40,68 @@ def test_raw_body_gives_png_four_times_larger(server, model):
 
 def test_multipart_upload_and_jpeg_output(server):
     files = {"data": ("drone.jpg", drone_photo(), "image/jpeg")}
-    response = requests.post(f"{server.gateway}/predictions/srgan?format=jpeg", files=files, timeout=120)
+    response = requests.post(f"{server.inference}/predictions/srgan", files=files, data={"format": "jpeg"}, timeout=120)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "image/jpeg"
     assert Image.open(io.BytesIO(response.content)).format == "JPEG"
+
+
+@pytest.mark.parametrize("accept, content_type", [("image/webp", "image/webp"), ("image/jpeg;q=0.9, image/png;q=0.5", "image/jpeg"), ("*/*", "image/png")])
+def test_raw_body_format_from_the_accept_header(server, accept, content_type):
+    headers = {"Content-Type": "image/jpeg", "Accept": accept}
+    response = requests.post(f"{server.inference}/predictions/srresnet", data=drone_photo(), headers=headers, timeout=120)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == content_type
+
+
+def test_parameter_header_beats_accept_and_unacceptable_accept_is_406(server):
+    headers = {"Content-Type": "image/jpeg", "Accept": "image/png", "X-Dronesr-Format": "webp"}
+    response = requests.post(f"{server.inference}/predictions/srresnet", data=drone_photo(), headers=headers, timeout=120)
+    assert response.status_code == 200 and response.headers["Content-Type"] == "image/webp"
+    response = requests.post(f"{server.inference}/predictions/srresnet", data=drone_photo(), headers={"Accept": "image/gif"}, timeout=120)
+    assert_json_error(response, 406, "image/png")
+
+
+def test_curl_upload_file_put_works(server):
+    """`curl -T photo.jpg URL` (the README's line) sends a PUT with no Content-Type."""
+    result = subprocess.run(["curl", "-sS", "-o", "-", "-w", "%{http_code}", "-T", "-", f"{server.inference}/predictions/srgan"],
+                            input=drone_photo(), capture_output=True, timeout=120)
+    assert result.stdout.endswith(b"200"), result.stdout[-300:]
+    assert Image.open(io.BytesIO(result.stdout[:-3])).size == (400, 400)
+
+
+def test_cors_allows_the_page_origin_only(server):
+    """TorchServe names the page's origin in Access-Control-Allow-Origin, on inference and on
+    management: a page from any other origin gets no permission to read a reply."""
+    evil = {"Origin": "http://evil.example"}
+    for url in (f"{server.inference}/ping", f"{server.management}/models"):
+        allowed = requests.get(url, headers=evil, timeout=10).headers.get("Access-Control-Allow-Origin")
+        assert allowed == server.page, url
+    response = requests.post(f"{server.inference}/predictions/srresnet", files={"data": drone_photo()}, headers={"Origin": server.page}, timeout=120)
+    assert response.headers["Access-Control-Allow-Origin"] == server.page
+    assert "X-Output-Size" in response.headers["Access-Control-Expose-Headers"]
+
+
+def test_describe_reports_the_measured_precision(server):
+    [model] = requests.get(f"{server.management}/models/srresnet?customized=true", timeout=30).json()
+    metadata = model["customizedMetadata"]
+    precision = (json.loads(metadata) if isinstance(metadata, str) else metadata)["precision"]
+    assert precision["precision"] in ("float32", "bfloat16") and "float32" in precision["seconds"]
+    assert precision["device"].startswith("cpu") or precision["device"].startswith("cuda")
+    text = requests.get(f"{server.metrics}/metrics", timeout=10).text
+    assert any(line.startswith("DronesrPrecisionTileMs") for line in text.splitlines())
+
+
+def test_page_server_serves_the_page_only(server):
+    page = requests.get(f"{server.page}/", timeout=10)
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    assert "Python" not in page.headers.get("Server", "") and "/" not in page.headers.get("Server", "")
+    assert requests.get(f"{server.page}/config.json", timeout=10).json() == {"api": server.inference}
+    for path in ("/../config.properties", "/server.py", "/%2e%2e/config.properties", "/" + "a" * 300):
+        response = requests.get(f"{server.page}{path}", timeout=10)
+        assert response.status_code in (404, 414) and "message" in response.json(), path
+    response = requests.post(f"{server.page}/predictions/srgan", data=b"x", timeout=10)
+    assert response.status_code == 405 and response.json()["code"] == 405
 
 
 def test_large_frame_is_tiled(server):
@@ -54,27 +113,27 @@ def test_large_frame_is_tiled(server):
 
 
 @pytest.mark.parametrize(
-    "body, query, status, words",
+    "body, fmt, status, words",
     [
         (b"this is not an image", "", 415, "not an image"),
         (b"", "", 400, "empty"),
         ("truncated", "", 400, "truncated"),
-        ("photo", "?format=exe", 400, "png, jpeg, webp"),
+        ("photo", "exe", 400, "png, jpeg, webp"),
         ("huge", "", 400, "max_input_pixels"),
     ],
 )
-def test_bad_input_gets_4xx_json_then_a_good_request_succeeds(server, body, query, status, words):
+def test_bad_input_gets_4xx_json_then_a_good_request_succeeds(server, body, fmt, status, words):
     jpeg = drone_photo()
     bodies = {"truncated": jpeg[: len(jpeg) // 2], "photo": jpeg, "huge": encode(synthetic_photo(2100, 2000), "PNG", compress_level=1)}
-    response = requests.post(f"{server.gateway}/predictions/srgan{query}", data=bodies.get(body, body), timeout=120)
+    headers = {"X-Dronesr-Format": fmt} if fmt else {}
+    response = requests.post(f"{server.inference}/predictions/srgan", data=bodies.get(body, body), headers=headers, timeout=120)
     assert_json_error(response, status, words)
     good = requests.post(f"{server.inference}/predictions/srgan", data=jpeg, timeout=120)
     assert good.status_code == 200
 
 
-@pytest.mark.parametrize("address", ["inference", "gateway"])
-def test_body_over_max_request_size_is_refused(server, address):
-    base = getattr(server, address)
+def test_body_over_max_request_size_is_refused(server):
+    base = server.inference
     too_big = b"\x00" * (33554432 + 1024)
     response = requests.post(f"{base}/predictions/srgan", data=too_big, timeout=120)
     assert response.status_code == 413
@@ -85,13 +144,6 @@ def test_form_field_format_reaches_torchserve_directly(server):
     files = {"data": ("drone.jpg", drone_photo(), "image/jpeg")}
     response = requests.post(f"{server.inference}/predictions/srresnet", files=files, data={"format": "webp"}, timeout=120)
     assert response.status_code == 200 and response.headers["Content-Type"] == "image/webp"
-
-
-def test_gateway_forwards_only_predictions(server):
-    assert requests.get(f"{server.gateway}/ping", timeout=10).status_code == 200
-    response = requests.post(f"{server.gateway}/models/srgan", timeout=10)
-    assert response.status_code == 404 and "predictions" in response.json()["message"]
-    assert requests.get(f"{server.gateway}/../config.properties", timeout=10).status_code == 404
 
 
 def test_handler_metrics_are_exposed_to_prometheus(server):
@@ -109,7 +161,7 @@ def test_make_scale_sets_workers_through_the_management_api(server):
     assert len(workers) == 2 and all(w["status"] == "READY" for w in workers)
     assert '"minWorkers": 2' in result.stdout
     subprocess.run(["make", "-s", "scale", "MODEL=srresnet", "WORKERS=1", f"MANAGEMENT={server.management}"], cwd=ROOT, capture_output=True, timeout=300)
-    assert requests.post(f"{server.gateway}/predictions/srresnet", data=drone_photo(), timeout=120).status_code == 200
+    assert requests.post(f"{server.inference}/predictions/srresnet", data=drone_photo(), timeout=120).status_code == 200
 
 
 def test_kserve_v1_json_through_torchserve(server):
@@ -120,11 +172,3 @@ def test_kserve_v1_json_through_torchserve(server):
     assert response.status_code == 200, response.text
     [prediction] = response.json()["predictions"]
     assert Image.open(io.BytesIO(base64.b64decode(prediction["b64"]))).size == (400, 400)
-
-
-def test_curl_data_binary_content_type_is_treated_as_raw_bytes(server):
-    # curl --data-binary sends application/x-www-form-urlencoded; TorchServe alone answers 500.
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    response = requests.post(f"{server.gateway}/predictions/srgan?format=jpeg", data=drone_photo(), headers=headers, timeout=120)
-    assert response.status_code == 200, response.text
-    assert response.headers["Content-Type"] == "image/jpeg"

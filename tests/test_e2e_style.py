@@ -1,5 +1,5 @@
-"""End to end for /predictions/style: a real TorchServe with the shipped style weights, through the
-gateway (query parameters) and as a multipart form."""
+"""End to end for /predictions/style: a real TorchServe with the shipped style weights, as raw bodies
+with X-Dronesr-* parameter headers and as multipart forms, straight to TorchServe."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def server(tmp_path_factory):
         yield srv
 
 
-def test_style_by_query_parameter(server):
-    response = requests.post(f"{server.gateway}/predictions/style?style=udnie&format=jpeg", data=drone_photo(), timeout=120)
+def test_style_by_parameter_headers(server):
+    headers = {"Content-Type": "image/jpeg", "X-Dronesr-Style": "udnie", "Accept": "image/jpeg"}
+    response = requests.post(f"{server.inference}/predictions/style", data=drone_photo(), headers=headers, timeout=120)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "image/jpeg"
     assert Image.open(io.BytesIO(response.content)).size == (100, 100)
@@ -38,7 +39,7 @@ def test_style_as_multipart_with_strength_and_blend(server):
 
 
 def test_unknown_style_lists_the_available_ones(server):
-    response = requests.post(f"{server.gateway}/predictions/style?style=picasso", data=drone_photo(), timeout=60)
+    response = requests.post(f"{server.inference}/predictions/style", files={"data": drone_photo()}, data={"style": "picasso"}, timeout=60)
     assert response.status_code == 400
     message = response.json()["message"]
     for name in ("starry_night", "the_scream", "shipwreck", "woman-with-hat-matisse", "udnie", "mosaic"):
@@ -57,7 +58,7 @@ def test_management_api_describes_the_styles(server):
 
 def test_large_input_is_scaled_down_and_says_so(server):
     big = encode(synthetic_photo(1500, 300), "PNG")
-    response = requests.post(f"{server.gateway}/predictions/style?style=mosaic", data=big, timeout=120)
+    response = requests.post(f"{server.inference}/predictions/style", data=big, headers={"X-Dronesr-Style": "mosaic"}, timeout=120)
     assert response.status_code == 200, response.text
     assert response.headers.get("X-Resized-From") == "1500x300"
     assert Image.open(io.BytesIO(response.content)).size[0] == 1024

@@ -63,7 +63,7 @@ def run_load_and_kill(server, pid: int, body: bytes) -> list[Outcome]:
     """CLIENTS threads for LOAD_SECONDS; the worker is SIGKILLed KILL_AFTER_SECONDS in."""
     outcomes: list[Outcome] = []
     deadline = time.monotonic() + LOAD_SECONDS
-    url = f"{server.gateway}/predictions/{MODEL}"
+    url = f"{server.inference}/predictions/{MODEL}"
     threads = [threading.Thread(target=client, args=(url, body, deadline, outcomes), daemon=True) for _ in range(CLIENTS)]
     for thread in threads:
         thread.start()
@@ -91,7 +91,7 @@ def test_killed_worker_fails_fast_then_recovers(server):
     body = encode(synthetic_photo(48, 32), "PNG")
     outcomes = run_load_and_kill(server, old["pid"], body)
     new = wait_for_replacement(server, old["pid"])
-    after = [requests.post(f"{server.gateway}/predictions/{MODEL}", data=body, timeout=CLIENT_TIMEOUT).status_code for _ in range(5)]
+    after = [requests.post(f"{server.inference}/predictions/{MODEL}", data=body, timeout=CLIENT_TIMEOUT).status_code for _ in range(5)]
 
     counts = collections.Counter(o.status if o.status is not None else o.detail for o in outcomes)
     failures = [o for o in outcomes if o.status != 200]

@@ -1,4 +1,4 @@
-"""Hostile and odd uploads through the public gateway of a real TorchServe: each gets either a correct
+"""Hostile and odd uploads to a real TorchServe's inference API: each gets either a correct
 image or a 4xx JSON reply naming the problem, and the same worker process then serves a good request.
 
 tests/test_e2e_serving.py covers the first bad-input cases (and the byte limit straight to TorchServe);
@@ -25,7 +25,7 @@ from tests.test_imaging import png_16bit_rgb, png_header_only
 pytestmark = pytest.mark.e2e
 MODELS = ["srgan", "srresnet"]
 MODEL = "srgan"  # every hostile request goes to this model; its worker PID must not change
-MAX_REQUEST_SIZE = 33554432  # config.properties max_request_size (and the gateway's default)
+MAX_REQUEST_SIZE = 33554432  # config.properties max_request_size
 RED = (230, 20, 20)
 
 
@@ -40,9 +40,9 @@ def worker_pid(server) -> int:
     return worker["pid"]
 
 
-def post(server, query: str = "", **kwargs) -> requests.Response:
-    """POST to the model through the gateway; kwargs go to requests (data=..., json=...)."""
-    return requests.post(f"{server.gateway}/predictions/{MODEL}{query}", timeout=120, **kwargs)
+def post(server, **kwargs) -> requests.Response:
+    """POST to the model's inference API; kwargs go to requests (data=..., json=..., headers=...)."""
+    return requests.post(f"{server.inference}/predictions/{MODEL}", timeout=120, **kwargs)
 
 
 def assert_same_worker_serves(server, pid: int) -> None:
@@ -147,33 +147,47 @@ def truncated_jpeg(in_headers: bool) -> bytes:
     return jpeg[: scan // 2] if in_headers else jpeg[: scan + (len(jpeg) - scan) // 2]
 
 
-def kserve(b64: str) -> dict:
-    return {"json": {"instances": [{"b64": b64}]}}
+def kserve(b64: str, **params: str) -> dict:
+    return {"json": {"instances": [{"b64": b64, **params}]}}
 
 
-REFUSALS: dict[str, tuple[Callable[[], dict], str, int, str]] = {
-    # name: (requests.post keyword arguments, query, status, words in the message)
-    "not-an-image": (lambda: {"data": b"%PDF-1.7\n1 0 obj << /Type /Catalog >>"}, "", 415, "not an image"),
-    "jpeg-cut-in-headers": (lambda: {"data": truncated_jpeg(in_headers=True)}, "", 400, "could not be read"),
-    "jpeg-cut-in-pixels": (lambda: {"data": truncated_jpeg(in_headers=False)}, "", 400, "truncated"),
-    "empty-body": (lambda: {"data": b""}, "", 400, "empty"),
-    "decompression-bomb": (lambda: {"data": png_header_only(100_000, 100_000)}, "", 400, "max_input_pixels"),
-    "output-over-limit": (lambda: {"data": encode(np.full((1600, 1600, 3), 90, np.uint8), "PNG")}, "", 400, "max_output_pixels"),
-    "format-exe": (lambda: {"data": encode(synthetic_photo(8, 8), "PNG")}, "?format=exe", 400, "png, jpeg, webp"),
-    "unknown-parameter": (lambda: {"data": encode(synthetic_photo(8, 8), "PNG")}, "?colour=red", 400, "Unknown parameter(s) colour"),
-    "malformed-parameter": (lambda: {"data": encode(synthetic_photo(8, 8), "PNG")}, "?1x=2", 400, "Invalid query parameter name"),
-    "over-size-limit": (lambda: {"data": b"\x00" * (MAX_REQUEST_SIZE + 1)}, "", 413, "max_request_size"),
-    "json-not-kserve": (lambda: {"json": {"image": "x"}}, "", 400, "KServe v1"),
-    "kserve-bad-base64": (lambda: kserve("not base64!"), "", 400, "not valid base64"),
-    "kserve-not-an-image": (lambda: kserve(base64.b64encode(b"GIF89a and no more").decode()), "", 415, "not an image"),
+def small_png() -> bytes:
+    return encode(synthetic_photo(8, 8), "PNG")
+
+
+def with_headers(**headers: str) -> Callable[[], dict]:
+    return lambda: {"data": small_png(), "headers": {k.replace("_", "-"): v for k, v in headers.items()}}
+
+
+REFUSALS: dict[str, tuple[Callable[[], dict], int, str]] = {
+    # name: (requests.post keyword arguments, status, words in the message)
+    "not-an-image": (lambda: {"data": b"%PDF-1.7\n1 0 obj << /Type /Catalog >>"}, 415, "not an image"),
+    "jpeg-cut-in-headers": (lambda: {"data": truncated_jpeg(in_headers=True)}, 400, "could not be read"),
+    "jpeg-cut-in-pixels": (lambda: {"data": truncated_jpeg(in_headers=False)}, 400, "truncated"),
+    "empty-body": (lambda: {"data": b""}, 400, "empty"),
+    "decompression-bomb": (lambda: {"data": png_header_only(100_000, 100_000)}, 400, "max_input_pixels"),
+    "output-over-limit": (lambda: {"data": encode(np.full((1600, 1600, 3), 90, np.uint8), "PNG")}, 400, "max_output_pixels"),
+    "format-exe": (with_headers(X_Dronesr_Format="exe"), 400, "png, jpeg, webp"),
+    "unknown-parameter": (with_headers(X_Dronesr_Colour="red"), 400, "Unknown parameter(s) 'colour'"),
+    "malformed-parameter": (with_headers(X_Dronesr_1x="2"), 400, "is not valid"),
+    # These killed a worker once: client text echoed into the HTTP reason phrase.
+    "latin1-format": (lambda: {"data": small_png(), "headers": {"X-Dronesr-Format": "\xe9".encode("latin-1")}}, 400, "png, jpeg, webp"),
+    "latin1-unknown-style": (lambda: {"files": {"data": small_png()}, "data": {"style": "\xe9"}}, 400, "Unknown parameter(s) 'style'"),
+    "kserve-key-newline": (lambda: kserve(base64.b64encode(small_png()).decode(), **{"x\ny": "1"}), 400, "is not valid"),
+    "kserve-key-return": (lambda: kserve(base64.b64encode(small_png()).decode(), **{"x\ry": "1"}), 400, "is not valid"),
+    "huge-form-field": (lambda: {"files": {"data": small_png()}, "data": {"format": "p" * 90_000}}, 400, "png, jpeg, webp"),
+    "over-size-limit": (lambda: {"data": b"\x00" * (MAX_REQUEST_SIZE + 1)}, 413, "max_request_size"),
+    "json-not-kserve": (lambda: {"json": {"image": "x"}}, 400, "KServe v1"),
+    "kserve-bad-base64": (lambda: kserve("not base64!"), 400, "not valid base64"),
+    "kserve-not-an-image": (lambda: kserve(base64.b64encode(b"GIF89a and no more").decode()), 415, "not an image"),
 }
 
 
 @pytest.mark.parametrize("name", REFUSALS)
 def test_hostile_request_gets_4xx_json_naming_the_problem(server, name):
-    build, query, status, words = REFUSALS[name]
+    build, status, words = REFUSALS[name]
     pid = worker_pid(server)
-    response = post(server, query=query, **build())
+    response = post(server, **build())
     assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
     assert_json_error(response, status, words)
     assert_same_worker_serves(server, pid)

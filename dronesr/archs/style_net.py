@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dronesr.precision import autocast
+
 # BT.601 luma: the single-channel guide of the guided upsample.
 LUMA = (0.299, 0.587, 0.114)
 
@@ -242,9 +244,11 @@ class StyleNet(nn.Module):
         strength: float = 1.0,
         radius: int = 2,
         eps: float = 1e-4,
+        precision: str = "float32",
     ) -> torch.Tensor:
         """Stylise a full-size image: the network at ``work_side`` (long side; default
         ``self.work_side``), :func:`guided_upsample` back to the input size, then ``strength``.
+        ``precision`` autocasts the network alone (the guided upsample stays float32).
 
         ``strength`` in [0, 1] blends the stylised image with the input *in pixel space*:
         ``input + strength * (stylised - input)``; 0 returns the input exactly, 1 the full style.
@@ -258,13 +262,18 @@ class StyleNet(nn.Module):
             return image.clamp(0, 1)  # no style: the input itself, without running the network
         side = int(work_side or self.work_side)
         h, w = image.shape[-2:]
+
+        def network(x: torch.Tensor) -> torch.Tensor:
+            with autocast(x.device, precision):
+                return self(self._layout(x), style_weights).float()
+
         if max(h, w) > side:
             scale = side / max(h, w)
             size = (max(1, round(h * scale)), max(1, round(w * scale)))
             low = F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
-            out = guided_upsample(low, self(self._layout(low), style_weights), image, radius=radius, eps=eps)
+            out = guided_upsample(low, network(low), image, radius=radius, eps=eps)
         else:
-            out = self(self._layout(image), style_weights)
+            out = network(image)
         out = out.clamp(0, 1)  # the guided upsample can overshoot at strong edges
         return torch.lerp(image, out, strength).clamp(0, 1) if strength < 1.0 else out
 
