@@ -181,8 +181,9 @@ def parse_request(request: dict, headers: dict[str, str] | None = None) -> Parse
     for key, value in request.items():
         if isinstance(value, (dict, list)):
             return ParsedRequest(_kserve_instances(value, params), kserve=True)
-        if key in IMAGE_KEYS and image_bytes is None and isinstance(value, (bytes, bytearray)):
-            image_bytes = bytes(value)
+        if key in IMAGE_KEYS and image_bytes is None:
+            # TorchServe hands a multipart part labelled text/* over as a str: still the upload.
+            image_bytes = bytes(value) if isinstance(value, (bytes, bytearray)) else _text(value).encode("utf-8", errors="replace")
         elif key not in IMAGE_KEYS:
             params[_checked_name(str(key))] = _text(value)
     if image_bytes is None:
