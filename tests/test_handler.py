@@ -140,3 +140,34 @@ def test_kserve_v1_json_gets_base64_images(handler_and_context):
     assert [p["content_type"] for p in predictions] == ["image/png", "image/jpeg"]
     first = Image.open(io.BytesIO(base64.b64decode(predictions[0]["b64"])))
     assert first.size == (48, 40) and predictions[0]["size"] == "48x40"
+
+
+@pytest.mark.parametrize("accept, expected", [
+    (None, None), ("*/*", None), ("image/*", None), ("image/webp", "webp"), ("image/png;q=0.2, image/jpeg;q=0.8", "jpeg"),
+    ("text/html, image/webp;q=0.9, */*;q=0.1", "webp"), ("image/jpeg;q=0, image/png", "png"),
+])
+def test_accept_header_picks_the_format(accept, expected):
+    from dronesr.serving import format_from_accept
+
+    assert format_from_accept(accept) == expected
+
+
+def test_accept_with_no_supported_type_is_406_and_echoes_safely():
+    from dronesr.imaging import ImageError
+    from dronesr.serving import format_from_accept
+
+    with pytest.raises(ImageError) as caught:
+        format_from_accept("image/gif\r\nX-Evil: 1" + "x" * 500)
+    assert caught.value.status == 406
+    assert "\r" not in caught.value.message and len(caught.value.message) < 300
+
+
+def test_parameter_headers_and_fixed_reason_phrase(handler_and_context):
+    handler, ctx = handler_and_context
+    ctx.request_processor[0] = RequestProcessor({"X-Dronesr-Format": "webp"})
+    [body] = handler.handle([{"body": encode(synthetic_photo(16, 16), "PNG")}], ctx)
+    assert ctx.get_response_content_type(0) == "image/webp"
+    ctx.request_processor[0] = RequestProcessor({"X-Dronesr-Format": "\u00e9\n" * 100})
+    handler.handle([{"body": encode(synthetic_photo(16, 16), "PNG")}], ctx)
+    code, phrase = ctx.get_response_status(0)
+    assert code == 400 and phrase == "Bad Request"
