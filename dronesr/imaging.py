@@ -155,6 +155,21 @@ def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, jpeg_quali
     return buffer.getvalue(), content_type
 
 
+# Largest side each encoder can write (libwebp: 16383; libjpeg: 65500; PNG: 2^31 - 1).
+ENCODER_MAX_SIDE = {"png": 2**31 - 1, "jpeg": 65500, "webp": 16383}
+
+
+def check_encodable(size: tuple[int, int], fmt: str) -> None:
+    """ImageError (400) before any work when a ``size`` result cannot be written as ``fmt``."""
+    limit = ENCODER_MAX_SIDE[fmt]
+    if max(size) > limit:
+        others = [f for f, side in ENCODER_MAX_SIDE.items() if side >= max(size)]
+        raise ImageError(
+            f"A {size[0]}x{size[1]} result is over the {fmt} limit of {limit} px per side; "
+            f"ask for format={' or '.join(others)} instead."
+        )
+
+
 def resize_plane(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bicubic resize of an 8-bit single-channel plane (used for alpha) to ``size`` = (width, height)."""
     return np.asarray(Image.fromarray(plane, "L").resize(size, Image.BICUBIC))

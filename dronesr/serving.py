@@ -24,7 +24,7 @@ import torch
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
-from dronesr.imaging import OUTPUT_FORMATS, DecodedImage, ImageError, decode_image, echo, encode_image, parse_output_format
+from dronesr.imaging import OUTPUT_FORMATS, DecodedImage, ImageError, check_encodable, decode_image, echo, encode_image, parse_output_format
 from dronesr.precision import PRECISIONS, PrecisionChoice, check_choice, resolve_device
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH
 
@@ -50,6 +50,7 @@ class HandlerSettings:
     default_format: str = "png"
     jpeg_quality: int = 92
     precision: str = "auto"  # auto (measured at worker start), float32, bfloat16, float16
+    max_response_bytes: int = 134_217_728  # config.properties max_response_size: over it TorchServe kills the worker
 
     @classmethod
     def from_context(cls, context: Any) -> HandlerSettings:
@@ -240,6 +241,10 @@ class ImageHandler(BaseHandler):
     def process(self, image: DecodedImage, params: dict[str, str], idx: int) -> DecodedImage:
         raise NotImplementedError
 
+    def output_size(self, image: DecodedImage, params: dict[str, str]) -> tuple[int, int]:
+        """(width, height) of the result, known before the work (encoder limits are checked on it)."""
+        return image.width, image.height
+
     def describe(self) -> dict:
         choice = getattr(self, "precision_choice", None)
         return {"settings": dataclasses.asdict(self.settings), "device": str(self.device), "precision": choice.as_dict() if choice else None}
@@ -255,7 +260,9 @@ class ImageHandler(BaseHandler):
         started = time.perf_counter()
         try:
             parsed = parse_request(request, self.context.get_all_request_header(idx))
+            self.pixels_left = self.settings.max_input_pixels  # one budget for all of a request's images
             outputs = [self.run(item, idx) for item in parsed.images]
+            reply = self.reply(parsed, outputs, idx)
         except ImageError as exc:
             self.record("DronesrClientErrors", 1, "count", MetricTypes.COUNTER)
             return self.error(idx, exc.status, exc.message)
@@ -263,15 +270,26 @@ class ImageHandler(BaseHandler):
             logger.exception("out of memory")
             return self.error(idx, 507, "The server ran out of memory for this image; try a smaller one.")
         self.record("DronesrHandlerTime", round((time.perf_counter() - started) * 1000, 2), "ms")
+        return reply
+
+    def reply(self, parsed: ParsedRequest, outputs: list[tuple[bytes, str, str]], idx: int) -> bytes:
+        """The response body (and its headers), refused with a 400 when over max_response_bytes:
+        TorchServe would kill the worker on a reply over its max_response_size."""
         if parsed.kserve:
-            self.context.set_response_content_type(idx, "application/json")
             predictions = [{"b64": base64.b64encode(body).decode("ascii"), "content_type": ctype, "size": size} for body, ctype, size in outputs]
-            return json.dumps({"predictions": predictions}).encode()
-        body, content_type, size = outputs[0]
+            body, content_type = json.dumps({"predictions": predictions}).encode(), "application/json"
+        else:
+            body, content_type, size = outputs[0]
+        if len(body) > self.settings.max_response_bytes:
+            raise ImageError(
+                f"The reply would be {len(body)} bytes, over the limit of {self.settings.max_response_bytes} (max_response_size); "
+                "send fewer or smaller images, or ask for format=jpeg."
+            )
         self.context.set_response_content_type(idx, content_type)
-        self.context.set_response_header(idx, "X-Output-Size", size)
-        # TorchServe's CORS settings allow the page's origin; this lets its script read our headers.
-        self.context.set_response_header(idx, "Access-Control-Expose-Headers", EXPOSED_HEADERS)
+        if not parsed.kserve:
+            self.context.set_response_header(idx, "X-Output-Size", size)
+            # TorchServe's CORS settings allow the page's origin; this lets its script read our headers.
+            self.context.set_response_header(idx, "Access-Control-Expose-Headers", EXPOSED_HEADERS)
         return body
 
     def run(self, item: ImageRequest, idx: int) -> tuple[bytes, str, str]:
@@ -281,9 +299,12 @@ class ImageHandler(BaseHandler):
             names = ", ".join(echo(name) for name in unknown[:4])
             raise ImageError(f"Unknown parameter(s) {names}; this model accepts: format, {', '.join(self.parameters) or '-'}.")
         fmt = parse_output_format(item.params.get("format"), self.settings.default_format)
-        image = decode_image(item.image_bytes, self.settings.max_input_pixels)
+        budget = getattr(self, "pixels_left", self.settings.max_input_pixels)
+        image = decode_image(item.image_bytes, budget)
+        self.pixels_left = budget - image.width * image.height
         self.record("DronesrInputMegapixels", image.width * image.height / 1e6, "MP")
         self.validate(image, item.params)
+        check_encodable(self.output_size(image, item.params), fmt)
         result = self.process(image, item.params, idx)
         body, content_type = encode_image(result.rgb, result.alpha, fmt, self.settings.jpeg_quality)
         return body, content_type, f"{result.width}x{result.height}"

@@ -34,6 +34,9 @@ class SuperResolutionHandler(ImageHandler):
                 f"({out_pixels} pixels), over the limit of {self.settings.max_output_pixels} (max_output_pixels)."
             )
 
+    def output_size(self, image: DecodedImage, params: dict[str, str]) -> tuple[int, int]:
+        return image.width * self.upscaler.scale, image.height * self.upscaler.scale
+
     def process(self, image: DecodedImage, params: dict[str, str], idx: int) -> DecodedImage:
         scale = self.upscaler.scale
         rgb = self.upscaler.upscale(image.rgb)  # tiles -> model -> stitched

@@ -105,13 +105,18 @@ class StyleTransferHandler(ImageHandler):
     def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
         self.style_request(params)  # parameter errors answer 400 before any work
 
-    def fit(self, image: DecodedImage, idx: int) -> DecodedImage:
-        """Scale down (Lanczos) to ``max_side``, alpha included; say so in ``X-Resized-From``."""
+    def output_size(self, image: DecodedImage, params: dict[str, str]) -> tuple[int, int]:
         side = self.settings.max_side
         if max(image.width, image.height) <= side:
-            return image
+            return image.width, image.height
         scale = side / max(image.width, image.height)
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        return max(1, round(image.width * scale)), max(1, round(image.height * scale))
+
+    def fit(self, image: DecodedImage, idx: int) -> DecodedImage:
+        """Scale down (Lanczos) to ``max_side``, alpha included; say so in ``X-Resized-From``."""
+        size = self.output_size(image, {})
+        if size == (image.width, image.height):
+            return image
         rgb = np.asarray(Image.fromarray(image.rgb, "RGB").resize(size, Image.LANCZOS))
         alpha = None if image.alpha is None else np.asarray(Image.fromarray(image.alpha, "L").resize(size, Image.LANCZOS))
         self.context.set_response_header(idx, "X-Resized-From", f"{image.width}x{image.height}")

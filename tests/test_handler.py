@@ -171,3 +171,40 @@ def test_parameter_headers_and_fixed_reason_phrase(handler_and_context):
     handler.handle([{"body": encode(synthetic_photo(16, 16), "PNG")}], ctx)
     code, phrase = ctx.get_response_status(0)
     assert code == 400 and phrase == "Bad Request"
+
+
+def test_encoder_side_limit_is_a_400_naming_the_formats_that_work(handler_and_context):
+    handler, ctx = handler_and_context
+    strip = encode(synthetic_photo(1, 4096), "PNG")
+    [body] = handler.handle([{"body": strip, "format": "webp"}], ctx)
+    assert status(ctx) == 400
+    message = json.loads(body)["message"]
+    assert "webp limit of 16383" in message and "png" in message
+
+
+def test_kserve_instances_share_one_pixel_budget(handler_and_context):
+    import base64
+
+    handler, ctx = handler_and_context  # max_input_pixels 50_000
+    image = base64.b64encode(encode(synthetic_photo(120, 120), "PNG")).decode()  # 14_400 px each
+    [body] = handler.handle([{"body": {"instances": [{"b64": image}] * 4}}], ctx)
+    assert status(ctx) == 400 and "max_input_pixels" in json.loads(body)["message"]
+    [body] = handler.handle([{"body": {"instances": [{"b64": image}]}}], ctx)
+    assert status(ctx) == 200 and len(json.loads(body)["predictions"]) == 1
+
+
+def test_reply_over_max_response_size_is_refused_before_torchserve_sees_it(tmp_path, tiny_weights):
+    shutil.copy(tiny_weights, tmp_path / "model.pt")
+    ctx = make_context(tmp_path, {"max_response_bytes": 2000})
+    handler = SuperResolutionHandler()
+    handler.initialize(ctx)
+    [body] = handler.handle([{"body": encode(synthetic_photo(40, 30), "PNG")}], ctx)
+    assert status(ctx) == 400 and "max_response_size" in json.loads(body)["message"]
+
+
+def test_max_response_bytes_default_is_config_properties_max_response_size():
+    from dronesr.serving import HandlerSettings
+    from tests.conftest import ROOT
+
+    line = next(x for x in (ROOT / "config.properties").read_text().splitlines() if x.startswith("max_response_size="))
+    assert HandlerSettings().max_response_bytes == int(line.split("=", 1)[1])
