@@ -78,8 +78,11 @@ train-srgan: dataset ## fine-tune SRGAN from weights/srresnet.pt
 train-style: dataset ## train the multi-style network (bounded, resumable; see the YAML)
 	$(PY) -m training.train_style --config training/configs/style.yaml
 
+# make evaluate SERVED=http://127.0.0.1:8080 runs the models through a running TorchServe instead.
+EVAL_MODELS = $(if $(SERVED),--served $(SERVED) --models srresnet srgan,--weights weights/srresnet.pt weights/srgan.pt)
+
 evaluate: dataset ## PSNR/SSIM beside bicubic (clean and degraded LR) for the shipped models, and the README's sheets
-	$(PY) -m training.evaluate --weights weights/srresnet.pt weights/srgan.pt \
+	$(PY) -m training.evaluate $(EVAL_MODELS) \
 		--sets ifo-test:data/ifo_manifest.json aerial-test:data/aerial_manifest.json \
 		--clean-sets $(SHARED)/benchmarks/Set5 $(SHARED)/benchmarks/Set14 \
 		--sheet docs/ifo_comparison.png --sheet-images 4 \

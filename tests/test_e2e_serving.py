@@ -11,6 +11,7 @@ import pytest
 import requests
 from PIL import Image
 
+from dronesr.inference import Upscaler
 from tests import e2e_server
 from tests.conftest import ROOT, drone_photo, encode, synthetic_photo
 
@@ -172,3 +173,21 @@ def test_kserve_v1_json_through_torchserve(server):
     assert response.status_code == 200, response.text
     [prediction] = response.json()["predictions"]
     assert Image.open(io.BytesIO(base64.b64decode(prediction["b64"]))).size == (400, 400)
+
+
+def test_evaluation_through_the_served_api_matches_in_process(server, tmp_path, capsys):
+    """make evaluate SERVED=...: the served model's PSNR equals the in-process one's (within the
+    low-precision drift the worker accepted)."""
+    from training import evaluate
+
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(synthetic_photo(96, 64, seed=i)).save(folder / f"photo_{i}.png")
+    paths = sorted(folder.iterdir())
+    served = evaluate.evaluate({"s": evaluate.served(f"{server.inference}/predictions/srresnet")}, paths, 4, "jpeg75")["s"][0]
+    local = evaluate.evaluate({"l": evaluate.in_process(Upscaler.from_weights(ROOT / "weights" / "srresnet.pt"))}, paths, 4, "jpeg75")["l"][0]
+    assert served == pytest.approx(local, abs=0.05)
+    assert evaluate.main(["--served", server.inference, "--models", "srresnet", "--sets", str(folder), "--degradations", "clean,noise5"]) == 0
+    out = capsys.readouterr().out
+    assert "srresnet (served)" in out and "noise5" in out
