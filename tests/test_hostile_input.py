@@ -195,3 +195,27 @@ def test_hostile_request_gets_4xx_json_naming_the_problem(server, name):
         assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
         assert_json_error(response, status, words)
     assert_same_worker_serves(server, pid)
+
+
+WORKER_KILLERS = ["latin1-format", "latin1-unknown-style", "kserve-key-newline", "kserve-key-return"]
+
+
+def test_inputs_that_once_killed_a_worker_five_times_in_a_row(server):
+    """Each of the hostile run's one-request denials of service, sent 5 times: 4xx JSON every
+    time, and the worker that answered them is the one that answers next."""
+    pid = worker_pid(server)
+    for name in WORKER_KILLERS:
+        build, status, words = REFUSALS[name]
+        for _ in range(5):
+            response = post(server, **build())
+            assert_json_error(response, status, words)
+    assert_same_worker_serves(server, pid)
+
+
+def test_result_over_the_webp_side_limit_is_a_400_naming_what_works(server):
+    pid = worker_pid(server)
+    strip = encode(synthetic_photo(1, 4096), "PNG")  # x4: 4 x 16384, one over libwebp's 16383
+    response = post(server, files={"data": strip}, data={"format": "webp"})
+    assert_json_error(response, 400, "webp limit of 16383")
+    assert "png" in response.json()["message"]
+    assert_same_worker_serves(server, pid)
