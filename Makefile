@@ -82,7 +82,7 @@ train-style: dataset ## train the multi-style network (bounded, resumable; see t
 EVAL_MODELS = $(if $(SERVED),--served $(SERVED) --models srresnet srgan,--weights weights/srresnet.pt weights/srgan.pt)
 
 evaluate: dataset ## PSNR/SSIM beside bicubic (clean and degraded LR) for the shipped models, and the README's sheets
-	$(PY) -m training.evaluate $(EVAL_MODELS) \
+	$(PY) -m training.evaluate $(EVAL_MODELS) --precision auto \
 		--sets ifo-test:data/ifo_manifest.json aerial-test:data/aerial_manifest.json \
 		--clean-sets $(SHARED)/benchmarks/Set5 $(SHARED)/benchmarks/Set14 \
 		--sheet docs/ifo_comparison.png --sheet-images 4 \

@@ -37,23 +37,29 @@ def psnr_y(sr: torch.Tensor, hr: torch.Tensor, shave: int) -> torch.Tensor:
     return 10 * torch.log10(255.0**2 / mse.clamp_min(1e-12))
 
 
-def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+def _gaussian_1d(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :]).view(1, 1, size, size)
+    return g / g.sum()
+
+
+def _gaussian_filter(planes: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Valid-region 2-D Gaussian of N1HW planes as two 1-D passes (the window is separable:
+    the same result as the 11x11 window, an order of magnitude faster in float64)."""
+    return F.conv2d(F.conv2d(planes, g.view(1, 1, -1, 1)), g.view(1, 1, 1, -1))
 
 
 def ssim_y(sr: torch.Tensor, hr: torch.Tensor, shave: int) -> torch.Tensor:
     """Per-image SSIM on Y (valid-region Gaussian filtering, as the reference MATLAB code)."""
     x = _shave(rgb_to_y(quantize(sr)), shave).double()
     y = _shave(rgb_to_y(quantize(hr)), shave).double()
-    window = _gaussian_window().to(x.device)
+    g = _gaussian_1d().to(x.device)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    mu_x, mu_y = F.conv2d(x, window), F.conv2d(y, window)
-    sxx = F.conv2d(x * x, window) - mu_x**2
-    syy = F.conv2d(y * y, window) - mu_y**2
-    sxy = F.conv2d(x * y, window) - mu_x * mu_y
+    n = x.shape[0]
+    # The five filtered statistics in one batch: x, y, x*x, y*y, x*y.
+    stats = _gaussian_filter(torch.cat([x, y, x * x, y * y, x * y]), g)
+    mu_x, mu_y, exx, eyy, exy = stats.split(n)
+    sxx, syy, sxy = exx - mu_x**2, eyy - mu_y**2, exy - mu_x * mu_y
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
     return ssim_map.mean(dim=(1, 2, 3))
 

@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--degradations", default=",".join(DEGRADATIONS), help=f"comma-separated LR degradations (default: {','.join(DEGRADATIONS)})")
     parser.add_argument("--scale", type=int, default=4, help="scale factor (default: 4; must match the weights)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
+    parser.add_argument("--precision", default="float32", help="in-process precision: float32 (default), or auto to measure and pick as a served worker does")
     parser.add_argument("--sheet", type=Path, help="write a comparison sheet PNG of the first set (clean LR)")
     parser.add_argument("--sheet-images", type=int, default=4, help="images in the sheet, spread evenly over the set (default: 4)")
     parser.add_argument("--sheet-crop", type=int, default=192, help="HR crop side in the sheet (default: 192)")
@@ -180,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         if not path.exists():
             raise SystemExit(f"--weights {path}: not found")
         upscaler = Upscaler.from_weights(path)
+        try:
+            print(f"{path.stem}: {upscaler.select_precision(args.precision).summary()}")
+        except ValueError as exc:
+            raise SystemExit(f"--precision: {exc}") from None
         if upscaler.scale != args.scale:
             raise SystemExit(f"{path} is a x{upscaler.scale} model; pass --scale {upscaler.scale}")
         methods[path.stem] = in_process(upscaler)
