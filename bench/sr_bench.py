@@ -279,14 +279,15 @@ def time_reference(bench: FrameBench, scale: int, threads: int) -> Timing:
     )
 
 
-def time_low_precision(bench: FrameBench, upscaler: Upscaler, tiled: Timing) -> tuple[Timing | None, str]:
-    """The tiled path in the precision the worker would choose (``auto``), if not float32."""
+def time_low_precision(bench: FrameBench, upscaler: Upscaler, tiled: Timing, requested: str) -> tuple[Timing | None, Upscaler, str]:
+    """The tiled path in the precision a worker would choose (``requested``, as in its
+    model-config.yaml), if not float32; also that Upscaler, for the handler's steps."""
     fast = dataclasses.replace(upscaler)
-    choice = fast.select_precision("auto")
+    choice = fast.select_precision(requested)
     if choice.precision == "float32":
-        return None, choice.summary()
+        return None, fast, choice.summary()
     timing = bench.time(f"tiled, {choice.precision} autocast (the worker's measured choice)", lambda: fast.upscale_tensor(bench.image), tiled.flops)
-    return timing, choice.summary()
+    return timing, fast, choice.summary()
 
 
 def time_pipeline(bench: FrameBench, upscaler: Upscaler, png: bytes) -> list[Timing]:
@@ -543,13 +544,11 @@ def measure(args: argparse.Namespace) -> Results:
     log("measuring the conv peak ...")
     peak = conv_peak_gflops()
     untiled, tiled = time_our_model(bench, upscaler)
-    low, precision = time_low_precision(bench, upscaler, tiled)
+    low, fast, precision = time_low_precision(bench, upscaler, tiled, settings.precision)
     reference = time_reference(bench, upscaler.scale, args.threads)
     undone = time_undone_steps(bench, upscaler, untiled, tiled, args.threads)
     if low is not None:
         undone.append(Step("the measured low precision instead of float32 (tiled)", tiled, low))
-    fast = dataclasses.replace(upscaler)
-    fast.select_precision(settings.precision)
     pipeline = time_pipeline(bench, fast, encode_image(rgb, None, "png")[0])
     results = Results(
         machine=machine_info(args.threads),

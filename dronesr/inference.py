@@ -46,8 +46,8 @@ class Upscaler:
     def scale(self) -> int:
         return self.model.scale
 
-    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
-        with autocast(self.device, self.precision):
+    def _forward(self, batch: torch.Tensor, precision: str | None = None) -> torch.Tensor:
+        with autocast(self.device, precision or self.precision):
             return self.model(batch.contiguous(memory_format=torch.channels_last)).float()
 
     def select_precision(self, requested: str = "auto", repeats: int = 2) -> PrecisionChoice:
@@ -57,8 +57,8 @@ class Upscaler:
         tile = torch.rand(1, 3, self.tile, self.tile, generator=generator).to(self.device)
 
         def run(precision: str) -> torch.Tensor:
-            with torch.inference_mode(), autocast(self.device, precision):
-                return self.model(tile.contiguous(memory_format=torch.channels_last)).float()
+            with torch.inference_mode():
+                return self._forward(tile, precision)
 
         choice = choose_precision(run, self.device, requested, repeats=repeats)
         self.precision = choice.precision

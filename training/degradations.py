@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from dronesr.metrics import quantize as quantise
 from dronesr.resample import downscale
 
 KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
@@ -219,10 +220,6 @@ def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
     Image.fromarray(array).save(buffer, format="JPEG", quality=int(quality))
     decoded = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")).copy()
     return torch.from_numpy(decoded).permute(2, 0, 1).unsqueeze(0).float() / 255
-
-
-def quantise(image: torch.Tensor) -> torch.Tensor:
-    return image.clamp(0, 1).mul(255).round().div(255)
 
 
 def _stage(image: torch.Tensor, stage: StageConfig, target: tuple[int, int], rng: np.random.Generator) -> torch.Tensor:

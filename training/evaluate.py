@@ -31,7 +31,7 @@ from PIL import Image
 from dronesr.inference import Upscaler
 from dronesr.metrics import psnr_y, ssim_y
 from training.dataset import IMAGE_SUFFIXES, manifest_paths
-from training.protocol import CLEAN, DEGRADATIONS, check_degradations, hr_lr_pair, to_tensor
+from training.protocol import CLEAN, DEGRADATIONS, bicubic_baseline, check_degradations, hr_lr_pair, to_tensor
 from training.report import save_image_grid
 
 # A method maps a 1x3xhxw float LR to a 1x3x(sh)x(sw) float SR; None is the bicubic baseline.
@@ -112,7 +112,7 @@ def real_input_sheet(methods: dict[str, Method], inputs: list[tuple[str, Image.I
     for _, image in inputs:
         lr = to_tensor(image)
         outputs = [torch.nn.functional.interpolate(lr, scale_factor=scale, mode="nearest")]
-        outputs += [to_tensor(image.resize((image.width * scale, image.height * scale), Image.BICUBIC)) if m is None else m(lr) for m in methods.values()]
+        outputs += [to_tensor(bicubic_baseline(image, scale)) if m is None else m(lr) for m in methods.values()]
         h, w = outputs[0].shape[2:]
         c = min(view, h, w)
         top, left = (h - c) // 2, (w - c) // 2
