@@ -15,12 +15,14 @@ WORKERS ?= 2
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-install: $(VENV_STAMP) ## create .venv with the pinned packages (idempotent); checks Java 17
+install: $(VENV_STAMP) ## create .venv with the pinned packages and the dronesr command (idempotent); checks Java 17
 
-$(VENV_STAMP): requirements.txt
+$(VENV_STAMP): requirements.txt pyproject.toml
 	@bash scripts/check_java.sh
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	# the `dronesr` command (.venv/bin/dronesr), editable: it runs this checkout's code and weights
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(VENV_STAMP)
 
 # The archive carries the handler, its model-config.yaml, the weights and a copy of the shared
@@ -69,8 +71,9 @@ dataset: install ## split manifests of the IFO and aerial photos (SHARED=path/to
 	$(PY) -m training.dataset --images $(SHARED)/ifo --out data/ifo_manifest.json
 	$(PY) -m training.dataset --images $(SHARED)/aerial --group-by prefix --out data/aerial_manifest.json
 
-train-srresnet: dataset ## train the PSNR model (bounded, resumable; see the YAML)
+train-srresnet: dataset ## train the PSNR model, two stages (bounded, resumable; see the YAMLs)
 	$(PY) -m training.train_sr --config training/configs/srresnet.yaml
+	$(PY) -m training.train_sr --config training/configs/srresnet_jpeg.yaml
 
 train-srgan: dataset ## fine-tune SRGAN from weights/srresnet.pt
 	$(PY) -m training.train_sr --config training/configs/srgan.yaml

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from dronesr.metadata import ImageMetadata, read_metadata, save_options
+
 # Formats a client may upload. GIF is accepted for its first frame only.
 INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "MPO")
 # Output formats by the name a client passes in ``format=``: (Pillow format, Content-Type).
@@ -50,7 +52,8 @@ class ImageError(ValueError):
 class DecodedImage:
     rgb: np.ndarray  # H x W x 3 uint8
     alpha: np.ndarray | None  # H x W uint8, or None when fully opaque by construction
-    source_format: str
+    source_format: str  # Pillow's name of the file's format (JPEG, PNG, ...)
+    metadata: ImageMetadata | None = None  # EXIF, ICC, XMP of the file (dronesr/metadata.py)
 
     @property
     def width(self) -> int:
@@ -106,6 +109,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
     except Exception as exc:  # noqa: BLE001 - any parser failure is the client's malformed file
         raise ImageError(f"The image could not be read: {exc}.") from None
 
+    source_format = image.format or "unknown"
     if image.format not in INPUT_FORMATS:
         raise ImageError(f"{image.format} images are not accepted; send JPEG, PNG, WebP, BMP, TIFF or GIF.", 415)
     width, height = image.size
@@ -116,6 +120,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
     try:
         image.seek(0)  # animated GIF/WebP/APNG: the first frame
         image.load()
+        metadata = read_metadata(image)
         image = ImageOps.exif_transpose(image)
         rgb, alpha = _split_modes(image)
     except ImageError:
@@ -124,7 +129,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
         raise ImageError(f"The image data is truncated or corrupt ({exc}).") from None
     if alpha is not None and alpha.min() == 255:
         alpha = None  # an opaque alpha plane is not worth upscaling
-    return DecodedImage(np.ascontiguousarray(rgb), alpha, image.format or "unknown")
+    return DecodedImage(np.ascontiguousarray(rgb), alpha, source_format, metadata)
 
 
 def parse_output_format(name: str | None, default: str = "png") -> str:
@@ -135,8 +140,11 @@ def parse_output_format(name: str | None, default: str = "png") -> str:
     return "jpeg" if key == "jpg" else key
 
 
-def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, jpeg_quality: int = 92) -> tuple[bytes, str]:
-    """Encode to ``fmt`` (a key of OUTPUT_FORMATS). Returns (bytes, Content-Type).
+def encode_image(
+    rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, jpeg_quality: int = 92, metadata: ImageMetadata | None = None
+) -> tuple[bytes, str]:
+    """Encode to ``fmt`` (a key of OUTPUT_FORMATS), with ``metadata`` (EXIF/ICC/XMP of the source,
+    upright, sizes updated) when given. Returns (bytes, Content-Type).
 
     JPEG has no alpha: a transparent image is composited over white rather than turning black.
     PNG uses a fast compression level: at 4K the default level costs seconds for a few % of size.
@@ -151,7 +159,7 @@ def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, jpeg_quali
         image.putalpha(Image.fromarray(alpha, "L"))
     buffer = io.BytesIO()
     options = {"PNG": {"compress_level": 1}, "JPEG": {"quality": jpeg_quality}, "WEBP": {"quality": 90, "method": 2}}
-    image.save(buffer, format=pil_format, **options[pil_format])
+    image.save(buffer, format=pil_format, **options[pil_format], **save_options(metadata, pil_format, image.size))
     return buffer.getvalue(), content_type
 
 

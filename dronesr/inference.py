@@ -3,6 +3,7 @@ pixels that the handlers, the benchmark, the evaluation and the tests all use.""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import torch
 from torch import nn
 
 from dronesr.checkpoint import load_model
-from dronesr.imaging import rgb_to_tensor, tensor_to_rgb
+from dronesr.archs import StyleNet
+from dronesr.imaging import ImageError, echo, rgb_to_tensor, tensor_to_rgb
 from dronesr.precision import PrecisionChoice, autocast, choose_precision
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH, upscale_tiled
 
@@ -75,3 +77,42 @@ class Upscaler:
     def upscale(self, rgb: np.ndarray, tiled: bool = True) -> np.ndarray:
         """H x W x 3 uint8 -> sH x sW x 3 uint8."""
         return tensor_to_rgb(self.upscale_tensor(rgb_to_tensor(rgb), tiled))
+
+
+def _fraction(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ImageError(f"{name} must be a number between 0 and 1, got {echo(text)}.") from None
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise ImageError(f"{name} must be between 0 and 1, got {echo(text)}.")
+    return value
+
+
+def parse_style_request(model: StyleNet, style: str | None, blend: str | None = None, strength: str | None = None) -> tuple[torch.Tensor, float]:
+    """A style request as text (the handler's parameters, the CLI's options) -> (style weights
+    ``[1, S]``, strength). ``blend`` is ``NAME:W[,NAME:W...]`` (bare NAME: 0.5); the primary style
+    keeps ``1 - sum(W)``. ImageError (400) naming what is wrong and the styles there are."""
+    names = model.style_names
+
+    def unknown(name: str) -> ImageError:
+        return ImageError(f"Unknown style {echo(name)}; available styles: {', '.join(names)}.")
+
+    primary = (style or "").strip() or names[0]
+    if primary not in names:
+        raise unknown(primary)
+    amount = _fraction("strength", strength.strip()) if strength is not None else 1.0
+    mix: dict[str, float] = {}
+    for part in (p.strip() for p in (blend or "").split(",")):
+        if not part:
+            continue
+        name, sep, weight = part.partition(":")
+        name = name.strip()
+        if name not in names:
+            raise unknown(name)
+        mix[name] = mix.get(name, 0.0) + (_fraction(f"blend weight of {name}", weight.strip()) if sep else 0.5)
+    extra = sum(mix.values())
+    if extra > 1.0 + 1e-6:
+        raise ImageError(f"blend weights sum to {extra:g}, over 1 (the style keeps 1 minus their sum).")
+    mix[primary] = mix.get(primary, 0.0) + max(0.0, 1.0 - extra)
+    return model.style_vector(mix), amount

@@ -24,6 +24,7 @@ import torch
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
+from dronesr import limits
 from dronesr.imaging import OUTPUT_FORMATS, DecodedImage, ImageError, check_encodable, decode_image, echo, encode_image, parse_output_format
 from dronesr.precision import PRECISIONS, PrecisionChoice, check_choice, resolve_device
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH
@@ -43,9 +44,9 @@ class HandlerSettings:
     gpu_tile: int = 512  # LR tile side on a GPU: more pixels per launch, memory is not the CPU's cache
     overlap: int = DEFAULT_OVERLAP  # LR pixels shared by neighbouring tiles (from the receptive field)
     tile_batch: int = DEFAULT_TILE_BATCH  # tiles per forward pass
-    max_input_pixels: int = 4_000_000  # decoded image, checked before decoding
-    max_output_pixels: int = 36_000_000  # result (8K UHD is 33.2 MP)
-    max_side: int = 1024  # style model: larger inputs are scaled down to this side
+    max_input_pixels: int = limits.MAX_INPUT_PIXELS  # decoded image, checked before decoding
+    max_output_pixels: int = limits.MAX_OUTPUT_PIXELS  # result of super-resolution
+    max_side: int = limits.STYLE_MAX_SIDE  # style model: larger inputs are scaled down to this side
     threads: int = 0  # torch intra-op threads per worker (0: torch's default)
     default_format: str = "png"
     jpeg_quality: int = 92
@@ -102,6 +103,19 @@ PARAM_HEADER_PREFIX = "x-dronesr-"
 MAX_KSERVE_INSTANCES = 4
 EXPOSED_HEADERS = "X-Output-Size, X-Tiles, X-Resized-From"
 ACCEPTED_TYPES = {content_type: key for key, (_, content_type) in OUTPUT_FORMATS.items() if key != "jpg"}
+
+
+# Parameters of every image model: the output format, and whether to drop the camera's metadata.
+COMMON_PARAMETERS = ("format", "strip_metadata")
+FLAG_VALUES = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False, "": False}
+
+
+def parse_flag(name: str, text: str | None) -> bool:
+    """A yes/no parameter (true/false, 1/0, yes/no, on/off); absent is false."""
+    key = (text or "").strip().lower()
+    if key not in FLAG_VALUES:
+        raise ImageError(f"{name} must be true or false, got {echo(text)}.")
+    return FLAG_VALUES[key]
 
 
 def _checked_name(name: str) -> str:
@@ -294,11 +308,13 @@ class ImageHandler(BaseHandler):
 
     def run(self, item: ImageRequest, idx: int) -> tuple[bytes, str, str]:
         """decode -> validate -> process -> encode one image; returns (bytes, Content-Type, "WxH")."""
-        unknown = sorted(set(item.params) - {"format", *self.parameters})
+        accepted = (*COMMON_PARAMETERS, *self.parameters)
+        unknown = sorted(set(item.params) - set(accepted))
         if unknown:
             names = ", ".join(echo(name) for name in unknown[:4])
-            raise ImageError(f"Unknown parameter(s) {names}; this model accepts: format, {', '.join(self.parameters) or '-'}.")
+            raise ImageError(f"Unknown parameter(s) {names}; this model accepts: {', '.join(accepted)}.")
         fmt = parse_output_format(item.params.get("format"), self.settings.default_format)
+        strip = parse_flag("strip_metadata", item.params.get("strip_metadata"))
         budget = getattr(self, "pixels_left", self.settings.max_input_pixels)
         image = decode_image(item.image_bytes, budget)
         self.pixels_left = budget - image.width * image.height
@@ -306,7 +322,7 @@ class ImageHandler(BaseHandler):
         self.validate(image, item.params)
         check_encodable(self.output_size(image, item.params), fmt)
         result = self.process(image, item.params, idx)
-        body, content_type = encode_image(result.rgb, result.alpha, fmt, self.settings.jpeg_quality)
+        body, content_type = encode_image(result.rgb, result.alpha, fmt, self.settings.jpeg_quality, None if strip else result.metadata)
         return body, content_type, f"{result.width}x{result.height}"
 
     def error(self, idx: int, status: int, message: str) -> bytes:

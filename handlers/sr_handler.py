@@ -8,6 +8,7 @@ this file only says which steps run, in which order, with the archive's settings
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from ts.metrics.metric_type_enum import MetricTypes
@@ -45,7 +46,7 @@ class SuperResolutionHandler(ImageHandler):
         tiles = count_tiles(image.height, image.width, self.upscaler.tile, self.settings.overlap)
         self.context.set_response_header(idx, "X-Tiles", str(tiles))
         self.record("DronesrTiles", tiles, "count", MetricTypes.COUNTER)
-        return DecodedImage(rgb, alpha, image.source_format)
+        return dataclasses.replace(image, rgb=rgb, alpha=alpha)
 
     def describe(self) -> dict:
         return {"task": "super-resolution", "scale": self.upscaler.scale, **super().describe()}

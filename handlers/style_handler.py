@@ -21,7 +21,7 @@ and is brought to the output size by a guided upsample (dronesr/archs/style_net.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +30,8 @@ from PIL import Image
 
 from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
-from dronesr.imaging import DecodedImage, ImageError, echo, rgb_to_tensor, tensor_to_rgb
-from dronesr.inference import prepare_for_inference
+from dronesr.imaging import DecodedImage, rgb_to_tensor, tensor_to_rgb
+from dronesr.inference import parse_style_request, prepare_for_inference
 from dronesr.precision import PrecisionChoice, choose_precision
 from dronesr.serving import ImageHandler
 
@@ -66,40 +66,9 @@ class StyleTransferHandler(ImageHandler):
         self.precision = choice.precision
         return choice
 
-    # --- parameters -----------------------------------------------------------------------
-    def _unknown_style(self, name: str) -> ImageError:
-        return ImageError(f"Unknown style {echo(name)}; available styles: {', '.join(self.model.style_names)}.")
-
-    def _fraction(self, name: str, text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise ImageError(f"{name} must be a number between 0 and 1, got {echo(text)}.") from None
-        if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-            raise ImageError(f"{name} must be between 0 and 1, got {echo(text)}.")
-        return value
-
     def style_request(self, params: dict[str, str]) -> tuple[torch.Tensor, float]:
         """The request's (style weights ``[1, S]``, strength); ImageError (400) when malformed."""
-        names = self.model.style_names
-        primary = params.get("style", "").strip() or names[0]
-        if primary not in names:
-            raise self._unknown_style(primary)
-        strength = self._fraction("strength", params["strength"].strip()) if "strength" in params else 1.0
-        mix: dict[str, float] = {}
-        for part in (p.strip() for p in params.get("blend", "").split(",")):
-            if not part:
-                continue
-            name, sep, weight = part.partition(":")
-            name = name.strip()
-            if name not in names:
-                raise self._unknown_style(name)
-            mix[name] = mix.get(name, 0.0) + (self._fraction(f"blend weight of {name}", weight.strip()) if sep else 0.5)
-        extra = sum(mix.values())
-        if extra > 1.0 + 1e-6:
-            raise ImageError(f"blend weights sum to {extra:g}, over 1 (the style keeps 1 minus their sum).")
-        mix[primary] = mix.get(primary, 0.0) + max(0.0, 1.0 - extra)
-        return self.model.style_vector(mix), strength
+        return parse_style_request(self.model, params.get("style"), params.get("blend"), params.get("strength"))
 
     # --- the steps ------------------------------------------------------------------------
     def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
@@ -120,14 +89,14 @@ class StyleTransferHandler(ImageHandler):
         rgb = np.asarray(Image.fromarray(image.rgb, "RGB").resize(size, Image.LANCZOS))
         alpha = None if image.alpha is None else np.asarray(Image.fromarray(image.alpha, "L").resize(size, Image.LANCZOS))
         self.context.set_response_header(idx, "X-Resized-From", f"{image.width}x{image.height}")
-        return DecodedImage(rgb, alpha, image.source_format)
+        return dataclasses.replace(image, rgb=rgb, alpha=alpha)
 
     def process(self, image: DecodedImage, params: dict[str, str], idx: int) -> DecodedImage:
         weights, strength = self.style_request(params)
         image = self.fit(image, idx)
         with torch.inference_mode():
             result = self.model.stylize(rgb_to_tensor(image.rgb).to(self.device), weights.to(self.device), strength=strength, precision=self.precision)
-        return DecodedImage(tensor_to_rgb(result.cpu()), image.alpha, image.source_format)
+        return dataclasses.replace(image, rgb=tensor_to_rgb(result.cpu()))
 
     def describe(self) -> dict:
         return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 
@@ -84,3 +85,53 @@ def tiny_weights(tmp_path: Path) -> Path:
 @pytest.fixture
 def photo() -> np.ndarray:
     return synthetic_photo()
+
+
+# A camera's JPEG: GPS EXIF, an sRGB ICC profile, XMP and Orientation 6 (stored sideways: the
+# upright picture is 48 wide and 64 high, with a bright band at its top).
+GPS = {1: "N", 2: (52.0, 30.0, 12.5), 3: "E", 4: (13.0, 24.0, 1.0)}
+EXIF_ORIENTATION, EXIF_GPS_IFD, EXIF_IFD, EXIF_MAKE = 0x0112, 0x8825, 0x8769, 0x010F
+
+
+@functools.lru_cache(maxsize=1)
+def srgb_icc() -> bytes:
+    """An sRGB profile (made once: its header carries the time it was made)."""
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def camera_jpeg(width: int = 64, height: int = 48) -> bytes:
+    stored = synthetic_photo(width, height, seed=3)
+    stored[:, :8] = 250  # left edge of the stored pixels = top of the upright picture (rotated 90 CW)
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = 6
+    exif[EXIF_MAKE] = "DJI"
+    exif[EXIF_GPS_IFD] = GPS
+    exif.get_ifd(EXIF_IFD)[0xA002] = width
+    exif.get_ifd(EXIF_IFD)[0xA003] = height
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
+    )
+    return encode(stored, "JPEG", quality=95, exif=exif.tobytes(), icc_profile=srgb_icc(), xmp=xmp)
+
+
+def assert_camera_metadata_kept(data: bytes, scale: int) -> None:
+    """``data`` is a result of camera_jpeg(): upright, Orientation 1, same GPS and ICC, sizes updated."""
+    image = Image.open(io.BytesIO(data))
+    assert image.size == (48 * scale, 64 * scale)  # upright: portrait
+    top, bottom = np.asarray(image.convert("L"))[: 4 * scale].mean(), np.asarray(image.convert("L"))[-4 * scale :].mean()
+    assert top > bottom + 40  # the bright band is at the top
+    exif = image.getexif()
+    assert exif.get(EXIF_ORIENTATION, 1) == 1
+    assert exif[EXIF_MAKE] == "DJI"
+    assert dict(exif.get_ifd(EXIF_GPS_IFD)) == GPS
+    assert (exif.get_ifd(EXIF_IFD)[0xA002], exif.get_ifd(EXIF_IFD)[0xA003]) == image.size
+    assert image.info.get("icc_profile") == srgb_icc()
+
+
+def assert_no_metadata(data: bytes) -> None:
+    image = Image.open(io.BytesIO(data))
+    assert len(image.getexif()) == 0
+    assert "icc_profile" not in image.info and "xmp" not in image.info

@@ -13,7 +13,7 @@ from PIL import Image
 
 from dronesr.inference import Upscaler
 from tests import e2e_server
-from tests.conftest import ROOT, drone_photo, encode, synthetic_photo
+from tests.conftest import ROOT, assert_camera_metadata_kept, assert_no_metadata, camera_jpeg, drone_photo, encode, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 MODELS = ["srgan", "srresnet"]
@@ -45,6 +45,22 @@ def test_multipart_upload_and_jpeg_output(server):
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "image/jpeg"
     assert Image.open(io.BytesIO(response.content)).format == "JPEG"
+
+
+def test_camera_metadata_is_kept_and_strip_metadata_drops_it(server):
+    files = {"data": ("dji.jpg", camera_jpeg(), "image/jpeg")}
+    kept = requests.post(f"{server.inference}/predictions/srgan", files=files, data={"format": "jpeg"}, timeout=120)
+    assert kept.status_code == 200, kept.text
+    assert_camera_metadata_kept(kept.content, 4)
+    stripped = requests.post(f"{server.inference}/predictions/srgan", files=files, data={"format": "jpeg", "strip_metadata": "true"}, timeout=120)
+    assert stripped.status_code == 200, stripped.text
+    assert_no_metadata(stripped.content)
+    headers = {"Content-Type": "image/jpeg", "X-Dronesr-Strip-Metadata": "yes"}
+    raw = requests.post(f"{server.inference}/predictions/srresnet", data=camera_jpeg(), headers=headers, timeout=120)
+    assert raw.status_code == 200 and raw.headers["Content-Type"] == "image/png"
+    assert_no_metadata(raw.content)
+    bad = requests.post(f"{server.inference}/predictions/srgan", files=files, data={"strip_metadata": "maybe"}, timeout=120)
+    assert_json_error(bad, 400, "strip_metadata must be true or false")
 
 
 @pytest.mark.parametrize("accept, content_type", [("image/webp", "image/webp"), ("image/jpeg;q=0.9, image/png;q=0.5", "image/jpeg"), ("*/*", "image/png")])

@@ -1,0 +1,98 @@
+"""``dronesr``: enlarge or stylise photos, folders and drone videos, in process (no server).
+
+    dronesr upscale INPUT... -o OUTDIR [--model srgan|srresnet|FILE] [--format same|png|jpeg|webp]
+    dronesr stylize INPUT... -o OUTDIR --style NAME [--blend NAME:W,...] [--strength S]
+
+INPUT: image files, folders (walked recursively; the layout is kept under OUTDIR) and videos
+(.mp4 .mov .mkv .avi .webm). A file that cannot be read or is over a limit is reported and
+skipped; the exit status is 1 when anything failed, 130 after Ctrl-C, 2 for bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from dronesr import limits
+from dronesr.cli.batch import BatchRunner, Summary, collect_jobs
+from dronesr.cli.transforms import SR_MODELS, StyleTransform, Transform, UpscaleTransform
+from dronesr.cli.video import VideoOptions
+from dronesr.imaging import ImageError
+from dronesr.precision import DEVICES, PRECISIONS, resolve_device
+from dronesr.tiling import DEFAULT_TILE
+
+FORMATS = ("same", "png", "jpeg", "webp")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files, folders and videos")
+    parser.add_argument("-o", "--out-dir", type=Path, required=True, metavar="OUTDIR", help="results go here (created if missing)")
+    parser.add_argument("--format", choices=FORMATS, default="same", help="image output format; same: the input's where it can be written, else png")
+    parser.add_argument("--quality", type=int, default=92, help="JPEG quality of image outputs")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA when present, else the CPU")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: the fastest one measured that matches float32 (>= 50 dB)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--max-input-pixels", type=int, default=limits.MAX_INPUT_PIXELS, help="larger images and frames are refused")
+    parser.add_argument("--strip-metadata", action="store_true", help="drop EXIF (camera, date, GPS), ICC and XMP; video: the container's tags")
+    parser.add_argument("--overwrite", action="store_true", help="redo outputs that already exist (else they are skipped)")
+    parser.add_argument("--crf", type=int, default=VideoOptions.crf, help="video: x264 constant quality (lower is better)")
+    parser.add_argument("--preset", default=VideoOptions.preset, help="video: x264 preset (ultrafast ... veryslow)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="dronesr", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    upscale = commands.add_parser("upscale", help="x4 super-resolution", description="x4 super-resolution of photos, folders and videos.", formatter_class=formatter)
+    _common(upscale)
+    upscale.add_argument("--model", default="srgan", help=f"{' or '.join(SR_MODELS)} (the shipped weights), or a weights file (.pt)")
+    upscale.add_argument("--tile", type=int, default=DEFAULT_TILE, help="LR tile side in pixels (bounds memory; tiles are stitched without seams)")
+    upscale.add_argument("--max-output-pixels", type=int, default=limits.MAX_OUTPUT_PIXELS, help="inputs whose x4 result is larger are refused")
+
+    stylize = commands.add_parser("stylize", help="paint photos in a style", description="Fast neural style transfer of photos, folders and videos.", formatter_class=formatter)
+    _common(stylize)
+    stylize.add_argument("--style", required=True, help="a style name (a wrong one lists them)")
+    stylize.add_argument("--blend", default="", help="NAME:W[,NAME:W...] further styles mixed in, W in 0..1 (bare NAME: 0.5)")
+    stylize.add_argument("--strength", type=float, default=1.0, help="0..1: photo + strength * (stylised - photo)")
+    stylize.add_argument("--model", default="style", help="style (the shipped weights) or a weights file (.pt)")
+    stylize.add_argument("--max-side", type=int, default=limits.STYLE_MAX_SIDE, help="longer images are scaled down to this side first")
+    return parser
+
+
+def load_transform(args: argparse.Namespace) -> Transform:
+    device = resolve_device(args.device)
+    if args.command == "upscale":
+        return UpscaleTransform.load(args.model, device, args.tile, args.precision, args.max_input_pixels, args.max_output_pixels)
+    return StyleTransform.load(args.model, args.style, args.blend, args.strength, device, args.precision, args.max_input_pixels, args.max_side)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    jobs, problems = collect_jobs(args.inputs)
+    if not jobs and problems:
+        parser.exit(2, "dronesr: nothing to do:\n" + "\n".join(f"  {path}: {reason}" for path, reason in problems) + "\n")
+    try:
+        transform = load_transform(args)
+    except (ImageError, ValueError, KeyError) as exc:
+        parser.exit(2, f"dronesr: {exc.message if isinstance(exc, ImageError) else exc}\n")
+    print(f"dronesr {args.command}: {transform.describe()}; {len(jobs)} input(s) -> {args.out_dir}", file=sys.stderr)
+    summary = Summary(failed=list(problems))
+    runner = BatchRunner(transform, args.out_dir, args.format, args.quality, args.strip_metadata, args.overwrite, VideoOptions(args.crf, args.preset))
+    try:
+        runner.run(jobs, summary)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted (no partial output left behind)\n{summary.report()}", file=sys.stderr)
+        return 130
+    print(summary.report(), file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

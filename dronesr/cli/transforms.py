@@ -1,0 +1,152 @@
+"""What a subcommand does to one picture: the same steps as the handlers, for photos and for video
+frames. A transform knows its result size before the work, so limits are checked first."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from dronesr.archs import SRResNet, StyleNet
+from dronesr.checkpoint import load_model
+from dronesr.imaging import DecodedImage, ImageError, resize_plane, rgb_to_tensor, tensor_to_rgb
+from dronesr.inference import Upscaler, parse_style_request, prepare_for_inference
+from dronesr.precision import choose_precision
+
+# The shipped weights, by the name the endpoints use; beside the package in a checkout.
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+SR_MODELS = ("srgan", "srresnet")
+
+
+def resolve_weights(name_or_path: str, shipped: tuple[str, ...], default_file: str | None = None) -> Path:
+    """A shipped model's name (``srgan``) or a weights file; ValueError when neither exists."""
+    if name_or_path in shipped or (default_file and name_or_path == default_file):
+        path = WEIGHTS_DIR / f"{name_or_path}.pt"
+        if not path.is_file():
+            raise ValueError(f"the shipped weights {path} are not there; pass a weights file instead")
+        return path
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ValueError(f"no such model or weights file: {name_or_path!r} (shipped: {', '.join(shipped)})")
+    return path
+
+
+@dataclass
+class Transform:
+    """Base: ``result_size`` before the work, ``frame`` on RGB pixels, ``image`` on a decoded file."""
+
+    max_input_pixels: int
+
+    def result_size(self, width: int, height: int) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def check(self, width: int, height: int) -> None:
+        if width * height > self.max_input_pixels:
+            raise ImageError(f"{width}x{height} is over the input limit of {self.max_input_pixels} pixels (--max-input-pixels)")
+
+    def frame(self, rgb: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def image(self, image: DecodedImage) -> DecodedImage:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass
+class UpscaleTransform(Transform):
+    upscaler: Upscaler
+    max_output_pixels: int
+    name: str = ""
+
+    @classmethod
+    def load(cls, model: str, device: torch.device, tile: int, precision: str, max_input_pixels: int, max_output_pixels: int) -> UpscaleTransform:
+        path = resolve_weights(model, SR_MODELS)
+        network = load_model(path)
+        if not isinstance(network, SRResNet):
+            raise ValueError(f"{path}: not super-resolution weights but {type(network).__name__}")
+        upscaler = Upscaler(prepare_for_inference(network, device), tile=tile, device=device)
+        choice = upscaler.select_precision(precision)
+        return cls(max_input_pixels, upscaler, max_output_pixels, f"{path.name} x{upscaler.scale} on {device}, {choice.summary()}")
+
+    def result_size(self, width: int, height: int) -> tuple[int, int]:
+        self.check(width, height)
+        scale = self.upscaler.scale
+        if width * height * scale * scale > self.max_output_pixels:
+            raise ImageError(
+                f"{width}x{height} gives a {width * scale}x{height * scale} result, over the output limit of "
+                f"{self.max_output_pixels} pixels (--max-output-pixels)"
+            )
+        return width * scale, height * scale
+
+    def frame(self, rgb: np.ndarray) -> np.ndarray:
+        return self.upscaler.upscale(rgb)
+
+    def image(self, image: DecodedImage) -> DecodedImage:
+        size = self.result_size(image.width, image.height)
+        alpha = resize_plane(image.alpha, size) if image.alpha is not None else None
+        return dataclasses.replace(image, rgb=self.frame(image.rgb), alpha=alpha)
+
+    def describe(self) -> str:
+        return self.name
+
+
+@dataclass
+class StyleTransform(Transform):
+    model: StyleNet
+    weights: torch.Tensor
+    strength: float
+    max_side: int
+    device: torch.device
+    precision: str = "float32"
+    name: str = ""
+
+    @classmethod
+    def load(cls, model: str, style: str, blend: str, strength: float, device: torch.device, precision: str, max_input_pixels: int, max_side: int) -> StyleTransform:
+        path = resolve_weights(model, ("style",))
+        network = load_model(path)
+        if not isinstance(network, StyleNet):
+            raise ValueError(f"{path}: not style weights but {type(network).__name__}")
+        network = prepare_for_inference(network, device)
+        weights, amount = parse_style_request(network, style, blend, str(strength))
+        side = network.work_side
+        photo = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)).to(device)
+
+        def run(p: str) -> torch.Tensor:
+            with torch.inference_mode():
+                return network.stylize(photo, weights.to(device), precision=p)
+
+        choice = choose_precision(run, device, precision)
+        styles = ", ".join(f"{n} {w:.2f}" for n, w in zip(network.style_names, weights[0].tolist()) if w > 0)
+        return cls(max_input_pixels, network, weights.to(device), amount, max_side, device, choice.precision, f"{path.name} ({styles}; strength {amount:g}) on {device}, {choice.summary()}")
+
+    def result_size(self, width: int, height: int) -> tuple[int, int]:
+        self.check(width, height)
+        if max(width, height) <= self.max_side:
+            return width, height
+        scale = self.max_side / max(width, height)
+        return max(1, round(width * scale)), max(1, round(height * scale))
+
+    def _fit(self, plane: np.ndarray, mode: str) -> np.ndarray:
+        size = self.result_size(plane.shape[1], plane.shape[0])
+        if size == (plane.shape[1], plane.shape[0]):
+            return plane
+        return np.asarray(Image.fromarray(plane, mode).resize(size, Image.LANCZOS))
+
+    def frame(self, rgb: np.ndarray) -> np.ndarray:
+        rgb = self._fit(rgb, "RGB")
+        with torch.inference_mode():
+            out = self.model.stylize(rgb_to_tensor(rgb).to(self.device), self.weights, strength=self.strength, precision=self.precision)
+        return tensor_to_rgb(out.cpu())
+
+    def image(self, image: DecodedImage) -> DecodedImage:
+        alpha = self._fit(image.alpha, "L") if image.alpha is not None else None
+        return dataclasses.replace(image, rgb=self.frame(image.rgb), alpha=alpha)
+
+    def describe(self) -> str:
+        return self.name

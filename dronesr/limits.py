@@ -1,0 +1,6 @@
+"""Default sizes every entry point bounds (the handlers' model-config.yaml may set others; the CLI
+shows these in ``--help`` and takes others as options)."""
+
+MAX_INPUT_PIXELS = 4_000_000  # decoded image, checked before decoding
+MAX_OUTPUT_PIXELS = 36_000_000  # result of super-resolution (x4 of 1920x1080 is 33.2 MP)
+STYLE_MAX_SIDE = 1024  # style transfer: longer images are scaled down to this side first
