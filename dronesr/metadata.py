@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from PIL import Image, PngImagePlugin
 
+IMAGE_WIDTH, IMAGE_LENGTH = 0x0100, 0x0101  # TIFF-style size tags some cameras also write into IFD0
 ORIENTATION = 0x0112
 EXIF_IFD = 0x8769
 PIXEL_X_DIMENSION = 0xA002
@@ -53,6 +54,9 @@ def exif_bytes_for(exif: Image.Exif, size: tuple[int, int]) -> bytes:
     copy.load(exif.tobytes())
     if ORIENTATION in copy:
         copy[ORIENTATION] = 1
+    for tag, value in ((IMAGE_WIDTH, size[0]), (IMAGE_LENGTH, size[1])):
+        if tag in copy:
+            copy[tag] = value
     ifd = copy.get_ifd(EXIF_IFD)
     if PIXEL_X_DIMENSION in ifd:
         ifd[PIXEL_X_DIMENSION] = size[0]

@@ -440,7 +440,9 @@
         cancelButton: $("sr-cancel"),
       });
       try {
-        const result = await predict(model, photo.file, { format }, job);
+        const params = { format };
+        if ($("sr-strip-metadata").checked) params.strip_metadata = "true";
+        const result = await predict(model, photo.file, params, job);
         await showResult(result, model, title);
       } catch (problem) {
         show(resultBox, false);

@@ -9,7 +9,12 @@ quietly restarts would otherwise pass)."""
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import io
+import json
+import re
+import socket
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -218,4 +223,86 @@ def test_result_over_the_webp_side_limit_is_a_400_naming_what_works(server):
     response = post(server, files={"data": strip}, data={"format": "webp"})
     assert_json_error(response, 400, "webp limit of 16383")
     assert "png" in response.json()["message"]
+    assert_same_worker_serves(server, pid)
+
+
+# --- HTTP framing, methods, slow clients, concurrency (TorchServe's own frontend) ----------------
+def raw_exchange(server, request: bytes, timeout: float = 30) -> tuple[int, bytes, int]:
+    """Send raw bytes on one connection and read what comes back until the server closes it or
+    stays quiet for a second after a complete response; returns (status, body of the first
+    response, number of responses seen)."""
+    host, port = server.inference.removeprefix("http://").split(":")
+    data, deadline = b"", time.monotonic() + timeout
+    with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+        connection.sendall(request)
+        while time.monotonic() < deadline:
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+            complete = bool(length) and len(body) >= int(length.group(1))
+            connection.settimeout(1.0 if complete else max(0.1, deadline - time.monotonic()))
+            try:
+                chunk = connection.recv(65536)
+            except TimeoutError:
+                break
+            except ConnectionResetError:  # Netty closes at once after refusing a malformed request
+                break
+            if not chunk:
+                break
+            data += chunk
+    assert data, "no reply"
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    return int(head.split(b" ", 2)[1]), body[: int(length.group(1))] if length else body, data.count(b"HTTP/1.1 ")
+
+
+def raw_post(*headers: bytes, body: bytes = b"") -> bytes:
+    return b"\r\n".join([b"POST /predictions/" + MODEL.encode() + b" HTTP/1.1", b"Host: 127.0.0.1", *headers, b"", body])
+
+
+FRAMINGS = {
+    # name: (raw request, status)
+    "duplicate-content-length": (lambda: raw_post(b"Content-Type: image/png", b"Content-Length: %d" % len(small_png()), b"Content-Length: 5", body=small_png()), 400),
+    "garbage-request-line": (lambda: b"HELLO\r\n\r\n", 400),
+    "20-kb-header": (lambda: b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 20_000 + b"\r\n\r\n", 400),
+    "9-kb-url": (lambda: b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "utf8-parameter-header": (lambda: raw_post("X-Dronesr-Format: é".encode(), b"Content-Type: image/png", b"Content-Length: %d" % len(small_png()), body=small_png()), 400),
+    "delete-method": (lambda: b"DELETE /predictions/" + MODEL.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "chunked-upload": (lambda: raw_post(b"Content-Type: image/png", b"Transfer-Encoding: chunked", body=b"%x\r\n" % len(small_png()) + small_png() + b"\r\n0\r\n\r\n"), 200),
+}
+
+
+@pytest.mark.parametrize("name", FRAMINGS)
+def test_odd_http_framing_gets_one_answer(server, name):
+    build, expected = FRAMINGS[name]
+    pid = worker_pid(server)
+    status, body, responses = raw_exchange(server, build())
+    assert (status, responses) == (expected, 1), body[:200]
+    if status >= 400:
+        assert json.loads(body)["code"] == status  # JSON, from TorchServe or the handler
+        assert b"Traceback" not in body and b".py" not in body
+    assert_same_worker_serves(server, pid)
+
+
+def test_a_slow_client_does_not_hold_up_the_others(server):
+    """A client that sends half a request and stalls holds a socket, not a thread: TorchServe's
+    event loop serves the next client at once. (TorchServe 0.12 has no read timeout, so the
+    stalled connection stays open until the client goes: README "Limits".)"""
+    host, port = server.inference.removeprefix("http://").split(":")
+    stalled = [socket.create_connection((host, int(port)), timeout=10) for _ in range(20)]
+    try:
+        for connection in stalled:
+            connection.sendall(raw_post(b"Content-Type: image/png", b"Content-Length: 100000", body=b"\x89PNG"))
+        started = time.monotonic()
+        response = post(server, data=small_png())
+        assert response.status_code == 200 and time.monotonic() - started < 10
+    finally:
+        for connection in stalled:
+            connection.close()
+
+
+def test_concurrent_requests_are_all_answered_by_the_same_worker(server):
+    pid = worker_pid(server)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: post(server, data=encode(synthetic_photo(32, 24), "PNG")).status_code, range(16)))
+    assert set(statuses) <= {200, 503} and statuses.count(200) >= 8, statuses  # 503: TorchServe's queue full (job_queue_size)
     assert_same_worker_serves(server, pid)

@@ -2,7 +2,7 @@
 starts it (`torchserve --start --model-store ... --ts-config ...`, with TS_SERVICE_ENVELOPE=kserve
 in the environment as the runtime sets it for protocolVersion v1), answering KServe v1 JSON.
 
-The bundle's config binds 0.0.0.0:8085 for the pod; the test runs a copy rewritten to free loopback
+The bundle's config binds the pod's loopback (127.0.0.1:8085, metrics 127.0.0.1:8082); the test runs a copy rewritten to free loopback
 ports (inference and management still sharing one port, as in the pod). What this cannot test: the
 KServe wrapper, the storage initializer and the ingress, which exist only in a cluster."""
 
@@ -80,8 +80,10 @@ def api(bundle, tmp_path_factory) -> str:
 
 def test_bundle_has_the_runtime_layout_and_pod_addresses(bundle):
     config = read_properties(bundle / "config" / "config.properties")
-    assert config["inference_address"] == "http://0.0.0.0:8085"
-    assert config["management_address"] == "http://0.0.0.0:8085"
+    assert config["inference_address"] == "http://127.0.0.1:8085"
+    assert config["management_address"] == "http://127.0.0.1:8085"  # loopback: no token needed, unreachable from outside the pod
+    assert config["metrics_address"] == "http://127.0.0.1:8082"
+    assert not [key for key, value in config.items() if "0.0.0.0" in value]
     assert config["model_store"] == "/mnt/models/model-store"
     assert config["enable_envvars_config"] == "false"  # keeps TS_SERVICE_ENVELOPE=kserve out (see the config)
     local = read_properties(ROOT / "config.properties")
