@@ -71,9 +71,8 @@ dataset: install ## split manifests of the IFO and aerial photos (SHARED=path/to
 	$(PY) -m training.dataset --images $(SHARED)/ifo --out data/ifo_manifest.json
 	$(PY) -m training.dataset --images $(SHARED)/aerial --group-by prefix --out data/aerial_manifest.json
 
-train-srresnet: dataset ## train the PSNR model, two stages (bounded, resumable; see the YAMLs)
+train-srresnet: dataset ## train the PSNR model (bounded, resumable; see the YAML)
 	$(PY) -m training.train_sr --config training/configs/srresnet.yaml
-	$(PY) -m training.train_sr --config training/configs/srresnet_jpeg.yaml
 
 train-srgan: dataset ## fine-tune SRGAN from weights/srresnet.pt
 	$(PY) -m training.train_sr --config training/configs/srgan.yaml

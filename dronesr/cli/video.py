@@ -37,6 +37,16 @@ class VideoResult:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
+def expected_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream, rate: Fraction) -> int:
+    """Frame count for the progress bar when the container does not store one (Matroska, WebM):
+    duration x frame rate; 0 when unknown."""
+    if stream.duration is not None and stream.time_base is not None:
+        return round(float(stream.duration * stream.time_base * rate))
+    if container.duration is not None:
+        return round(container.duration / av.time_base * float(rate))
+    return 0
+
+
 def first_frame_rotation(source: Path) -> int:
     """The display rotation of the first video frame (degrees counter-clockwise; 0 when none)."""
     with av.open(str(source)) as container:
@@ -64,7 +74,7 @@ def process_video(
         audio_in = list(source_file.streams.audio)
         width, height = transform.result_size(video_in.codec_context.width, video_in.codec_context.height)
         rate = video_in.average_rate or video_in.guessed_rate or Fraction(30)
-        total = video_in.frames or 0
+        total = video_in.frames or expected_frames(source_file, video_in, rate)
         with av.open(str(target), "w") as target_file:
             if keep_metadata:
                 target_file.metadata.update(source_file.metadata)
