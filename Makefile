@@ -74,8 +74,12 @@ dataset: install ## split manifests of the IFO and aerial photos (SHARED=path/to
 train-srresnet: dataset ## train the PSNR model (bounded, resumable; see the YAML)
 	$(PY) -m training.train_sr --config training/configs/srresnet.yaml
 
-train-srgan: dataset ## fine-tune SRGAN from weights/srresnet.pt
+# The served srgan is the GAN blended half and half with the PSNR model it started from (ESRGAN's
+# network interpolation): measured, the raw GAN makes JPEG input worse than bicubic (README).
+SRGAN_ALPHA ?= 0.5
+train-srgan: dataset ## fine-tune SRGAN from weights/srresnet.pt, then interpolate it with srresnet (SRGAN_ALPHA)
 	$(PY) -m training.train_sr --config training/configs/srgan.yaml
+	$(PY) -m training.interpolate --gan weights/srgan_gan.pt --psnr weights/srresnet.pt --alpha $(SRGAN_ALPHA) --out weights/srgan.pt
 
 train-style: dataset ## train the multi-style network (bounded, resumable; see the YAML)
 	$(PY) -m training.train_style --config training/configs/style.yaml

@@ -11,9 +11,10 @@ import torch
 import torchvision
 from PIL import Image
 
-from dronesr.checkpoint import load_model
+from dronesr.archs import SRResNet
+from dronesr.checkpoint import load_model, save_model
 from dronesr.inference import Upscaler
-from tests.conftest import ROOT, synthetic_photo
+from tests.conftest import ROOT, synthetic_photo, tiny_srresnet
 from training import dataset, evaluate, train_sr
 
 
@@ -138,3 +139,23 @@ def test_validation_psnr_is_the_evaluation_protocols(manifest, tmp_path):
     for degradation in ("clean", "jpeg75"):
         result = evaluate.evaluate(methods, val_paths, 4, degradation)
         assert result["g"][0] - result["bicubic"][0] == pytest.approx(history[f"val_gain_{degradation}"], abs=1e-3)
+
+
+def test_network_interpolation_blends_every_parameter(tmp_path):
+    from training.interpolate import interpolate
+
+    gan, psnr, out = tmp_path / "gan.pt", tmp_path / "psnr.pt", tmp_path / "mix.pt"
+    kwargs = {"scale": 4, "channels": 8, "num_blocks": 2}
+    save_model(tiny_srresnet(seed=1), gan, kwargs)
+    save_model(tiny_srresnet(seed=2), psnr, kwargs)
+    a, b = (load_model(p).state_dict() for p in (gan, psnr))
+    for alpha in (0.0, 0.5, 1.0):
+        interpolate(gan, psnr, alpha, out)
+        mixed = load_model(out).state_dict()
+        for name in a:
+            torch.testing.assert_close(mixed[name], alpha * a[name] + (1 - alpha) * b[name])
+    save_model(SRResNet(scale=4, channels=8, num_blocks=1), psnr, {"scale": 4, "channels": 8, "num_blocks": 1})
+    with pytest.raises(ValueError, match="not the same network"):
+        interpolate(gan, psnr, 0.5, out)
+    with pytest.raises(ValueError, match="alpha"):
+        interpolate(gan, gan, 1.5, out)
