@@ -78,7 +78,7 @@ def run_clip(transform: UpscaleTransform, size: tuple[int, int], fps: int, frame
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     transform = UpscaleTransform.load(args.model, torch.device("cpu"), DEFAULT_TILE, args.precision, MAX_INPUT_PIXELS, MAX_OUTPUT_PIXELS)
-    print(f"model: {transform.describe()}")
+    print(f"model: {transform.summary}")
     print(f"CPU: {cpu_features()}, {torch.get_num_threads()} torch threads; x264 preset {args.preset}")
     with tempfile.TemporaryDirectory() as folder:
         frames = round(args.seconds * args.fps)

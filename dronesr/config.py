@@ -29,13 +29,15 @@ def _field_type(cls: type, field: dataclasses.Field) -> Any:
     return args[0] if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args else hint
 
 
+# The words a yes/no option accepts: command-line flags here, request parameters in dronesr/serving.py.
+BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
 def _parse_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+    try:
+        return BOOLEAN_WORDS[text.lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}") from None
 
 
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:

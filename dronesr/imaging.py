@@ -9,6 +9,7 @@ out as 8-bit RGB plus an optional alpha plane, upright according to its EXIF ori
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import warnings
 from dataclasses import dataclass
@@ -176,6 +177,24 @@ def check_encodable(size: tuple[int, int], fmt: str) -> None:
             f"A {size[0]}x{size[1]} result is over the {fmt} limit of {limit} px per side; "
             f"ask for format={' or '.join(others)} instead."
         )
+
+
+def fit_within(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(width, height) scaled down so the long side is at most ``max_side`` (unchanged if it is)."""
+    if max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def fit_image(image: DecodedImage, max_side: int) -> DecodedImage:
+    """``image`` scaled down (Lanczos, alpha included) to ``max_side``; the same object if it fits."""
+    size = fit_within(image.width, image.height, max_side)
+    if size == (image.width, image.height):
+        return image
+    rgb = np.asarray(Image.fromarray(image.rgb, "RGB").resize(size, Image.LANCZOS))
+    alpha = None if image.alpha is None else np.asarray(Image.fromarray(image.alpha, "L").resize(size, Image.LANCZOS))
+    return dataclasses.replace(image, rgb=rgb, alpha=alpha)
 
 
 def resize_plane(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:

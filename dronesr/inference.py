@@ -116,3 +116,25 @@ def parse_style_request(model: StyleNet, style: str | None, blend: str | None = 
         raise ImageError(f"blend weights sum to {extra:g}, over 1 (the style keeps 1 minus their sum).")
     mix[primary] = mix.get(primary, 0.0) + max(0.0, 1.0 - extra)
     return model.style_vector(mix), amount
+
+
+def select_style_precision(model: StyleNet, device: torch.device, requested: str = "auto") -> PrecisionChoice:
+    """As requested, or (``auto``) the fastest precision measured on one work-size frame of the
+    first style whose output stays within ``MIN_PSNR_DB`` of float32 (dronesr/precision.py)."""
+    side = model.work_side
+    photo = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)).to(device)
+    weights = model.style_vector({model.style_names[0]: 1.0}).to(device)
+
+    def run(precision: str) -> torch.Tensor:
+        with torch.inference_mode():
+            return model.stylize(photo, weights, precision=precision)
+
+    return choose_precision(run, device, requested)
+
+
+@torch.inference_mode()
+def stylize_rgb(model: StyleNet, rgb: np.ndarray, weights: torch.Tensor, strength: float, precision: str) -> np.ndarray:
+    """H x W x 3 uint8 -> the same size stylised, on the model's device."""
+    device = next(model.parameters()).device
+    result = model.stylize(rgb_to_tensor(rgb).to(device), weights.to(device), strength=strength, precision=precision)
+    return tensor_to_rgb(result.cpu())

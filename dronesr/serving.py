@@ -25,6 +25,7 @@ from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
 from dronesr import limits
+from dronesr.config import BOOLEAN_WORDS
 from dronesr.imaging import OUTPUT_FORMATS, DecodedImage, ImageError, check_encodable, decode_image, echo, encode_image, parse_output_format
 from dronesr.precision import PRECISIONS, PrecisionChoice, check_choice, resolve_device
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH
@@ -107,15 +108,16 @@ ACCEPTED_TYPES = {content_type: key for key, (_, content_type) in OUTPUT_FORMATS
 
 # Parameters of every image model: the output format, and whether to drop the camera's metadata.
 COMMON_PARAMETERS = ("format", "strip_metadata")
-FLAG_VALUES = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False, "": False}
 
 
 def parse_flag(name: str, text: str | None) -> bool:
-    """A yes/no parameter (true/false, 1/0, yes/no, on/off); absent is false."""
+    """A yes/no parameter (true/false, 1/0, yes/no, on/off); absent or empty is false."""
     key = (text or "").strip().lower()
-    if key not in FLAG_VALUES:
+    if not key:
+        return False
+    if key not in BOOLEAN_WORDS:
         raise ImageError(f"{name} must be true or false, got {echo(text)}.")
-    return FLAG_VALUES[key]
+    return BOOLEAN_WORDS[key]
 
 
 def _checked_name(name: str) -> str:

@@ -24,15 +24,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
-from dronesr.imaging import DecodedImage, rgb_to_tensor, tensor_to_rgb
-from dronesr.inference import parse_style_request, prepare_for_inference
-from dronesr.precision import PrecisionChoice, choose_precision
+from dronesr.imaging import DecodedImage, fit_image, fit_within
+from dronesr.inference import parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
 from dronesr.serving import ImageHandler
 
 PARAMETER_SYNTAX = {
@@ -50,21 +47,9 @@ class StyleTransferHandler(ImageHandler):
         if not isinstance(model, StyleNet):
             raise TypeError(f"{self.settings.weights}: not StyleNet weights but {type(model).__name__}")
         self.model = prepare_for_inference(model, self.device)
-        self.report_precision(self.select_precision())
-
-    def select_precision(self) -> PrecisionChoice:
-        """Time the network at its work size in each precision (``precision: auto``)."""
-        side = self.model.work_side
-        photo = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)).to(self.device)
-        weights = self.model.style_vector({self.model.style_names[0]: 1.0}).to(self.device)
-
-        def run(precision: str) -> torch.Tensor:
-            with torch.inference_mode():
-                return self.model.stylize(photo, weights, precision=precision)
-
-        choice = choose_precision(run, self.device, self.settings.precision)
+        choice = select_style_precision(self.model, self.device, self.settings.precision)
         self.precision = choice.precision
-        return choice
+        self.report_precision(choice)
 
     def style_request(self, params: dict[str, str]) -> tuple[torch.Tensor, float]:
         """The request's (style weights ``[1, S]``, strength); ImageError (400) when malformed."""
@@ -75,28 +60,14 @@ class StyleTransferHandler(ImageHandler):
         self.style_request(params)  # parameter errors answer 400 before any work
 
     def output_size(self, image: DecodedImage, params: dict[str, str]) -> tuple[int, int]:
-        side = self.settings.max_side
-        if max(image.width, image.height) <= side:
-            return image.width, image.height
-        scale = side / max(image.width, image.height)
-        return max(1, round(image.width * scale)), max(1, round(image.height * scale))
-
-    def fit(self, image: DecodedImage, idx: int) -> DecodedImage:
-        """Scale down (Lanczos) to ``max_side``, alpha included; say so in ``X-Resized-From``."""
-        size = self.output_size(image, {})
-        if size == (image.width, image.height):
-            return image
-        rgb = np.asarray(Image.fromarray(image.rgb, "RGB").resize(size, Image.LANCZOS))
-        alpha = None if image.alpha is None else np.asarray(Image.fromarray(image.alpha, "L").resize(size, Image.LANCZOS))
-        self.context.set_response_header(idx, "X-Resized-From", f"{image.width}x{image.height}")
-        return dataclasses.replace(image, rgb=rgb, alpha=alpha)
+        return fit_within(image.width, image.height, self.settings.max_side)
 
     def process(self, image: DecodedImage, params: dict[str, str], idx: int) -> DecodedImage:
         weights, strength = self.style_request(params)
-        image = self.fit(image, idx)
-        with torch.inference_mode():
-            result = self.model.stylize(rgb_to_tensor(image.rgb).to(self.device), weights.to(self.device), strength=strength, precision=self.precision)
-        return dataclasses.replace(image, rgb=tensor_to_rgb(result.cpu()))
+        fitted = fit_image(image, self.settings.max_side)
+        if fitted is not image:
+            self.context.set_response_header(idx, "X-Resized-From", f"{image.width}x{image.height}")
+        return dataclasses.replace(fitted, rgb=stylize_rgb(self.model, fitted.rgb, weights, strength, self.precision))
 
     def describe(self) -> dict:
         return {

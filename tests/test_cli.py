@@ -15,9 +15,8 @@ import pytest
 from PIL import Image
 
 from bench import video_bench
-from dronesr.checkpoint import save_model
 from dronesr.cli.main import main
-from tests.conftest import ROOT, assert_camera_metadata_kept, assert_no_metadata, camera_jpeg, encode, synthetic_photo, tiny_srresnet
+from tests.conftest import ROOT, assert_camera_metadata_kept, assert_no_metadata, camera_jpeg, encode, synthetic_photo
 
 CLIP_SIZE, CLIP_FPS, CLIP_SECONDS, CLIP_ROTATION = (640, 360), 10, 3, 90
 
@@ -43,18 +42,11 @@ def probe(path: Path) -> dict:
         }
 
 
-@pytest.fixture
-def tiny_model(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.pt"
-    save_model(tiny_srresnet(), path, {"scale": 4, "channels": 8, "num_blocks": 2})
-    return path
-
-
 def run(*args: str | Path) -> int:
     return main([str(a) for a in args])
 
 
-def test_folder_with_photos_a_corrupt_file_and_a_clip(tmp_path, tiny_model, capsys):
+def test_folder_with_photos_a_corrupt_file_and_a_clip(tmp_path, tiny_weights, capsys):
     source = tmp_path / "flight"
     (source / "day2").mkdir(parents=True)
     (source / "a.jpg").write_bytes(encode(synthetic_photo(64, 48), "JPEG", quality=90))
@@ -63,7 +55,7 @@ def test_folder_with_photos_a_corrupt_file_and_a_clip(tmp_path, tiny_model, caps
     make_clip(source / "day2" / "clip.mp4")
     out = tmp_path / "out"
 
-    status = run("upscale", source, "-o", out, "--model", tiny_model, "--preset", "ultrafast")
+    status = run("upscale", source, "-o", out, "--model", tiny_weights, "--preset", "ultrafast")
     err = capsys.readouterr().err
 
     assert status == 1  # something failed
@@ -80,26 +72,26 @@ def test_folder_with_photos_a_corrupt_file_and_a_clip(tmp_path, tiny_model, caps
     assert not [p for p in out.rglob(".*")], "a temporary file was left behind"
 
     # Run again: everything written is skipped; --overwrite redoes it.
-    assert run("upscale", source / "a.jpg", "-o", out, "--model", tiny_model) == 0
+    assert run("upscale", source / "a.jpg", "-o", out, "--model", tiny_weights) == 0
     assert "1 skipped" in capsys.readouterr().err
-    assert run("upscale", source / "a.jpg", "-o", out, "--model", tiny_model, "--overwrite", "--format", "webp") == 0
+    assert run("upscale", source / "a.jpg", "-o", out, "--model", tiny_weights, "--overwrite", "--format", "webp") == 0
     assert Image.open(out / "a.webp").format == "WEBP"
 
 
-def test_camera_metadata_kept_and_stripped(tmp_path, tiny_model):
+def test_camera_metadata_kept_and_stripped(tmp_path, tiny_weights):
     photo = tmp_path / "dji.jpg"
     photo.write_bytes(camera_jpeg())
-    assert run("upscale", photo, "-o", tmp_path / "kept", "--model", tiny_model) == 0
+    assert run("upscale", photo, "-o", tmp_path / "kept", "--model", tiny_weights) == 0
     assert_camera_metadata_kept((tmp_path / "kept" / "dji.jpg").read_bytes(), 4)
-    assert run("upscale", photo, "-o", tmp_path / "stripped", "--model", tiny_model, "--strip-metadata") == 0
+    assert run("upscale", photo, "-o", tmp_path / "stripped", "--model", tiny_weights, "--strip-metadata") == 0
     assert_no_metadata((tmp_path / "stripped" / "dji.jpg").read_bytes())
 
 
-def test_over_limit_file_is_reported_and_the_batch_goes_on(tmp_path, tiny_model, capsys):
+def test_over_limit_file_is_reported_and_the_batch_goes_on(tmp_path, tiny_weights, capsys):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "big.png").write_bytes(encode(synthetic_photo(200, 100)))
     (tmp_path / "in" / "small.png").write_bytes(encode(synthetic_photo(20, 10)))
-    status = run("upscale", tmp_path / "in", "-o", tmp_path / "out", "--model", tiny_model, "--max-output-pixels", "100000")
+    status = run("upscale", tmp_path / "in", "-o", tmp_path / "out", "--model", tiny_weights, "--max-output-pixels", "100000")
     err = capsys.readouterr().err
     assert status == 1 and "big.png" in err and "--max-output-pixels" in err
     assert (tmp_path / "out" / "small.png").exists() and not (tmp_path / "out" / "big.png").exists()
@@ -135,11 +127,11 @@ def test_the_console_command_and_python_m_show_help_with_defaults():
         assert result.returncode == 0 and "(default:" in result.stdout
 
 
-def test_ctrl_c_during_a_video_leaves_no_partial_output(tmp_path, tiny_model):
+def test_ctrl_c_during_a_video_leaves_no_partial_output(tmp_path, tiny_weights):
     clip, out = tmp_path / "clip.mp4", tmp_path / "out"
     make_clip(clip)
     process = subprocess.Popen(
-        [sys.executable, "-m", "dronesr", "upscale", str(clip), "-o", str(out), "--model", str(tiny_model), "--preset", "ultrafast"],
+        [sys.executable, "-m", "dronesr", "upscale", str(clip), "-o", str(out), "--model", str(tiny_weights), "--preset", "ultrafast"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:

@@ -4,10 +4,11 @@ on past a bad file: each failure is reported with its reason and counted in the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,9 +67,18 @@ def collect_jobs(inputs: Iterable[Path]) -> tuple[list[Job], list[tuple[Path, st
     return jobs, problems
 
 
-def _temporary(target: Path) -> Path:
-    # Same folder (the rename is atomic), same suffix (PyAV picks the container by it), hidden.
-    return target.with_name(f".{target.stem}.partial{target.suffix}")
+@contextlib.contextmanager
+def atomic_output(target: Path) -> Iterator[Path]:
+    """A temporary path to write ``target`` to, renamed to ``target`` when the block completes;
+    on an error or Ctrl-C it is removed, so no half-written output exists under either name.
+    Same folder (the rename is atomic), same suffix (PyAV picks the container by it), hidden."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.stem}.partial{target.suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 @dataclass
@@ -107,7 +117,7 @@ class BatchRunner:
                 continue
             started = time.perf_counter()
             try:
-                detail = self._video(job, target) if job.is_video else self._image(job, target)
+                detail = self._video(job, target) if job.is_video else self._image(job)
             except (ImageError, ValueError, OSError, RuntimeError) as exc:  # av errors are OSError/ValueError subclasses
                 reason = exc.message if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}"
                 summary.failed.append((job.source, reason))
@@ -117,25 +127,14 @@ class BatchRunner:
             print(f"{prefix} -> {target} ({detail}, {time.perf_counter() - started:.1f} s)", file=sys.stderr)
         return summary
 
-    def _write_atomically(self, target: Path, write) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = _temporary(target)
-        try:
-            write(temporary)
-            os.replace(temporary, target)
-        finally:  # an error or Ctrl-C: no half-written output under either name
-            temporary.unlink(missing_ok=True)
-
-    def _image(self, job: Job, target: Path) -> str:
-        data = job.source.read_bytes()
-        image = decode_image(data, self.transform.max_input_pixels)
-        fmt = self.format_for(job, image.source_format)
-        target = self.target_for(job, image.source_format) if self.output_format == "same" else target
-        size = self.transform.result_size(image.width, image.height)
-        check_encodable(size, fmt)
+    def _image(self, job: Job) -> str:
+        image = decode_image(job.source.read_bytes(), self.transform.max_input_pixels)
+        fmt = self.format_for(job, image.source_format)  # --format same: the decoded format, not the suffix
+        check_encodable(self.transform.result_size(image.width, image.height), fmt)
         result = self.transform.image(image)
         body, _ = encode_image(result.rgb, result.alpha, fmt, self.jpeg_quality, None if self.strip_metadata else result.metadata)
-        self._write_atomically(target, lambda path: path.write_bytes(body))
+        with atomic_output(self.target_for(job, image.source_format)) as path:
+            path.write_bytes(body)
         return f"{image.width}x{image.height} -> {result.width}x{result.height} {fmt}"
 
     def _video(self, job: Job, target: Path) -> str:
@@ -146,11 +145,10 @@ class BatchRunner:
                 bar.total = total
             bar.update(1)
 
-        outcome = {}
         try:
-            self._write_atomically(target, lambda path: outcome.setdefault("result", process_video(job.source, path, self.transform, self.video, progress, keep_metadata=not self.strip_metadata)))
+            with atomic_output(target) as path:
+                result = process_video(job.source, path, self.transform, self.video, progress, keep_metadata=not self.strip_metadata)
         finally:
             bar.close()
-        result = outcome["result"]
         return f"{result.frames} frames at {result.size[0]}x{result.size[1]}, {result.fps:.2f} frames/s"
 

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         transform = load_transform(args)
     except (ImageError, ValueError, KeyError) as exc:
         parser.exit(2, f"dronesr: {exc.message if isinstance(exc, ImageError) else exc}\n")
-    print(f"dronesr {args.command}: {transform.describe()}; {len(jobs)} input(s) -> {args.out_dir}", file=sys.stderr)
+    print(f"dronesr {args.command}: {transform.summary}; {len(jobs)} input(s) -> {args.out_dir}", file=sys.stderr)
     summary = Summary(failed=list(problems))
     runner = BatchRunner(transform, args.out_dir, args.format, args.quality, args.strip_metadata, args.overwrite, VideoOptions(args.crf, args.preset))
     try:

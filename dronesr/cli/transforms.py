@@ -9,22 +9,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from dronesr.archs import SRResNet, StyleNet
 from dronesr.checkpoint import load_model
-from dronesr.imaging import DecodedImage, ImageError, resize_plane, rgb_to_tensor, tensor_to_rgb
-from dronesr.inference import Upscaler, parse_style_request, prepare_for_inference
-from dronesr.precision import choose_precision
+from dronesr.imaging import DecodedImage, ImageError, fit_image, fit_within, resize_plane
+from dronesr.inference import Upscaler, parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
 
 # The shipped weights, by the name the endpoints use; beside the package in a checkout.
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 SR_MODELS = ("srgan", "srresnet")
 
 
-def resolve_weights(name_or_path: str, shipped: tuple[str, ...], default_file: str | None = None) -> Path:
+def resolve_weights(name_or_path: str, shipped: tuple[str, ...]) -> Path:
     """A shipped model's name (``srgan``) or a weights file; ValueError when neither exists."""
-    if name_or_path in shipped or (default_file and name_or_path == default_file):
+    if name_or_path in shipped:
         path = WEIGHTS_DIR / f"{name_or_path}.pt"
         if not path.is_file():
             raise ValueError(f"the shipped weights {path} are not there; pass a weights file instead")
@@ -37,9 +35,11 @@ def resolve_weights(name_or_path: str, shipped: tuple[str, ...], default_file: s
 
 @dataclass
 class Transform:
-    """Base: ``result_size`` before the work, ``frame`` on RGB pixels, ``image`` on a decoded file."""
+    """Base: ``result_size`` before the work, ``frame`` on RGB pixels, ``image`` on a decoded file;
+    ``summary`` says what runs where, in which precision."""
 
     max_input_pixels: int
+    summary: str
 
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         raise NotImplementedError
@@ -54,15 +54,11 @@ class Transform:
     def image(self, image: DecodedImage) -> DecodedImage:
         raise NotImplementedError
 
-    def describe(self) -> str:
-        raise NotImplementedError
-
 
 @dataclass
 class UpscaleTransform(Transform):
     upscaler: Upscaler
     max_output_pixels: int
-    name: str = ""
 
     @classmethod
     def load(cls, model: str, device: torch.device, tile: int, precision: str, max_input_pixels: int, max_output_pixels: int) -> UpscaleTransform:
@@ -72,7 +68,7 @@ class UpscaleTransform(Transform):
             raise ValueError(f"{path}: not super-resolution weights but {type(network).__name__}")
         upscaler = Upscaler(prepare_for_inference(network, device), tile=tile, device=device)
         choice = upscaler.select_precision(precision)
-        return cls(max_input_pixels, upscaler, max_output_pixels, f"{path.name} x{upscaler.scale} on {device}, {choice.summary()}")
+        return cls(max_input_pixels, f"{path.name} x{upscaler.scale} on {device}, {choice.summary()}", upscaler, max_output_pixels)
 
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         self.check(width, height)
@@ -92,9 +88,6 @@ class UpscaleTransform(Transform):
         alpha = resize_plane(image.alpha, size) if image.alpha is not None else None
         return dataclasses.replace(image, rgb=self.frame(image.rgb), alpha=alpha)
 
-    def describe(self) -> str:
-        return self.name
-
 
 @dataclass
 class StyleTransform(Transform):
@@ -102,9 +95,7 @@ class StyleTransform(Transform):
     weights: torch.Tensor
     strength: float
     max_side: int
-    device: torch.device
-    precision: str = "float32"
-    name: str = ""
+    precision: str
 
     @classmethod
     def load(cls, model: str, style: str, blend: str, strength: float, device: torch.device, precision: str, max_input_pixels: int, max_side: int) -> StyleTransform:
@@ -114,39 +105,19 @@ class StyleTransform(Transform):
             raise ValueError(f"{path}: not style weights but {type(network).__name__}")
         network = prepare_for_inference(network, device)
         weights, amount = parse_style_request(network, style, blend, str(strength))
-        side = network.work_side
-        photo = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)).to(device)
-
-        def run(p: str) -> torch.Tensor:
-            with torch.inference_mode():
-                return network.stylize(photo, weights.to(device), precision=p)
-
-        choice = choose_precision(run, device, precision)
+        choice = select_style_precision(network, device, precision)
         styles = ", ".join(f"{n} {w:.2f}" for n, w in zip(network.style_names, weights[0].tolist()) if w > 0)
-        return cls(max_input_pixels, network, weights.to(device), amount, max_side, device, choice.precision, f"{path.name} ({styles}; strength {amount:g}) on {device}, {choice.summary()}")
+        summary = f"{path.name} ({styles}; strength {amount:g}) on {device}, {choice.summary()}"
+        return cls(max_input_pixels, summary, network, weights, amount, max_side, choice.precision)
 
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         self.check(width, height)
-        if max(width, height) <= self.max_side:
-            return width, height
-        scale = self.max_side / max(width, height)
-        return max(1, round(width * scale)), max(1, round(height * scale))
-
-    def _fit(self, plane: np.ndarray, mode: str) -> np.ndarray:
-        size = self.result_size(plane.shape[1], plane.shape[0])
-        if size == (plane.shape[1], plane.shape[0]):
-            return plane
-        return np.asarray(Image.fromarray(plane, mode).resize(size, Image.LANCZOS))
+        return fit_within(width, height, self.max_side)
 
     def frame(self, rgb: np.ndarray) -> np.ndarray:
-        rgb = self._fit(rgb, "RGB")
-        with torch.inference_mode():
-            out = self.model.stylize(rgb_to_tensor(rgb).to(self.device), self.weights, strength=self.strength, precision=self.precision)
-        return tensor_to_rgb(out.cpu())
+        return self.image(DecodedImage(rgb, None, "")).rgb
 
     def image(self, image: DecodedImage) -> DecodedImage:
-        alpha = self._fit(image.alpha, "L") if image.alpha is not None else None
-        return dataclasses.replace(image, rgb=self.frame(image.rgb), alpha=alpha)
-
-    def describe(self) -> str:
-        return self.name
+        self.check(image.width, image.height)
+        fitted = fit_image(image, self.max_side)
+        return dataclasses.replace(fitted, rgb=stylize_rgb(self.model, fitted.rgb, self.weights, self.strength, self.precision))
