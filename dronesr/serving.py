@@ -41,6 +41,7 @@ class HandlerSettings:
     """The ``handler:`` section of a model's model-config.yaml; every limit a client can reach."""
 
     weights: str = "model.pt"  # file inside the archive (the --serialized-file)
+    fidelity_weights: str = ""  # SR: the PSNR network blended in by ``fidelity`` (srgan: srresnet.pt); empty: no fidelity control
     tile: int = DEFAULT_TILE  # LR tile side, pixels (CPU)
     gpu_tile: int = 512  # LR tile side on a GPU: more pixels per launch, memory is not the CPU's cache
     overlap: int = DEFAULT_OVERLAP  # LR pixels shared by neighbouring tiles (from the receptive field)

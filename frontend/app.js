@@ -5,14 +5,22 @@
 "use strict";
 
 (() => {
-  const SCALE = 4;
   // The server's limits (handlers/srgan-config.yaml, config.properties). The server checks them
   // itself; the page only warns before sending.
   const LIMITS = { maxInputPixels: 4_000_000, maxOutputPixels: 36_000_000, maxUploadBytes: 33_554_432 };
   const TIMEOUT_S = 300; // TorchServe's own response timeout (config.properties)
   const PROBE_TIMEOUT_S = 30;
   const MODEL_TITLES = { srgan: "SRGAN", srresnet: "SRResNet", style: "style-transfer" };
-  const STYLES = [
+  // What the shipped SR models are, until models.json (the page's server: what `make archive`
+  // wrote for every model TorchServe serves) says which are served, your own ones included.
+  const SHIPPED_SR = [
+    { name: "srgan", scale: 4, fidelity: true, architecture: "SRResNet" },
+    { name: "srresnet", scale: 4, fidelity: false, architecture: "SRResNet" },
+  ];
+  const MODEL_BLURBS = { srgan: "sharper, invents fine texture", srresnet: "smoother, closest to the real pixels" };
+  const OUTSCALES = [1.5, 2, 2.5, 3, 4, 8]; // offered up to the model's own scale
+  // Titles of the shipped styles; a style the model has and this list does not is shown by name.
+  const STYLE_TITLES = [
     { name: "starry_night", title: "The Starry Night", artist: "after van Gogh" },
     { name: "the_scream", title: "The Scream", artist: "after Munch" },
     { name: "shipwreck", title: "The Shipwreck", artist: "after Turner" },
@@ -20,6 +28,7 @@
     { name: "udnie", title: "Udnie", artist: "after Picabia" },
     { name: "mosaic", title: "Mosaic", artist: "stained glass" },
   ];
+  const modelTitle = (name) => MODEL_TITLES[name] || name;
   const EXTENSIONS = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp" };
 
   const $ = (id) => document.getElementById(id);
@@ -70,7 +79,7 @@
   function problemFromResponse(status, statusText, body, model) {
     const message = body && typeof body.message === "string" ? body.message : "";
     const type = body && typeof body.type === "string" ? body.type : "";
-    const title = MODEL_TITLES[model] || model;
+    const title = modelTitle(model);
     let headline;
     let serverDown = false;
     if (status === 404 && (type === "ModelNotFoundException" || /model not found/i.test(message))) {
@@ -195,6 +204,17 @@
     return apiBase;
   })();
 
+  // The models served, from models.json; null when the page's server cannot say.
+  const modelsReady = (async () => {
+    try {
+      const response = await fetch("models.json", { cache: "no-store" });
+      const listed = await response.json();
+      return Array.isArray(listed.models) ? listed.models : null;
+    } catch (_) {
+      return null;
+    }
+  })();
+
   // POST the image as a multipart form (the file in "data", parameters beside it): a plain
   // cross-origin form post, which needs no CORS preflight. Resolve to the result or throw a Problem.
   async function predict(model, file, params, job) {
@@ -293,7 +313,7 @@
   }
 
   // Sentences that warn before sending a photo the server will refuse (empty: none).
-  function limitWarnings(photo) {
+  function limitWarnings(photo, scale) {
     const warnings = [];
     const { width: w, height: h } = photo;
     if (photo.file.size > LIMITS.maxUploadBytes) {
@@ -301,13 +321,13 @@
     }
     if (photo.bitmap) {
       const pixels = w * h;
-      const outPixels = pixels * SCALE * SCALE;
+      const outPixels = pixels * scale * scale;
       const fit = Math.min(LIMITS.maxInputPixels / pixels, LIMITS.maxOutputPixels / outPixels);
       if (pixels > LIMITS.maxInputPixels) {
         warnings.push(`The photo has ${megapixels(pixels)}, over the server's limit of ${megapixels(LIMITS.maxInputPixels)} per photo.`);
       } else if (outPixels > LIMITS.maxOutputPixels) {
         warnings.push(
-          `The result would be ${dims(w * SCALE, h * SCALE)} (${megapixels(outPixels)}), over the server's limit of ${megapixels(LIMITS.maxOutputPixels)} per result.`,
+          `The result would be ${dims(w * scale, h * scale)} (${megapixels(outPixels)}), over the server's limit of ${megapixels(LIMITS.maxOutputPixels)} per result.`,
         );
       }
       if (fit < 1) {
@@ -372,30 +392,96 @@
     const compare = $("sr-compare");
     const handle = $("sr-handle");
     const slider = makeCompare(compare, canvas, handle);
+    const fidelity = $("sr-fidelity");
+    const outscale = $("sr-outscale");
+    let models = SHIPPED_SR;
     let photo = null;
     let busy = false;
 
     const selectedModel = () => form.querySelector('input[name="model"]:checked').value;
+    const selectedInfo = () => models.find((m) => m.name === selectedModel()) || models[0];
+    const chosenScale = () => Number(outscale.value) || selectedInfo().scale;
+    const factor = (s) => `×${s}`;
+    const outSize = (n, s) => Math.floor(n * s + 0.5); // the server's round(s * side)
+
+    // One radio per SR model served: the shipped ones with their blurbs, yours with architecture and scale.
+    function listModels(served) {
+      const sr = (served || []).filter((m) => m.task === "super-resolution" && Number.isInteger(m.scale));
+      if (!sr.length) return;
+      const keep = selectedModel();
+      models = sr.sort((a, b) => (a.name in MODEL_BLURBS ? 0 : 1) - (b.name in MODEL_BLURBS ? 0 : 1) || a.name.localeCompare(b.name));
+      const fieldset = $("sr-models");
+      fieldset.querySelectorAll("label.option").forEach((el) => el.remove());
+      models.forEach((m) => {
+        const label = document.createElement("label");
+        label.className = "option";
+        const radio = document.createElement("input");
+        radio.type = "radio";
+        radio.name = "model";
+        radio.value = m.name;
+        radio.checked = m.name === keep;
+        const text = document.createElement("span");
+        const name = document.createElement("strong");
+        name.textContent = modelTitle(m.name);
+        const blurb = document.createElement("span");
+        blurb.className = "muted";
+        blurb.textContent = ` — ${MODEL_BLURBS[m.name] || `${m.architecture || "network"} ×${m.scale}, your own model`}`;
+        text.append(name, blurb);
+        label.append(radio, text);
+        fieldset.append(label);
+      });
+      if (!fieldset.querySelector("input:checked")) fieldset.querySelector("input").checked = true;
+      modelChanged();
+    }
+
+    // The fidelity slider for models that have one, and the scales the model can give.
+    function modelChanged() {
+      const info = selectedInfo();
+      show($("sr-fidelity-field"), Boolean(info.fidelity));
+      const previous = Number(outscale.value);
+      outscale.replaceChildren();
+      OUTSCALES.filter((s) => s <= info.scale).forEach((s) => {
+        const option = document.createElement("option");
+        option.value = String(s);
+        option.textContent = s === info.scale ? `${factor(s)} (the model's own)` : factor(s);
+        option.selected = s === (previous <= info.scale && previous > 1 ? previous : info.scale);
+        outscale.append(option);
+      });
+      scaleChanged();
+    }
+
+    function scaleChanged() {
+      const s = chosenScale();
+      $("sr-badge").textContent = factor(s);
+      send.textContent = `Enlarge ${factor(s)}`;
+      if (photo) describeSizes();
+    }
+
+    function describeSizes() {
+      const sizes = $("sr-sizes");
+      const s = chosenScale();
+      if (photo.bitmap) {
+        const { width: w, height: h } = photo;
+        const [ow, oh] = [outSize(w, s), outSize(h, s)];
+        sizes.replaceChildren(
+          document.createTextNode("Photo "), strong(dims(w, h)),
+          document.createTextNode(` → result `), strong(dims(ow, oh)),
+          document.createTextNode(` (${factor(s)}, ${megapixels(ow * oh)})`),
+        );
+      } else {
+        sizes.textContent = "Your browser cannot preview this file, so its size is not known yet; the server will check it when you send it.";
+      }
+      const warnings = limitWarnings(photo, selectedInfo().scale);
+      warning.textContent = warnings.join(" ");
+      show(warning, warnings.length > 0);
+    }
 
     async function choose(file) {
       show(error, false);
       show(resultBox, false);
       photo = await readPhoto(file);
       describePhoto(photo, "sr-thumb", $("sr-name"), $("sr-thumb"));
-      const sizes = $("sr-sizes");
-      if (photo.bitmap) {
-        const { width: w, height: h } = photo;
-        sizes.replaceChildren(
-          document.createTextNode("Photo "), strong(dims(w, h)),
-          document.createTextNode(` → result `), strong(dims(w * SCALE, h * SCALE)),
-          document.createTextNode(` (×${SCALE}, ${megapixels(w * h * SCALE * SCALE)})`),
-        );
-      } else {
-        sizes.textContent = "Your browser cannot preview this file, so its size is not known yet; the server will check it when you send it.";
-      }
-      const warnings = limitWarnings(photo);
-      warning.textContent = warnings.join(" ");
-      show(warning, warnings.length > 0);
+      describeSizes();
       show($("sr-info"), true);
       send.disabled = busy;
     }
@@ -406,10 +492,10 @@
       return el;
     }
 
-    function drawBicubic() {
+    function drawBicubic(s) {
       if (!photo || !photo.bitmap) return false;
-      canvas.width = photo.width * SCALE;
-      canvas.height = photo.height * SCALE;
+      canvas.width = outSize(photo.width, s);
+      canvas.height = outSize(photo.height, s);
       const ctx = canvas.getContext("2d");
       ctx.imageSmoothingEnabled = true;
       ctx.imageSmoothingQuality = "high";
@@ -421,7 +507,7 @@
       busy = value;
       send.disabled = value || !photo;
       input.disabled = value;
-      form.querySelectorAll("input[name=model], select").forEach((el) => { el.disabled = value; });
+      form.querySelectorAll("input[name=model], select, input[type=range], input[type=checkbox]").forEach((el) => { el.disabled = value; });
       $("sr-drop").classList.toggle("disabled", value);
     }
 
@@ -429,8 +515,10 @@
       event.preventDefault();
       if (!photo || busy) return;
       const model = selectedModel();
+      const info = selectedInfo();
       const format = $("sr-format").value;
-      const title = MODEL_TITLES[model];
+      const s = chosenScale();
+      const title = modelTitle(model);
       show(error, false);
       setBusy(true);
       const job = new Job({
@@ -442,8 +530,11 @@
       try {
         const params = { format };
         if ($("sr-strip-metadata").checked) params.strip_metadata = "true";
+        if (s !== info.scale) params.outscale = String(s);
+        const amount = Number(fidelity.value);
+        if (info.fidelity && amount > 0) params.fidelity = amount.toFixed(2);
         const result = await predict(model, photo.file, params, job);
-        await showResult(result, model, title);
+        await showResult(result, model, info.fidelity && amount > 0 ? `${title} (fidelity ${amount.toFixed(2)})` : title, s);
       } catch (problem) {
         show(resultBox, false);
         showProblem(error, problem instanceof Problem ? problem : new Problem("Something went wrong in the page.", String(problem)));
@@ -454,18 +545,19 @@
       }
     }
 
-    async function showResult(result, model, title) {
+    async function showResult(result, model, title, s) {
       resultImg.src = objectUrls.set("sr-result", result.blob);
       try {
         await resultImg.decode();
       } catch (_) {
         throw new Problem("The result arrived but this browser cannot display it.", `It is a ${result.type || "file of unknown type"}; you can still download it.`);
       }
-      const hasBicubic = drawBicubic();
+      const hasBicubic = drawBicubic(s);
       show(canvas, hasBicubic);
       show(handle, hasBicubic);
       show($("sr-label-before"), hasBicubic);
-      $("sr-label-after").textContent = `${title} ×${SCALE}`;
+      $("sr-label-before").textContent = `Bicubic ${factor(s)}`;
+      $("sr-label-after").textContent = `${title} ${factor(s)}`;
       $("sr-compare-hint").textContent = hasBicubic
         ? "Drag the handle (or use the arrow keys on it) to compare the plain bicubic enlargement on the left with the model's result on the right."
         : "This browser could not read the original photo, so there is no bicubic enlargement to compare with.";
@@ -487,14 +579,19 @@
       $("sr-meta").textContent = parts.join(" · ");
       const link = $("sr-download");
       link.href = resultImg.src;
-      link.download = `${baseName(photo.file.name)}_${model}_x${SCALE}.${ext}`;
+      link.download = `${baseName(photo.file.name)}_${model}_x${s}.${ext}`;
       link.textContent = `Download the result (${ext.toUpperCase()}, ${formatBytes(result.blob.size)})`;
       show(resultBox, true);
     }
 
     wireDropZone($("sr-drop"), input, choose);
     form.addEventListener("submit", submit);
+    form.addEventListener("change", (e) => { if (e.target.name === "model") modelChanged(); });
+    outscale.addEventListener("change", scaleChanged);
+    fidelity.addEventListener("input", () => { $("sr-fidelity-value").textContent = Number(fidelity.value).toFixed(2); });
     resultImg.draggable = false;
+    modelChanged();
+    modelsReady.then(listModels);
   }
 
   // ------------------------------------------------------------------ style transfer
@@ -512,31 +609,56 @@
     let busy = false;
     let available = false;
 
-    // The gallery: one radio button per style. A sample image (made by this project's own model)
-    // is used when frontend/styles/<name>.jpg exists; otherwise the tile shows the name.
-    STYLES.forEach((style, index) => {
-      const label = document.createElement("label");
-      label.className = "style-tile";
-      const radio = document.createElement("input");
-      radio.type = "radio";
-      radio.name = "style";
-      radio.value = style.name;
-      radio.checked = index === 0;
-      const art = document.createElement("span");
-      art.className = "style-art";
-      art.style.setProperty("--hue", String(hue(style.name)));
-      art.textContent = style.title;
-      const caption = document.createElement("span");
-      caption.className = "style-caption";
-      const name = document.createElement("strong");
-      name.textContent = style.title;
-      const by = document.createElement("span");
-      by.textContent = style.artist;
-      caption.append(name, by);
-      label.append(radio, art, caption);
-      label.dataset.style = style.name;
-      gallery.append(label);
-    });
+    const blend = $("style-blend");
+    const blendWeight = $("style-blend-weight");
+    let STYLES = STYLE_TITLES;
+
+    // The gallery: one radio button per style, and the same styles in the "second style" list.
+    // A sample image (made by this project's own model) is used when frontend/styles/<name>.jpg
+    // exists; otherwise the tile shows the name.
+    function buildGallery(styles) {
+      const keep = (form.querySelector('input[name="style"]:checked') || {}).value;
+      STYLES = styles;
+      gallery.replaceChildren();
+      STYLES.forEach((style, index) => {
+        const label = document.createElement("label");
+        label.className = "style-tile";
+        const radio = document.createElement("input");
+        radio.type = "radio";
+        radio.name = "style";
+        radio.value = style.name;
+        radio.checked = keep ? style.name === keep : index === 0;
+        const art = document.createElement("span");
+        art.className = "style-art";
+        art.style.setProperty("--hue", String(hue(style.name)));
+        art.textContent = style.title;
+        const caption = document.createElement("span");
+        caption.className = "style-caption";
+        const name = document.createElement("strong");
+        name.textContent = style.title;
+        const by = document.createElement("span");
+        by.textContent = style.artist;
+        caption.append(name, by);
+        label.append(radio, art, caption);
+        label.dataset.style = style.name;
+        gallery.append(label);
+      });
+      if (!gallery.querySelector("input:checked") && gallery.querySelector("input")) gallery.querySelector("input").checked = true;
+      blend.replaceChildren(new Option("None", ""), ...STYLES.map((style) => new Option(style.title, style.name)));
+      setBlendLabel();
+    }
+
+    // The styles the served model has (models.json), titled where this page knows them.
+    function stylesFrom(served) {
+      const note = (served || []).find((m) => m.name === "style" && Array.isArray(m.styles));
+      if (!note) return null;
+      return note.styles.filter((n) => typeof n === "string").map((n) => STYLE_TITLES.find((t) => t.name === n) || { name: n, title: n.replace(/[-_]+/g, " "), artist: "" });
+    }
+
+    function setBlendLabel() {
+      show($("style-blend-field"), Boolean(blend.value));
+      $("style-blend-value").textContent = `${Math.round(Number(blendWeight.value) * 100)}%`;
+    }
 
     function hue(text) {
       let h = 0;
@@ -635,6 +757,10 @@
       const params = { style: style.name, format: $("style-format").value };
       const amount = Number(strength.value);
       if (amount < 1) params.strength = amount.toFixed(2);
+      const second = STYLES.find((s) => s.name === blend.value && s.name !== style.name);
+      if (second) params.blend = `${second.name}:${Number(blendWeight.value).toFixed(2)}`;
+      const keepColours = $("style-preserve-colour").checked;
+      if (keepColours) params.preserve_colour = "true";
       show(error, false);
       setBusy(true);
       const job = new Job({
@@ -654,7 +780,8 @@
         }
         const ext = EXTENSIONS[result.type] || "img";
         const size = result.outputSize ? result.outputSize.replace("x", " × ") + " px" : dims(img.naturalWidth, img.naturalHeight);
-        $("style-meta").textContent = [style.title, `strength ${Math.round(amount * 100)}%`, size, formatBytes(result.blob.size), `${result.seconds.toFixed(1)} s`].join(" · ");
+        const what = second ? `${style.title} + ${Math.round(Number(blendWeight.value) * 100)}% ${second.title}` : style.title;
+        $("style-meta").textContent = [what, `strength ${Math.round(amount * 100)}%`, ...(keepColours ? ["photo's colours"] : []), size, formatBytes(result.blob.size), `${result.seconds.toFixed(1)} s`].join(" · ");
         const link = $("style-download");
         link.href = img.src;
         link.download = `${baseName(photo.file.name)}_${style.name}.${ext}`;
@@ -672,6 +799,17 @@
     wireDropZone($("style-drop"), input, choose);
     gallery.addEventListener("change", updateSend);
     strength.addEventListener("input", setStrengthLabel);
+    blend.addEventListener("change", setBlendLabel);
+    blendWeight.addEventListener("input", setBlendLabel);
+    buildGallery(STYLE_TITLES);
+    modelsReady.then((served) => {
+      const styles = stylesFrom(served);
+      if (styles && styles.length) {
+        buildGallery(styles);
+        if (available) loadSamples();
+        updateSend();
+      }
+    });
     form.addEventListener("submit", submit);
     setStrengthLabel();
     probe();

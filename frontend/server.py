@@ -1,7 +1,11 @@
 """The web page's own static-file server (standard library only): the files of frontend/ on a
-loopback port, and ``/config.json`` telling the page where TorchServe's inference API is.
+loopback port, ``/config.json`` telling the page where TorchServe's inference API is, and
+``/models.json``: the models served, as ``make archive`` described them (model_store/NAME.json:
+task, scale, parameters, styles), kept to the ones TorchServe's management API lists. The page
+itself never calls the management API; this server reads its model list on loopback.
 
-    python frontend/server.py --port 8090 --api http://127.0.0.1:8080
+    python frontend/server.py --port 8090 --api http://127.0.0.1:8080 \
+        --model-store model_store --management http://127.0.0.1:8081
 
 It serves a fixed list of files read at start (nothing outside frontend/ can be named), answers
 GET and HEAD only, gives every client error a JSON body, closes idle or slow connections after
@@ -13,9 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import mimetypes
+import re
 import socket
 import sys
 import threading
+import time
+import urllib.request
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +31,54 @@ from urllib.parse import urlsplit
 HERE = Path(__file__).resolve().parent
 SERVED_SUFFIXES = {".html", ".js", ".css", ".jpg", ".png", ".svg", ".ico", ".webp"}
 MAX_PATH = 256  # characters of a request target; longer is a 414
+MAX_MODELS = 64  # model notes listed at most
+MAX_NOTE_BYTES = 16_384  # a model_store/NAME.json larger than this is skipped
+MODELS_TTL_S = 5.0  # /models.json is rebuilt at most this often
+MANAGEMENT_TIMEOUT_S = 2.0
+MODEL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+
+class ModelList:
+    """The served models for /models.json: notes from the model store, filtered by the
+    management API's list when it answers (else all notes, ``"checked": false``)."""
+
+    def __init__(self, store: Path | None, management: str | None):
+        self.store, self.management = store, (management or "").rstrip("/")
+        self.lock = threading.Lock()
+        self.cached: tuple[float, bytes] | None = None
+
+    def notes(self) -> list[dict]:
+        notes = []
+        for path in sorted(self.store.glob("*.json"))[:MAX_MODELS] if self.store and self.store.is_dir() else []:
+            try:
+                if path.stat().st_size > MAX_NOTE_BYTES:
+                    continue
+                note = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(note, dict) and MODEL_NAME.fullmatch(str(note.get("name", ""))) and note["name"] == path.stem:
+                notes.append(note)
+        return notes
+
+    def served(self) -> set[str] | None:
+        if not self.management:
+            return None
+        try:
+            with urllib.request.urlopen(f"{self.management}/models?limit={MAX_MODELS}", timeout=MANAGEMENT_TIMEOUT_S) as reply:
+                listed = json.loads(reply.read(1_000_000))
+            return {m["modelName"] for m in listed.get("models", []) if isinstance(m, dict) and "modelName" in m}
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def body(self) -> bytes:
+        with self.lock:
+            if self.cached and time.monotonic() - self.cached[0] < MODELS_TTL_S:
+                return self.cached[1]
+            served = self.served()
+            models = [note for note in self.notes() if served is None or note["name"] in served]
+            body = json.dumps({"models": models, "checked": served is not None}).encode()
+            self.cached = (time.monotonic(), body)
+            return body
 
 
 def page_files(root: Path = HERE) -> dict[str, tuple[bytes, str]]:
@@ -43,6 +98,7 @@ class PageHandler(BaseHTTPRequestHandler):
     sys_version = ""
     protocol_version = "HTTP/1.1"
     files: dict[str, tuple[bytes, str]] = {}
+    models: ModelList | None = None
 
     def version_string(self) -> str:
         return self.server_version  # no Python or library version in the Server header
@@ -90,6 +146,9 @@ class PageHandler(BaseHTTPRequestHandler):
             self.send_error(414, f"The request target is longer than {MAX_PATH} characters.")
             return
         path = urlsplit(self.path).path
+        if path == "/models.json" and self.models is not None:
+            self.reply(200, self.models.body(), "application/json", head)
+            return
         entry = self.files.get(path)
         if entry is None:
             self.send_error(404, "No such page file.")
@@ -128,10 +187,12 @@ class PageServer(ThreadingHTTPServer):
         pass  # a client that vanished or timed out; nothing to report, nothing to answer
 
 
-def make_server(host: str, port: int, api: str, max_connections: int = 32, timeout: float = 10.0) -> PageServer:
+def make_server(
+    host: str, port: int, api: str, max_connections: int = 32, timeout: float = 10.0, model_store: Path | None = None, management: str | None = None
+) -> PageServer:
     files = page_files()
     files["/config.json"] = (json.dumps({"api": api.rstrip("/")}).encode(), "application/json")
-    handler = type("Handler", (PageHandler,), {"files": files})
+    handler = type("Handler", (PageHandler,), {"files": files, "models": ModelList(model_store, management)})
     return PageServer((host, port), handler, max_connections, timeout)
 
 
@@ -140,11 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only)")
     parser.add_argument("--port", type=int, default=8090, help="port (default: %(default)s; TorchServe's cors_allowed_origin names it)")
     parser.add_argument("--api", default="http://127.0.0.1:8080", help="TorchServe inference address the page calls (default: %(default)s)")
+    parser.add_argument("--model-store", type=Path, help="the folder of .mar archives and their NAME.json notes (make archive); the page lists these models")
+    parser.add_argument("--management", help="TorchServe management address on loopback, to list only the models it serves (default: all notes)")
     parser.add_argument("--max-connections", type=int, default=32, help="connections served at once (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds a connection may stay idle or slow (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
-        server = make_server(args.host, args.port, args.api, args.max_connections, args.timeout)
+        server = make_server(args.host, args.port, args.api, args.max_connections, args.timeout, args.model_store, args.management)
     except OSError as exc:
         raise SystemExit(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     print(f"page on http://{args.host}:{args.port}/ (API {args.api})", flush=True)

@@ -12,6 +12,8 @@ instance keys; they arrive as text):
   ``NAME`` means 0.5); ``style`` keeps ``1 - sum(W)``, and the sum must not exceed 1. The mix is
   in the network's parameter space (conditional instance norm), so ``style=udnie&blend=mosaic:0.3``
   is one coherent style, not a superposition of two pictures.
+- ``preserve_colour=true``: keep the photo's colours (luminance-only transfer, Gatys et al. 2016):
+  the style paints the luminance, the photo keeps its Cb/Cr.
 
 An image whose long side exceeds ``max_side`` (model-config.yaml) is scaled down (Lanczos) before
 stylising and the reply carries ``X-Resized-From: WxH`` (the uploaded size); its alpha plane, if
@@ -30,17 +32,18 @@ from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
 from dronesr.imaging import DecodedImage, fit_image, fit_within
 from dronesr.inference import parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
-from dronesr.serving import ImageHandler
+from dronesr.serving import ImageHandler, parse_flag
 
 PARAMETER_SYNTAX = {
     "style": "a style name (see styles); default: the first",
     "strength": "0..1, default 1: photo + strength * (stylised - photo)",
     "blend": "NAME:W[,NAME:W...] with W in 0..1 (bare NAME: 0.5); style keeps 1 - sum(W)",
+    "preserve_colour": "true/false, default false: keep the photo's colours (the style paints the luminance)",
 }
 
 
 class StyleTransferHandler(ImageHandler):
-    parameters = ("style", "strength", "blend")
+    parameters = tuple(PARAMETER_SYNTAX)
 
     def load(self, model_dir: Path) -> None:
         model = load_model(model_dir / self.settings.weights)
@@ -58,6 +61,7 @@ class StyleTransferHandler(ImageHandler):
     # --- the steps ------------------------------------------------------------------------
     def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
         self.style_request(params)  # parameter errors answer 400 before any work
+        parse_flag("preserve_colour", params.get("preserve_colour"))
 
     def output_size(self, image: DecodedImage, params: dict[str, str]) -> tuple[int, int]:
         return fit_within(image.width, image.height, self.settings.max_side)
@@ -67,7 +71,8 @@ class StyleTransferHandler(ImageHandler):
         fitted = fit_image(image, self.settings.max_side)
         if fitted is not image:
             self.context.set_response_header(idx, "X-Resized-From", f"{image.width}x{image.height}")
-        return dataclasses.replace(fitted, rgb=stylize_rgb(self.model, fitted.rgb, weights, strength, self.precision))
+        preserve = parse_flag("preserve_colour", params.get("preserve_colour"))
+        return dataclasses.replace(fitted, rgb=stylize_rgb(self.model, fitted.rgb, weights, strength, self.precision, preserve))
 
     def describe(self) -> dict:
         return {

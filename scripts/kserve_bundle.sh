@@ -5,7 +5,8 @@
 #   bundle/model-store/<model>.mar    copies of the archives built by `make archive`
 #
 # Usage: scripts/kserve_bundle.sh [OUT_DIR]        (make kserve-bundle; OUT_DIR defaults to bundle)
-#        MODELS="srgan" scripts/kserve_bundle.sh   (default: srgan srresnet style)
+#        MODELS="srgan" scripts/kserve_bundle.sh   (default: srgan srresnet style; your own archives
+#        from `make archive NAME=... WEIGHTS=...` too: MODELS="srgan my-model")
 # The snapshot's workers, batch size and timeout come from handlers/<model>-config.yaml, so the pod
 # runs each model as `make serve` does. Upload and apply: deploy/README.md.
 set -euo pipefail
@@ -23,9 +24,15 @@ yaml_number() {
   echo "${value:-$3}"
 }
 
+# The model-config.yaml an archive was built with: the shipped one, or the one build_archive.py wrote.
+model_config() {
+  if [[ -f handlers/$1-config.yaml ]]; then echo "handlers/$1-config.yaml"; else echo "build/archive/$1/model-config.yaml"; fi
+}
+
 # One model's entry in TorchServe's snapshot JSON.
 snapshot_entry() {
-  local model=$1 yaml=handlers/$1-config.yaml
+  local model=$1 yaml
+  yaml=$(model_config "$model")
   printf '"%s":{"%s":{"defaultVersion":true,"marName":"%s.mar","minWorkers":%s,"maxWorkers":%s,"batchSize":%s,"maxBatchDelay":%s,"responseTimeout":%s}}' \
     "$model" "$VERSION" "$model" \
     "$(yaml_number "$yaml" minWorkers 1)" "$(yaml_number "$yaml" maxWorkers 1)" \
@@ -36,7 +43,7 @@ snapshot_entry() {
 entries=()
 for model in $MODELS; do
   [[ -f model_store/$model.mar ]] || { echo "model_store/$model.mar is missing: run make archive" >&2; exit 1; }
-  [[ -f handlers/$model-config.yaml ]] || { echo "handlers/$model-config.yaml is missing" >&2; exit 1; }
+  [[ -f $(model_config "$model") ]] || { echo "$(model_config "$model") is missing: run make archive" >&2; exit 1; }
   entries+=("$(snapshot_entry "$model")")
 done
 

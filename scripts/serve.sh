@@ -9,7 +9,8 @@ INFERENCE=$(sed -n 's/^inference_address=//p' config.properties)
 MANAGEMENT=$(sed -n 's/^management_address=//p' config.properties)
 PAGE=$(sed -n 's/^cors_allowed_origin=//p' config.properties)   # the page's origin, allowed by CORS
 PAGE_PORT=${PAGE##*:}
-MODELS=$(sed -n 's/^load_models=//p' config.properties | tr ',' ' ' | sed 's/\.mar//g')
+STORE=$(sed -n 's/^model_store=//p' config.properties)
+MODELS=$(ls "$STORE" | sed -n 's/\.mar$//p')   # load_models=all: every archive in the store
 PIDFILE=logs/page.pid
 mkdir -p logs
 
@@ -23,7 +24,8 @@ case "${1:-}" in
       "$TS" --start --ncs --ts-config config.properties >logs/torchserve-launcher.log 2>&1
     fi
     if ! page_running; then
-      nohup .venv/bin/python frontend/server.py --port "$PAGE_PORT" --api "$INFERENCE" >logs/page.log 2>&1 &
+      nohup .venv/bin/python frontend/server.py --port "$PAGE_PORT" --api "$INFERENCE" \
+        --model-store "$STORE" --management "$MANAGEMENT" >logs/page.log 2>&1 &
       echo $! >"$PIDFILE"
     fi
     deadline=$((SECONDS + 300))

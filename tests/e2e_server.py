@@ -107,7 +107,7 @@ def start(workdir: Path, model_store: Path, models: list[str], timeout: float = 
         logs = server.logs()
         server.stop()
         raise RuntimeError(f"TorchServe models not ready after {timeout}s: {pending}\n{logs}")
-    start_page(server, ports["page"])
+    start_page(server, ports["page"], model_store)
     return server
 
 
@@ -122,10 +122,13 @@ def serving(workdir: Path, models: list[str]) -> Iterator[Server]:
         server.stop()
 
 
-def start_page(server: Server, port: int) -> None:
+def start_page(server: Server, port: int, model_store: Path) -> None:
     log = open(server.workdir / "page.log", "wb")  # noqa: SIM115 - lives as long as the process
     server.page_process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "frontend" / "server.py"), "--port", str(port), "--api", server.inference],
+        [
+            str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "frontend" / "server.py"), "--port", str(port), "--api", server.inference,
+            "--model-store", str(model_store), "--management", server.management,
+        ],
         cwd=ROOT, env=server.env, stdout=log, stderr=subprocess.STDOUT,
     )
     server.page = f"http://127.0.0.1:{port}"

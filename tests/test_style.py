@@ -244,7 +244,7 @@ def test_describe_lists_the_styles(style_handler):
     [body] = handler.handle([{"body": b""}], ctx)
     info = json.loads(body)
     assert info["styles"] == NAMES and info["default_style"] == "alpha"
-    assert set(info["parameters"]) == {"style", "strength", "blend"} and info["settings"]["max_side"] == 48
+    assert set(info["parameters"]) == {"style", "strength", "blend", "preserve_colour"} and info["settings"]["max_side"] == 48
 
 
 def test_handler_refuses_weights_of_another_architecture(tmp_path, tiny_weights):

@@ -1,6 +1,6 @@
-"""Network interpolation (Wang et al., ESRGAN, 2018, section 3.4): every parameter of the GAN
-generator blended with the PSNR generator it was fine-tuned from,
-``alpha * gan + (1 - alpha) * psnr``. One knob between the GAN's texture (and its artefacts:
+"""Network interpolation (Wang et al., ESRGAN, 2018, section 3.4; dronesr/interpolation.py):
+every parameter of the GAN generator blended with the PSNR generator it was fine-tuned from,
+``alpha * gan + (1 - alpha) * psnr``, written to disk. One knob between the GAN's texture (and its artefacts:
 JPEG blocks sharpened into texture, cross-hatch in grass) and the PSNR model's smoothness, with no
 retraining and no cost at inference (it is one network of the same architecture).
 
@@ -17,6 +17,7 @@ import torch
 
 from dronesr.archs import ARCHITECTURES
 from dronesr.checkpoint import save_model
+from dronesr.interpolation import interpolate_states
 
 
 def interpolate(gan_path: Path, psnr_path: Path, alpha: float, out: Path) -> None:
@@ -27,11 +28,7 @@ def interpolate(gan_path: Path, psnr_path: Path, alpha: float, out: Path) -> Non
     if (gan["arch"], gan["arch_kwargs"]) != (psnr["arch"], psnr["arch_kwargs"]) or gan["state_dict"].keys() != psnr["state_dict"].keys():
         raise ValueError(f"{gan_path} ({gan['arch']} {gan['arch_kwargs']}) and {psnr_path} ({psnr['arch']} {psnr['arch_kwargs']}) are not the same network")
     model = ARCHITECTURES[gan["arch"]](**gan["arch_kwargs"])
-    blended = {
-        name: torch.lerp(psnr["state_dict"][name].float(), value.float(), alpha) if value.is_floating_point() else value
-        for name, value in gan["state_dict"].items()
-    }
-    model.load_state_dict(blended)
+    model.load_state_dict(interpolate_states(gan["state_dict"], psnr["state_dict"], fidelity=1.0 - alpha))
     save_model(model, out, gan["arch_kwargs"], interpolation={"gan": str(gan_path), "psnr": str(psnr_path), "alpha": alpha})
 
 

@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     upscale = commands.add_parser("upscale", help="x4 super-resolution", description="x4 super-resolution of photos, folders and videos.", formatter_class=formatter)
     _common(upscale)
-    upscale.add_argument("--model", default="srgan", help=f"{' or '.join(SR_MODELS)} (the shipped weights), or a weights file (.pt)")
+    upscale.add_argument("--model", default="srgan", help=f"{' or '.join(SR_MODELS)} (the shipped weights), or a weights file: ours, or any SR network spandrel knows (.pt .pth .safetensors)")
+    upscale.add_argument("--fidelity", type=float, help="srgan only, 0..1: network interpolation from srgan (0) to srresnet (1), in steps of 0.05; default: srgan as shipped")
+    upscale.add_argument("--outscale", type=float, help="output scale, above 1 and at most the model's (resized after the network); default: the model's scale")
     upscale.add_argument("--tile", type=int, default=DEFAULT_TILE, help="LR tile side in pixels (bounds memory; tiles are stitched without seams)")
     upscale.add_argument("--max-output-pixels", type=int, default=limits.MAX_OUTPUT_PIXELS, help="inputs whose x4 result is larger are refused")
 
@@ -59,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--blend", default="", help="NAME:W[,NAME:W...] further styles mixed in, W in 0..1 (bare NAME: 0.5)")
     stylize.add_argument("--strength", type=float, default=1.0, help="0..1: photo + strength * (stylised - photo)")
     stylize.add_argument("--model", default="style", help="style (the shipped weights) or a weights file (.pt)")
+    stylize.add_argument("--preserve-colour", action="store_true", help="keep the photo's colours: the style paints the luminance only")
     stylize.add_argument("--max-side", type=int, default=limits.STYLE_MAX_SIDE, help="longer images are scaled down to this side first")
     return parser
 
@@ -66,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 def load_transform(args: argparse.Namespace) -> Transform:
     device = resolve_device(args.device)
     if args.command == "upscale":
-        return UpscaleTransform.load(args.model, device, args.tile, args.precision, args.max_input_pixels, args.max_output_pixels)
-    return StyleTransform.load(args.model, args.style, args.blend, args.strength, device, args.precision, args.max_input_pixels, args.max_side)
+        return UpscaleTransform.load(args.model, device, args.tile, args.precision, args.max_input_pixels, args.max_output_pixels, args.fidelity, args.outscale)
+    return StyleTransform.load(args.model, args.style, args.blend, args.strength, device, args.precision, args.max_input_pixels, args.max_side, args.preserve_colour)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,14 +10,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dronesr.archs import SRResNet, StyleNet
+from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
 from dronesr.imaging import DecodedImage, ImageError, fit_image, fit_within, resize_plane
-from dronesr.inference import Upscaler, parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
+from dronesr.inference import Upscaler, outscaled_size, parse_outscale, parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
+from dronesr.interpolation import interpolate_states, parse_fidelity
+from dronesr.sr_weights import load_sr_model, network_info
+from dronesr.tiling import DEFAULT_OVERLAP
 
 # The shipped weights, by the name the endpoints use; beside the package in a checkout.
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 SR_MODELS = ("srgan", "srresnet")
+FIDELITY_PAIR = ("srgan", "srresnet")  # --fidelity blends the first (0) with the second (1)
 
 
 def resolve_weights(name_or_path: str, shipped: tuple[str, ...]) -> Path:
@@ -59,16 +63,33 @@ class Transform:
 class UpscaleTransform(Transform):
     upscaler: Upscaler
     max_output_pixels: int
+    outscale: float
 
     @classmethod
-    def load(cls, model: str, device: torch.device, tile: int, precision: str, max_input_pixels: int, max_output_pixels: int) -> UpscaleTransform:
+    def load(
+        cls, model: str, device: torch.device, tile: int, precision: str, max_input_pixels: int, max_output_pixels: int,
+        fidelity: float | None = None, outscale: float | None = None,
+    ) -> UpscaleTransform:
+        """``model``: a shipped name or any SR weights file (ours, or a network spandrel knows);
+        ``fidelity`` (srgan only) and ``outscale`` as the srgan endpoint's parameters."""
         path = resolve_weights(model, SR_MODELS)
-        network = load_model(path)
-        if not isinstance(network, SRResNet):
-            raise ValueError(f"{path}: not super-resolution weights but {type(network).__name__}")
-        upscaler = Upscaler(prepare_for_inference(network, device), tile=tile, device=device)
+        network = load_sr_model(path)
+        info = network_info(network)
+        described = f"{path.name} ({info.family} x{info.scale})"
+        amount = parse_fidelity(None if fidelity is None else str(fidelity))
+        if amount is not None:
+            if model != FIDELITY_PAIR[0]:
+                raise ValueError(f"--fidelity blends {FIDELITY_PAIR[0]} (0) with {FIDELITY_PAIR[1]} (1): it needs --model {FIDELITY_PAIR[0]}")
+            psnr = load_sr_model(resolve_weights(FIDELITY_PAIR[1], SR_MODELS))
+            network.load_state_dict(interpolate_states(network.state_dict(), psnr.state_dict(), amount))
+            described += f" at fidelity {amount:g}"
+        out = parse_outscale(None if outscale is None else str(outscale), info.scale)
+        tile = max(info.multiple_of, tile // info.multiple_of * info.multiple_of)
+        upscaler = Upscaler(prepare_for_inference(network, device), tile=tile, overlap=info.overlap or DEFAULT_OVERLAP, device=device)
         choice = upscaler.select_precision(precision)
-        return cls(max_input_pixels, f"{path.name} x{upscaler.scale} on {device}, {choice.summary()}", upscaler, max_output_pixels)
+        if out != info.scale:
+            described += f", output x{out:g}"
+        return cls(max_input_pixels, f"{described} on {device}, {choice.summary()}", upscaler, max_output_pixels, out)
 
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         self.check(width, height)
@@ -78,10 +99,10 @@ class UpscaleTransform(Transform):
                 f"{width}x{height} gives a {width * scale}x{height * scale} result, over the output limit of "
                 f"{self.max_output_pixels} pixels (--max-output-pixels)"
             )
-        return width * scale, height * scale
+        return outscaled_size(width, height, self.outscale)
 
     def frame(self, rgb: np.ndarray) -> np.ndarray:
-        return self.upscaler.upscale(rgb)
+        return self.upscaler.upscale(rgb, size=outscaled_size(rgb.shape[1], rgb.shape[0], self.outscale))
 
     def image(self, image: DecodedImage) -> DecodedImage:
         size = self.result_size(image.width, image.height)
@@ -96,9 +117,13 @@ class StyleTransform(Transform):
     strength: float
     max_side: int
     precision: str
+    preserve_colour: bool = False
 
     @classmethod
-    def load(cls, model: str, style: str, blend: str, strength: float, device: torch.device, precision: str, max_input_pixels: int, max_side: int) -> StyleTransform:
+    def load(
+        cls, model: str, style: str, blend: str, strength: float, device: torch.device, precision: str, max_input_pixels: int, max_side: int,
+        preserve_colour: bool = False,
+    ) -> StyleTransform:
         path = resolve_weights(model, ("style",))
         network = load_model(path)
         if not isinstance(network, StyleNet):
@@ -107,8 +132,9 @@ class StyleTransform(Transform):
         weights, amount = parse_style_request(network, style, blend, str(strength))
         choice = select_style_precision(network, device, precision)
         styles = ", ".join(f"{n} {w:.2f}" for n, w in zip(network.style_names, weights[0].tolist()) if w > 0)
-        summary = f"{path.name} ({styles}; strength {amount:g}) on {device}, {choice.summary()}"
-        return cls(max_input_pixels, summary, network, weights, amount, max_side, choice.precision)
+        colours = "; the photo's colours" if preserve_colour else ""
+        summary = f"{path.name} ({styles}; strength {amount:g}{colours}) on {device}, {choice.summary()}"
+        return cls(max_input_pixels, summary, network, weights, amount, max_side, choice.precision, preserve_colour)
 
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         self.check(width, height)
@@ -120,4 +146,4 @@ class StyleTransform(Transform):
     def image(self, image: DecodedImage) -> DecodedImage:
         self.check(image.width, image.height)
         fitted = fit_image(image, self.max_side)
-        return dataclasses.replace(fitted, rgb=stylize_rgb(self.model, fitted.rgb, self.weights, self.strength, self.precision))
+        return dataclasses.replace(fitted, rgb=stylize_rgb(self.model, fitted.rgb, self.weights, self.strength, self.precision, self.preserve_colour))

@@ -1,0 +1,130 @@
+"""Build one TorchServe archive (model_store/NAME.mar) and the page's note about it (NAME.json).
+
+    make archive                                     # the shipped srgan, srresnet, style
+    make archive NAME=my-model WEIGHTS=path/to/model.pth    # any SR network spandrel knows
+
+The weights are read as tensors only (dronesr/sr_weights.py: a pickle that needs code is refused
+here, before anything is built). Foreign SR weights get their model-config.yaml from the shipped
+srresnet one, with the tile rounded to the network's size multiple and the tile overlap of its
+family. The archive carries the handler, that config, the weights and a copy of the dronesr
+package; NAME.json beside it (task, scale, parameters) is what the page lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dronesr.archs import StyleNet  # noqa: E402 - after the path
+from dronesr.checkpoint import load_model  # noqa: E402
+from dronesr.sr_weights import WeightsError, is_own_checkpoint, load_sr_model, network_info, read_weights  # noqa: E402
+
+SHIPPED = ("srgan", "srresnet", "style")
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")  # TorchServe's model names, and a safe file name
+SR_HANDLER = ROOT / "handlers" / "sr_handler.py"
+FOREIGN_TEMPLATE = ROOT / "handlers" / "srresnet-config.yaml"
+PACKAGE = ROOT / "build" / "mar-src"  # the dronesr package copied by the Makefile
+
+
+class ArchiveError(Exception):
+    pass
+
+
+def foreign_config(weights: Path, tile: int | None, overlap: int | None) -> tuple[dict, dict]:
+    """(model-config.yaml, page note) for SR weights that come with no config of their own."""
+    model = load_sr_model(weights)
+    info = network_info(model)
+    config = yaml.safe_load(FOREIGN_TEMPLATE.read_text())
+    handler = config["handler"]
+    handler["weights"] = weights.name
+    side = tile or handler["tile"]
+    handler["tile"] = max(info.multiple_of, side // info.multiple_of * info.multiple_of)
+    handler["overlap"] = overlap if overlap is not None else info.overlap
+    note = {"task": "super-resolution", "scale": info.scale, "architecture": info.family, "parameters": ["outscale"], "fidelity": False}
+    return config, note
+
+
+def shipped_note(weights: Path, config: dict) -> dict:
+    state = read_weights(weights)
+    if is_own_checkpoint(state) and state["arch"] == "StyleNet":
+        model = load_model(weights)
+        assert isinstance(model, StyleNet)
+        return {"task": "style-transfer", "styles": list(model.style_names), "parameters": ["style", "strength", "blend", "preserve_colour"]}
+    info = network_info(load_sr_model(weights))
+    fidelity = bool(config.get("handler", {}).get("fidelity_weights"))
+    return {"task": "super-resolution", "scale": info.scale, "architecture": info.family, "parameters": ["outscale", *(["fidelity"] if fidelity else [])], "fidelity": fidelity}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def build(name: str, weights: Path, store: Path, config_path: Path | None, handler: Path, extras: list[Path], tile: int | None, overlap: int | None) -> Path:
+    if not NAME.fullmatch(name):
+        raise ArchiveError(f"NAME={name!r}: use letters, digits, - and _ (starting with a letter, at most 64)")
+    if not weights.is_file():
+        raise ArchiveError(f"WEIGHTS={weights}: no such file")
+    if not (PACKAGE / "dronesr").is_dir():
+        raise ArchiveError(f"{PACKAGE}/dronesr is missing: run this through `make archive`")
+    if config_path is None:
+        if name in SHIPPED:
+            raise ArchiveError(f"NAME={name} is a shipped model's name; choose another")
+        config, note = foreign_config(weights, tile, overlap)
+    else:
+        config = yaml.safe_load(config_path.read_text())
+        if config.get("handler", {}).get("weights") != weights.name:
+            raise ArchiveError(f"{config_path}: handler.weights must be {weights.name!r}, the archive's weights file")
+        note = shipped_note(weights, config)
+    work = ROOT / "build" / "archive" / name
+    work.mkdir(parents=True, exist_ok=True)
+    config_file = work / "model-config.yaml"
+    config_file.write_text(f"# model-config.yaml of {name}.mar, written by scripts/build_archive.py\n" + yaml.safe_dump(config, sort_keys=False))
+    store.mkdir(parents=True, exist_ok=True)
+    archiver = Path(sys.executable).parent / "torch-model-archiver"
+    command = [
+        str(archiver), "--force", "--model-name", name, "--version", "1.0", "--serialized-file", str(weights),
+        "--handler", str(handler), "--extra-files", ",".join(str(p) for p in [PACKAGE, *extras]),
+        "--config-file", str(config_file), "--export-path", str(store),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ArchiveError(f"torch-model-archiver failed: {(done.stderr or done.stdout).strip()[-800:]}")
+    write_atomic(store / f"{name}.json", json.dumps({"name": name, **note}, indent=1) + "\n")
+    return store / f"{name}.mar"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--name", required=True, help="the model's name: /predictions/NAME")
+    p.add_argument("--weights", type=Path, required=True, help="weights file (.pt .pth .ckpt .bin .safetensors)")
+    p.add_argument("--store", type=Path, default=ROOT / "model_store", help="where the .mar goes (default: %(default)s)")
+    p.add_argument("--config", type=Path, help="a model-config.yaml (the shipped models); default: made from the network")
+    p.add_argument("--handler", type=Path, default=SR_HANDLER, help="default: %(default)s")
+    p.add_argument("--extra", type=Path, action="append", default=[], help="another file for the archive (srgan: srresnet.pt)")
+    p.add_argument("--tile", type=int, help="LR tile side for foreign weights (default: the srresnet config's, rounded to the network's multiple)")
+    p.add_argument("--overlap", type=int, help="LR tile overlap for foreign weights (default: per family, dronesr/sr_weights.py)")
+    args = p.parse_args(argv)
+    try:
+        mar = build(args.name, args.weights, args.store, args.config, args.handler, args.extra, args.tile, args.overlap)
+    except (ArchiveError, WeightsError, OSError, yaml.YAMLError) as exc:
+        p.exit(2, f"make archive: {exc}\n")
+    note = json.loads((mar.with_suffix(".json")).read_text())
+    detail = f"x{note['scale']} {note['architecture']}" if note["task"] == "super-resolution" else note["task"]
+    print(f"{mar}: {detail}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

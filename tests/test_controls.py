@@ -1,0 +1,218 @@
+"""The user controls, in process: fidelity (network interpolation), outscale, and the style's
+preserve_colour; through the handlers with a mock context and through the CLI."""
+
+from __future__ import annotations
+
+import io
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from ts.context import RequestProcessor
+
+from dronesr.checkpoint import save_model
+from dronesr.cli.main import main as cli_main
+from dronesr.colour import rgb_to_ycbcr
+from dronesr.imaging import ImageError, rgb_to_tensor
+from dronesr.inference import outscaled_size, parse_outscale, stylize_rgb
+from dronesr.interpolation import FidelityBlend, interpolate_states, parse_fidelity
+from handlers.sr_handler import SuperResolutionHandler
+from handlers.style_handler import StyleTransferHandler
+from tests.conftest import encode, synthetic_photo, tiny_srresnet
+from tests.test_handler import make_context, status
+from tests.test_style import tiny_style_net
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def reply(handler, ctx, request: dict) -> tuple[int, bytes]:
+    ctx.request_processor = [RequestProcessor({})]
+    [body] = handler.handle([request], ctx)
+    return status(ctx), body
+
+
+def pixels(body: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(body)).convert("RGB")).astype(int)
+
+
+# --- outscale ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [(None, 4.0), ("", 4.0), ("2", 2.0), (" 2.5 ", 2.5), ("4", 4.0), ("1.01", 1.01)])
+def test_outscale_parses_above_one_up_to_the_scale(text, expected):
+    assert parse_outscale(text, 4) == expected
+
+
+@pytest.mark.parametrize("text", ["1", "0.5", "4.5", "5", "nan", "inf", "-2", "two"])
+def test_outscale_outside_one_to_scale_is_refused(text):
+    with pytest.raises(ImageError, match="outscale"):
+        parse_outscale(text, 4)
+
+
+def test_outscaled_size_rounds_halves_up():
+    assert outscaled_size(40, 30, 2) == (80, 60)
+    assert outscaled_size(33, 21, 2.5) == (83, 53)  # 82.5 -> 83, 52.5 -> 53
+
+
+@pytest.fixture
+def sr_handler(tmp_path):
+    """A tiny srgan-like archive: GAN weights, PSNR weights for fidelity, float32 (exact)."""
+    gan, psnr = tiny_srresnet(seed=1), tiny_srresnet(seed=2)
+    save_model(gan, tmp_path / "model.pt", {"scale": 4, "channels": 8, "num_blocks": 2})
+    save_model(psnr, tmp_path / "psnr.pt", {"scale": 4, "channels": 8, "num_blocks": 2})
+    ctx = make_context(tmp_path, {"fidelity_weights": "psnr.pt", "precision": "float32"})
+    handler = SuperResolutionHandler()
+    handler.initialize(ctx)
+    return handler, ctx, tmp_path
+
+
+def test_outscale_gives_the_rounded_size_alpha_included(sr_handler):
+    handler, ctx, _ = sr_handler
+    rgba = np.dstack([synthetic_photo(33, 21), np.full((21, 33), 200, np.uint8)])
+    code, body = reply(handler, ctx, {"body": encode(rgba, "PNG"), "outscale": "2.5"})
+    assert code == 200
+    result = Image.open(io.BytesIO(body))
+    assert result.size == (83, 53) and result.mode == "RGBA"
+    assert ctx.get_response_headers(0)["X-Output-Size"] == "83x53"
+    code, body = reply(handler, ctx, {"body": encode(synthetic_photo(40, 30), "PNG"), "outscale": "2"})
+    assert code == 200 and Image.open(io.BytesIO(body)).size == (80, 60)
+
+
+def test_outscale_2_is_the_x4_result_downscaled(sr_handler):
+    handler, ctx, _ = sr_handler
+    photo = encode(synthetic_photo(40, 32), "PNG")
+    _, x4 = reply(handler, ctx, {"body": photo})
+    _, x2 = reply(handler, ctx, {"body": photo, "outscale": "2"})
+    reduced = np.asarray(Image.open(io.BytesIO(x4)).resize((80, 64), Image.LANCZOS)).astype(int)
+    assert np.abs(pixels(x2) - reduced).mean() < 1.5  # the same picture, not a bicubic x2 of the input
+
+
+@pytest.mark.parametrize("value", ["5", "1", "0", "abc"])
+def test_bad_outscale_is_400(sr_handler, value):
+    handler, ctx, _ = sr_handler
+    code, body = reply(handler, ctx, {"body": encode(synthetic_photo(20, 20), "PNG"), "outscale": value})
+    assert code == 400 and b"outscale" in body
+
+
+# --- fidelity ---------------------------------------------------------------------------------
+
+
+def test_parse_fidelity_rounds_to_the_cache_step():
+    assert parse_fidelity(None) is None and parse_fidelity(" ") is None
+    assert parse_fidelity("0.53") == 0.55 and parse_fidelity("1") == 1.0 and parse_fidelity("0.02") == 0.0
+    for bad in ("-0.1", "1.2", "nan", "high"):
+        with pytest.raises(ImageError, match="fidelity"):
+            parse_fidelity(bad)
+
+
+def test_interpolation_is_parameter_by_parameter_and_checks_the_networks():
+    a, b = tiny_srresnet(seed=1).state_dict(), tiny_srresnet(seed=2).state_dict()
+    half = interpolate_states(a, b, 0.5)
+    for name in a:
+        assert torch.allclose(half[name], (a[name] + b[name]) / 2, atol=1e-6)
+    other = tiny_srresnet(scale=2).state_dict()
+    with pytest.raises(ValueError, match="not the same network"):
+        interpolate_states(a, other, 0.5)
+
+
+def test_fidelity_blend_sets_the_weights_and_bounds_its_cache():
+    model = tiny_srresnet(seed=1)
+    gan, psnr = model.state_dict(), tiny_srresnet(seed=2).state_dict()
+    gan = {k: v.clone() for k, v in gan.items()}
+    blend = FidelityBlend(model, gan, psnr, cache_size=3)
+    for value, expected in ((1.0, psnr), (0.0, gan)):
+        blend.apply(value)
+        assert all(torch.equal(model.state_dict()[k], expected[k]) for k in gan)
+    for value in (0.1, 0.2, 0.3, 0.4, 0.5):
+        blend.apply(value)
+    assert len(blend.cache) == 3 and list(blend.cache) == [0.3, 0.4, 0.5]
+
+
+def test_fidelity_one_is_the_psnr_network_and_zero_the_default(sr_handler):
+    handler, ctx, model_dir = sr_handler
+    photo = encode(synthetic_photo(36, 28), "PNG")
+    _, default = reply(handler, ctx, {"body": photo})
+    _, zero = reply(handler, ctx, {"body": photo, "fidelity": "0"})
+    _, one = reply(handler, ctx, {"body": photo, "fidelity": "1"})
+    _, half = reply(handler, ctx, {"body": photo, "fidelity": "0.5"})
+    _, default_again = reply(handler, ctx, {"body": photo})  # the blend is put back, not left at 0.5
+    shutil.copy(model_dir / "psnr.pt", model_dir / "model.pt")
+    psnr_ctx = make_context(model_dir, {"precision": "float32"})
+    psnr_handler = SuperResolutionHandler()
+    psnr_handler.initialize(psnr_ctx)
+    _, psnr = reply(psnr_handler, psnr_ctx, {"body": photo})
+    assert np.array_equal(pixels(zero), pixels(default)) and np.array_equal(pixels(default_again), pixels(default))
+    assert np.abs(pixels(one) - pixels(psnr)).max() <= 1
+    assert np.abs(pixels(half) - pixels(default)).max() > 0 and np.abs(pixels(half) - pixels(one)).max() > 0
+    assert handler.describe()["fidelity"] is True and "fidelity" in handler.describe()["parameters"]
+
+
+def test_fidelity_on_a_model_without_it_is_an_unknown_parameter(tmp_path, tiny_weights):
+    shutil.copy(tiny_weights, tmp_path / "model.pt")
+    ctx = make_context(tmp_path)
+    handler = SuperResolutionHandler()
+    handler.initialize(ctx)
+    code, body = reply(handler, ctx, {"body": encode(synthetic_photo(16, 16), "PNG"), "fidelity": "0.5"})
+    assert code == 400 and b"Unknown parameter" in body and b"outscale" in body
+
+
+# --- preserve_colour --------------------------------------------------------------------------
+
+
+def mean_chroma(rgb: np.ndarray) -> np.ndarray:
+    return rgb_to_ycbcr(rgb_to_tensor(rgb))[0, 1:].mean(dim=(1, 2)).numpy() * 255
+
+
+def test_preserve_colour_keeps_the_photos_chroma_and_takes_the_styles_light():
+    net = tiny_style_net()
+    photo = synthetic_photo(40, 32)
+    weights = net.style_vector({"alpha": 1.0})
+    painted = stylize_rgb(net, photo, weights, 1.0, "float32")
+    kept = stylize_rgb(net, photo, weights, 1.0, "float32", preserve_colour=True)
+    assert np.abs(mean_chroma(kept) - mean_chroma(photo)).max() <= 3
+    assert np.abs(mean_chroma(painted) - mean_chroma(photo)).max() > 3  # the tiny style does shift colour
+    assert np.abs(kept.astype(int) - photo.astype(int)).mean() > 3  # and the luminance is the style's
+
+
+def test_style_handler_preserve_colour_parameter(tmp_path):
+    net = tiny_style_net()
+    save_model(net, tmp_path / "model.pt", net.arch_kwargs)
+    ctx = make_context(tmp_path, {"max_side": 64, "precision": "float32"})
+    handler = StyleTransferHandler()
+    handler.initialize(ctx)
+    photo = synthetic_photo(40, 32)
+    code, body = reply(handler, ctx, {"body": encode(photo, "PNG"), "preserve_colour": "true", "format": "png"})
+    assert code == 200 and np.abs(mean_chroma(pixels(body).astype(np.uint8)) - mean_chroma(photo)).max() <= 3
+    code, body = reply(handler, ctx, {"body": encode(photo, "PNG"), "preserve_colour": "maybe"})
+    assert code == 400 and b"preserve_colour" in body
+
+
+# --- the CLI ----------------------------------------------------------------------------------
+
+
+def test_cli_outscale_and_fidelity_rules(tmp_path, tiny_weights, capsys):
+    photo = tmp_path / "in" / "p.png"
+    photo.parent.mkdir()
+    photo.write_bytes(encode(synthetic_photo(30, 20), "PNG"))
+    assert cli_main(["upscale", str(photo), "-o", str(tmp_path / "out"), "--model", str(tiny_weights), "--outscale", "3"]) == 0
+    assert Image.open(tmp_path / "out" / "p.png").size == (90, 60)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["upscale", str(photo), "-o", str(tmp_path / "o2"), "--model", str(tiny_weights), "--fidelity", "0.5"])
+    assert exit_info.value.code == 2 and "--model srgan" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["upscale", str(photo), "-o", str(tmp_path / "o3"), "--model", str(tiny_weights), "--outscale", "6"])
+    assert exit_info.value.code == 2 and "outscale must be above 1 and at most 4" in capsys.readouterr().err
+
+
+def test_cli_fidelity_blends_the_shipped_pair(tmp_path):
+    photo = tmp_path / "p.png"
+    photo.write_bytes(encode(synthetic_photo(24, 20), "PNG"))
+    outputs = {}
+    for model, extra in (("srgan", []), ("srresnet", []), ("srgan", ["--fidelity", "1"])):
+        out = tmp_path / f"{model}{len(extra)}"
+        assert cli_main(["upscale", str(photo), "-o", str(out), "--model", model, "--precision", "float32", *extra]) == 0
+        outputs[model + str(len(extra))] = pixels((out / "p.png").read_bytes())
+    assert np.abs(outputs["srgan2"] - outputs["srresnet0"]).max() <= 1
+    assert np.abs(outputs["srgan0"] - outputs["srresnet0"]).max() > 2
