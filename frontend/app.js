@@ -534,7 +534,7 @@
         const amount = Number(fidelity.value);
         if (info.fidelity && amount > 0) params.fidelity = amount.toFixed(2);
         const result = await predict(model, photo.file, params, job);
-        await showResult(result, model, info.fidelity && amount > 0 ? `${title} (fidelity ${amount.toFixed(2)})` : title, s);
+        await showResult(result, model, title, info.fidelity && amount > 0 ? `${title} (fidelity ${amount.toFixed(2)})` : title, s);
       } catch (problem) {
         show(resultBox, false);
         showProblem(error, problem instanceof Problem ? problem : new Problem("Something went wrong in the page.", String(problem)));
@@ -545,7 +545,7 @@
       }
     }
 
-    async function showResult(result, model, title, s) {
+    async function showResult(result, model, title, described, s) {
       resultImg.src = objectUrls.set("sr-result", result.blob);
       try {
         await resultImg.decode();
@@ -569,7 +569,7 @@
 
       const ext = EXTENSIONS[result.type] || "img";
       const parts = [
-        title,
+        described,
         result.outputSize ? result.outputSize.replace("x", " × ") + " px" : dims(w, h),
         ext.toUpperCase(),
         formatBytes(result.blob.size),
@@ -652,7 +652,10 @@
     function stylesFrom(served) {
       const note = (served || []).find((m) => m.name === "style" && Array.isArray(m.styles));
       if (!note) return null;
-      return note.styles.filter((n) => typeof n === "string").map((n) => STYLE_TITLES.find((t) => t.name === n) || { name: n, title: n.replace(/[-_]+/g, " "), artist: "" });
+      const names = note.styles.filter((n) => typeof n === "string");
+      const known = STYLE_TITLES.filter((t) => names.includes(t.name)); // this page's order
+      const others = names.filter((n) => !STYLE_TITLES.some((t) => t.name === n)).map((n) => ({ name: n, title: n.replace(/[-_]+/g, " "), artist: "" }));
+      return [...known, ...others];
     }
 
     function setBlendLabel() {

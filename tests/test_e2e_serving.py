@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 
+import numpy as np
 import pytest
 import requests
 from PIL import Image
@@ -207,3 +208,34 @@ def test_evaluation_through_the_served_api_matches_in_process(server, tmp_path, 
     assert evaluate.main(["--served", server.inference, "--models", "srresnet", "--sets", str(folder), "--degradations", "clean,noise5"]) == 0
     out = capsys.readouterr().out
     assert "srresnet (served)" in out and "noise5" in out
+
+
+def served_pixels(server, model: str, photo: bytes, **form: str) -> np.ndarray:
+    response = requests.post(f"{server.inference}/predictions/{model}", files={"data": ("p.png", photo, "image/png")}, data=form, timeout=180)
+    assert response.status_code == 200, response.text
+    return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB")).astype(int)
+
+
+def test_fidelity_runs_from_srgan_to_srresnet(server):
+    photo = drone_photo()
+    default = served_pixels(server, "srgan", photo)
+    zero = served_pixels(server, "srgan", photo, fidelity="0")
+    half = served_pixels(server, "srgan", photo, fidelity="0.5")
+    one = served_pixels(server, "srgan", photo, fidelity="1")
+    srresnet = served_pixels(server, "srresnet", photo)
+    assert np.array_equal(zero, default)
+    assert np.abs(one - srresnet).max() <= 2  # within 2 grey levels everywhere
+    assert np.abs(half - default).max() > 2 and np.abs(half - srresnet).max() > 2
+    response = requests.post(f"{server.inference}/predictions/srresnet", files={"data": photo}, data={"fidelity": "0.5"}, timeout=60)
+    assert_json_error(response, 400, "Unknown parameter")
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_outscale_gives_exactly_the_asked_size_and_refuses_outside_one_to_four(server, model):
+    photo = encode(synthetic_photo(50, 30), "PNG")
+    response = requests.post(f"{server.inference}/predictions/{model}", data=photo, headers={"X-Dronesr-Outscale": "2"}, timeout=120)
+    assert response.status_code == 200, response.text
+    assert Image.open(io.BytesIO(response.content)).size == (100, 60) and response.headers["X-Output-Size"] == "100x60"
+    for value in ("5", "1"):
+        response = requests.post(f"{server.inference}/predictions/{model}", files={"data": photo}, data={"outscale": value}, timeout=60)
+        assert_json_error(response, 400, "outscale must be above 1 and at most 4")

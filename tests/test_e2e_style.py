@@ -6,10 +6,13 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pytest
 import requests
 from PIL import Image
 
+from dronesr.colour import rgb_to_ycbcr
+from dronesr.imaging import rgb_to_tensor
 from tests import e2e_server
 from tests.conftest import drone_photo, encode, synthetic_photo
 
@@ -62,3 +65,19 @@ def test_large_input_is_scaled_down_and_says_so(server):
     assert response.status_code == 200, response.text
     assert response.headers.get("X-Resized-From") == "1500x300"
     assert Image.open(io.BytesIO(response.content)).size[0] == 1024
+
+
+def test_preserve_colour_keeps_the_photos_mean_chroma(server):
+    photo = synthetic_photo(96, 64)
+    for preserve, close in (("true", True), ("false", False)):
+        form = {"style": "starry_night", "preserve_colour": preserve, "format": "png"}
+        response = requests.post(f"{server.inference}/predictions/style", files={"data": encode(photo, "PNG")}, data=form, timeout=120)
+        assert response.status_code == 200, response.text
+        result = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
+        shift = np.abs(mean_chroma(result) - mean_chroma(photo)).max()
+        assert (shift <= 3) == close, (preserve, shift)
+
+
+def mean_chroma(rgb: np.ndarray) -> np.ndarray:
+    """Mean (Cb, Cr) on the 0-255 scale (JPEG's full-range BT.601)."""
+    return rgb_to_ycbcr(rgb_to_tensor(rgb))[0, 1:].mean(dim=(1, 2)).numpy() * 255

@@ -130,6 +130,45 @@ def test_photo_is_enlarged_four_times_and_compared_with_bicubic(page, server, tm
     assert link.get_attribute("download") == "drone_srresnet_x4.jpg"
 
 
+# Wraps the page's fetch to record the text fields of every form it posts (Chromium does not hand
+# multipart bodies with a file to Playwright).
+RECORD_FORMS = """() => {
+  window.sentForms = [];
+  const original = window.fetch;
+  window.fetch = (url, options) => {
+    if (options && options.body instanceof FormData) {
+      window.sentForms.push(Object.fromEntries([...options.body.entries()].filter(([, v]) => typeof v === "string")));
+    }
+    return original(url, options);
+  };
+}"""
+
+
+def test_served_models_fidelity_and_outscale(page, tmp_path):
+    """The model list comes from the server (models.json); fidelity is offered where the model has
+    it; outscale changes the size asked for, shown and returned."""
+    radios = page.locator("#sr-models input[name=model]")
+    expect(radios).to_have_count(2)
+    expect(page.locator("#sr-fidelity-field")).to_be_visible()
+    page.check("input[name=model][value=srresnet]")
+    expect(page.locator("#sr-fidelity-field")).to_be_hidden()
+    page.check("input[name=model][value=srgan]")
+    page.set_input_files("#sr-file", files=[{"name": "drone.jpg", "mimeType": "image/jpeg", "buffer": drone_photo()}])
+    page.select_option("#sr-outscale", "2")
+    expect(page.locator("#sr-sizes")).to_contain_text("result 200 × 200 px")
+    expect(page.locator("#sr-send")).to_have_text("Enlarge ×2")
+    page.locator("#sr-fidelity").fill("0.5")
+    expect(page.locator("#sr-fidelity-value")).to_have_text("0.50")
+    page.evaluate(RECORD_FORMS)
+    page.click("#sr-send")
+    expect(page.locator("#sr-meta")).to_contain_text("SRGAN (fidelity 0.50) · 200 × 200 px", timeout=RESULT_TIMEOUT_MS)
+    assert natural_size(page, "#sr-result") == [200, 200]
+    assert page.locator("#sr-bicubic").evaluate("c => [c.width, c.height]") == [200, 200]
+    assert page.locator("#sr-download").get_attribute("download") == "drone_srgan_x2.png"
+    assert page.evaluate("window.sentForms") == [{"format": "png", "outscale": "2", "fidelity": "0.50"}]
+    screenshot(page, tmp_path, "frontend-sr-controls")
+
+
 def test_a_file_that_is_not_an_image_gets_a_readable_error(page, tmp_path):
     page.set_input_files("#sr-file", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"this is not an image"}])
     expect(page.locator("#sr-sizes")).to_contain_text("cannot preview")
@@ -164,6 +203,22 @@ def test_a_photo_is_repainted_in_the_chosen_style(page, tmp_path):
     assert natural_size(page, "#style-result") == [100, 100]
     expect(page.locator("#style-meta")).to_contain_text("The Scream")
     screenshot(page, tmp_path, "frontend-style")
+
+
+def test_style_blend_and_colour_preservation_are_sent(page, tmp_path):
+    expect(page.locator("#style-status")).to_contain_text("The style-transfer model is ready", timeout=60_000)
+    page.set_input_files("#style-file", files=[{"name": "drone.jpg", "mimeType": "image/jpeg", "buffer": drone_photo()}])
+    expect(page.locator("#style-blend-field")).to_be_hidden()
+    page.locator("#style-gallery .style-tile", has_text="The Scream").click()
+    page.select_option("#style-blend", "mosaic")
+    expect(page.locator("#style-blend-field")).to_be_visible()
+    page.check("#style-preserve-colour")
+    page.evaluate(RECORD_FORMS)
+    page.click("#style-send")
+    expect(page.locator("#style-meta")).to_contain_text("+ 30% Mosaic", timeout=RESULT_TIMEOUT_MS)
+    expect(page.locator("#style-meta")).to_contain_text("photo's colours")
+    assert page.evaluate("window.sentForms") == [{"style": "the_scream", "format": "jpeg", "blend": "mosaic:0.30", "preserve_colour": "true"}]
+    screenshot(page, tmp_path, "frontend-style-controls")
 
 
 def test_server_down_network_failure_cancel_and_timeout_are_shown(page, server):
