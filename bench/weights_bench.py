@@ -1,0 +1,62 @@
+"""Speed of SR weight files side by side, in process on the serving path (Upscaler: tiles of the
+served size, precision measured as a worker does): ours, and any network spandrel knows.
+
+    python -m bench.weights_bench --weights weights/srgan.pt path/to/DAT_light_x4.pth --size 256
+
+Prints, per file: family, scale, parameters, the precision chosen, and the median seconds for one
+SIZE x SIZE input (a synthetic image of gradients and edges).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dronesr.inference import Upscaler
+from dronesr.precision import cpu_features
+from dronesr.sr_weights import load_sr_model, network_info
+from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+
+
+def test_image(size: int) -> np.ndarray:
+    y, x = np.mgrid[0:size, 0:size] / size
+    rgb = np.stack([x, y, (x * 7 + y * 3) % 1.0], axis=-1)
+    rgb[(np.floor(x * 16) + np.floor(y * 16)) % 2 == 0] *= 0.6  # edges, as real frames have
+    return (rgb * 255).astype(np.uint8)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", type=Path, nargs="+", required=True, help="weight files to time")
+    p.add_argument("--size", type=int, default=256, help="input side in pixels (default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per file, after one warm-up (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
+    p.add_argument("--precision", default="auto", help="auto (measured, as served), float32 or bfloat16 (default: %(default)s)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    image = test_image(args.size)
+    print(f"CPU: {cpu_features()}; {args.threads} threads; torch {torch.__version__}; input {args.size}x{args.size}, tiles {DEFAULT_TILE} px")
+    print("| weights | family | scale | parameters | precision | seconds (median) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for path in args.weights:
+        model = load_sr_model(path)
+        info = network_info(model)
+        upscaler = Upscaler(model, tile=DEFAULT_TILE, overlap=info.overlap or DEFAULT_OVERLAP)
+        choice = upscaler.select_precision(args.precision)
+        upscaler.upscale(image)
+        times = []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            upscaler.upscale(image)
+            times.append(time.perf_counter() - started)
+        print(f"| {path.name} | {info.family} | x{info.scale} | {info.parameters:,} | {choice.precision} | {statistics.median(times):.2f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
