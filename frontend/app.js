@@ -5,9 +5,10 @@
 "use strict";
 
 (() => {
-  // The server's limits (handlers/srgan-config.yaml, config.properties). The server checks them
-  // itself; the page only warns before sending.
-  const LIMITS = { maxInputPixels: 4_000_000, maxOutputPixels: 36_000_000, maxUploadBytes: 33_554_432 };
+  // The server's limits until models.json gives each model's own (its model-config.yaml); the
+  // upload size is config.properties' max_request_size. The server checks them itself; the page
+  // only warns before sending.
+  const DEFAULT_LIMITS = { maxInputPixels: 4_000_000, maxOutputPixels: 36_000_000, maxUploadBytes: 33_554_432 };
   const TIMEOUT_S = 300; // TorchServe's own response timeout (config.properties)
   const PROBE_TIMEOUT_S = 30;
   const MODEL_TITLES = { srgan: "SRGAN", srresnet: "SRResNet", style: "style-transfer" };
@@ -313,9 +314,14 @@
   }
 
   // Sentences that warn before sending a photo the server will refuse (empty: none).
-  function limitWarnings(photo, scale) {
+  function limitWarnings(photo, scale, served = {}) {
     const warnings = [];
     const { width: w, height: h } = photo;
+    const LIMITS = {
+      ...DEFAULT_LIMITS,
+      ...(Number.isInteger(served.max_input_pixels) ? { maxInputPixels: served.max_input_pixels } : {}),
+      ...(Number.isInteger(served.max_output_pixels) ? { maxOutputPixels: served.max_output_pixels } : {}),
+    };
     if (photo.file.size > LIMITS.maxUploadBytes) {
       warnings.push(`The file is ${formatBytes(photo.file.size)}, over the server's upload limit of ${formatBytes(LIMITS.maxUploadBytes)}.`);
     }
@@ -471,7 +477,7 @@
       } else {
         sizes.textContent = "Your browser cannot preview this file, so its size is not known yet; the server will check it when you send it.";
       }
-      const warnings = limitWarnings(photo, selectedInfo().scale);
+      const warnings = limitWarnings(photo, selectedInfo().scale, selectedInfo().limits);
       warning.textContent = warnings.join(" ");
       show(warning, warnings.length > 0);
     }

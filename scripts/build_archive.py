@@ -7,7 +7,7 @@ The weights are read as tensors only (dronesr/sr_weights.py: a pickle that needs
 here, before anything is built). Foreign SR weights get their model-config.yaml from the shipped
 srresnet one, with the tile rounded to the network's size multiple and the tile overlap of its
 family. The archive carries the handler, that config, the weights and a copy of the dronesr
-package; NAME.json beside it (task, scale, parameters) is what the page lists.
+package; NAME.json beside it (task, scale, parameters, pixel limits) is what the page lists.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dronesr.archs import StyleNet  # noqa: E402 - after the path
+from dronesr import limits  # noqa: E402 - after the path
+from dronesr.archs import StyleNet  # noqa: E402
 from dronesr.checkpoint import load_model  # noqa: E402
+from dronesr.inference import Upscaler  # noqa: E402
 from dronesr.sr_weights import WeightsError, is_own_checkpoint, load_sr_model, network_info, read_weights  # noqa: E402
 
 SHIPPED = ("srgan", "srresnet", "style")
@@ -40,8 +42,11 @@ class ArchiveError(Exception):
     pass
 
 
-def foreign_config(weights: Path, tile: int | None, overlap: int | None) -> tuple[dict, dict]:
-    """(model-config.yaml, page note) for SR weights that come with no config of their own."""
+def foreign_config(weights: Path, tile: int | None, overlap: int | None, max_output_pixels: int | None) -> tuple[dict, dict]:
+    """(model-config.yaml, page note) for SR weights that come with no config of their own. The
+    output pixel limit is the template's, lowered so that a request at the limit finishes within
+    half the response timeout at the tile speed measured here (a request TorchServe times out
+    costs a worker restart); --max-output-pixels sets it instead."""
     model = load_sr_model(weights)
     info = network_info(model)
     config = yaml.safe_load(FOREIGN_TEMPLATE.read_text())
@@ -50,6 +55,16 @@ def foreign_config(weights: Path, tile: int | None, overlap: int | None) -> tupl
     side = tile or handler["tile"]
     handler["tile"] = max(info.multiple_of, side // info.multiple_of * info.multiple_of)
     handler["overlap"] = overlap if overlap is not None else info.overlap
+    if max_output_pixels is None:
+        upscaler = Upscaler(model, tile=handler["tile"], overlap=handler["overlap"])
+        choice = upscaler.select_precision(handler.get("precision", "auto"))
+        tile_seconds = choice.seconds.get(choice.precision) or max(choice.seconds.values())
+        tiles = max(1, int(config["responseTimeout"] / 2 / tile_seconds))
+        stride = handler["tile"] - handler["overlap"]
+        max_output_pixels = min(handler["max_output_pixels"], tiles * stride * stride * info.scale * info.scale)
+        print(f"{weights.name}: {info.family} x{info.scale}, one {handler['tile']} px tile in {tile_seconds:.2f} s ({choice.precision}): "
+              f"max_output_pixels {max_output_pixels:,}")
+    handler["max_output_pixels"] = max_output_pixels
     note = {"task": "super-resolution", "scale": info.scale, "architecture": info.family, "parameters": ["outscale"], "fidelity": False}
     return config, note
 
@@ -71,7 +86,10 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def build(name: str, weights: Path, store: Path, config_path: Path | None, handler: Path, extras: list[Path], tile: int | None, overlap: int | None) -> Path:
+def build(
+    name: str, weights: Path, store: Path, config_path: Path | None, handler: Path, extras: list[Path],
+    tile: int | None = None, overlap: int | None = None, max_output_pixels: int | None = None,
+) -> Path:
     if not NAME.fullmatch(name):
         raise ArchiveError(f"NAME={name!r}: use letters, digits, - and _ (starting with a letter, at most 64)")
     if not weights.is_file():
@@ -81,7 +99,7 @@ def build(name: str, weights: Path, store: Path, config_path: Path | None, handl
     if config_path is None:
         if name in SHIPPED:
             raise ArchiveError(f"NAME={name} is a shipped model's name; choose another")
-        config, note = foreign_config(weights, tile, overlap)
+        config, note = foreign_config(weights, tile, overlap, max_output_pixels)
     else:
         config = yaml.safe_load(config_path.read_text())
         if config.get("handler", {}).get("weights") != weights.name:
@@ -101,6 +119,12 @@ def build(name: str, weights: Path, store: Path, config_path: Path | None, handl
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise ArchiveError(f"torch-model-archiver failed: {(done.stderr or done.stdout).strip()[-800:]}")
+    handler_settings = config.get("handler", {})  # what the handler reads, its defaults where absent (dronesr/serving.py)
+    note["limits"] = {
+        "max_input_pixels": handler_settings.get("max_input_pixels", limits.MAX_INPUT_PIXELS),
+        "max_output_pixels": handler_settings.get("max_output_pixels", limits.MAX_OUTPUT_PIXELS),
+        "max_side": handler_settings.get("max_side", limits.STYLE_MAX_SIDE),
+    }
     write_atomic(store / f"{name}.json", json.dumps({"name": name, **note}, indent=1) + "\n")
     return store / f"{name}.mar"
 
@@ -115,9 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--extra", type=Path, action="append", default=[], help="another file for the archive (srgan: srresnet.pt)")
     p.add_argument("--tile", type=int, help="LR tile side for foreign weights (default: the srresnet config's, rounded to the network's multiple)")
     p.add_argument("--overlap", type=int, help="LR tile overlap for foreign weights (default: per family, dronesr/sr_weights.py)")
+    p.add_argument("--max-output-pixels", type=int, help="foreign weights: the result size limit (default: what the measured speed finishes in half responseTimeout, at most srresnet's)")
     args = p.parse_args(argv)
     try:
-        mar = build(args.name, args.weights, args.store, args.config, args.handler, args.extra, args.tile, args.overlap)
+        mar = build(args.name, args.weights, args.store, args.config, args.handler, args.extra, args.tile, args.overlap, args.max_output_pixels)
     except (ArchiveError, WeightsError, OSError, yaml.YAMLError) as exc:
         p.exit(2, f"make archive: {exc}\n")
     note = json.loads((mar.with_suffix(".json")).read_text())

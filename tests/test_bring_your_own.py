@@ -190,3 +190,24 @@ def test_archive_needs_a_name_and_keeps_the_shipped_names(tmp_path):
     assert done.returncode != 0 and "needs NAME=" in done.stderr
     done = make_archive(tmp_path / "store", "srgan", weights)
     assert done.returncode != 0 and "shipped model's name" in done.stderr
+
+
+def test_archive_config_bounds_the_output_by_the_measured_tile_speed(tmp_path, monkeypatch):
+    """A slow network gets a lower max_output_pixels, so a request at the limit ends well within
+    TorchServe's response timeout (a timed-out request restarts the worker)."""
+    import importlib.util
+
+    from dronesr.precision import PrecisionChoice
+
+    spec = importlib.util.spec_from_file_location("build_archive", ROOT / "scripts" / "build_archive.py")
+    build_archive = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_archive)
+    weights = save_weights("compact", tmp_path, "pth")
+    fast, note = build_archive.foreign_config(weights, None, None, None)
+    assert fast["handler"]["max_output_pixels"] == 36_000_000 and note["scale"] == 2
+    assert fast["handler"]["weights"] == "compact.pth" and fast["handler"]["overlap"] == 16
+    monkeypatch.setattr(Upscaler, "select_precision", lambda self, requested="auto": PrecisionChoice("float32", "cpu", {"float32": 30.0}))
+    slow, _ = build_archive.foreign_config(weights, None, None, None)
+    assert slow["handler"]["max_output_pixels"] == (300 // 2 // 30) * (192 - 16) ** 2 * 2 * 2
+    chosen, _ = build_archive.foreign_config(weights, 96, 8, 1_000_000)
+    assert (chosen["handler"]["tile"], chosen["handler"]["overlap"], chosen["handler"]["max_output_pixels"]) == (96, 8, 1_000_000)
