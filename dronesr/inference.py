@@ -107,7 +107,8 @@ def outscaled_size(width: int, height: int, outscale: float) -> tuple[int, int]:
     return int(width * outscale + 0.5), int(height * outscale + 0.5)
 
 
-def _fraction(name: str, text: str) -> float:
+def parse_fraction(name: str, text: str) -> float:
+    """A request's number in 0..1; ImageError (400) naming the parameter otherwise."""
     try:
         value = float(text)
     except ValueError:
@@ -129,7 +130,7 @@ def parse_style_request(model: StyleNet, style: str | None, blend: str | None = 
     primary = (style or "").strip() or names[0]
     if primary not in names:
         raise unknown(primary)
-    amount = _fraction("strength", strength.strip()) if strength is not None else 1.0
+    amount = parse_fraction("strength", strength.strip()) if strength is not None else 1.0
     mix: dict[str, float] = {}
     for part in (p.strip() for p in (blend or "").split(",")):
         if not part:
@@ -138,7 +139,7 @@ def parse_style_request(model: StyleNet, style: str | None, blend: str | None = 
         name = name.strip()
         if name not in names:
             raise unknown(name)
-        mix[name] = mix.get(name, 0.0) + (_fraction(f"blend weight of {name}", weight.strip()) if sep else 0.5)
+        mix[name] = mix.get(name, 0.0) + (parse_fraction(f"blend weight of {name}", weight.strip()) if sep else 0.5)
     extra = sum(mix.values())
     if extra > 1.0 + 1e-6:
         raise ImageError(f"blend weights sum to {extra:g}, over 1 (the style keeps 1 minus their sum).")

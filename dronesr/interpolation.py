@@ -6,13 +6,12 @@ weights, 1: the PSNR network's), one network in memory whatever the value.
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 
 import torch
 from torch import nn
 
-from dronesr.imaging import ImageError, echo
+from dronesr.inference import parse_fraction
 
 FIDELITY_STEP = 0.05  # requested values are rounded to this, so a slider reuses cached blends
 FIDELITY_CACHE = 8  # blended state dicts kept (an SRResNet is ~3.5 MB)
@@ -28,16 +27,10 @@ def interpolate_states(gan: dict[str, torch.Tensor], psnr: dict[str, torch.Tenso
 
 def parse_fidelity(text: str | None) -> float | None:
     """The ``fidelity`` parameter: None when absent or empty, else a number in 0..1 rounded to
-    ``FIDELITY_STEP``; ImageError (400) otherwise."""
+    ``FIDELITY_STEP`` (0: the GAN's texture, 1: the PSNR network's); ImageError (400) otherwise."""
     if text is None or not text.strip():
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise ImageError(f"fidelity must be a number between 0 and 1, got {echo(text)}.") from None
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise ImageError(f"fidelity must be between 0 (the GAN's texture) and 1 (srresnet's fidelity), got {echo(text)}.")
-    return round(round(value / FIDELITY_STEP) * FIDELITY_STEP, 4)
+    return round(round(parse_fraction("fidelity", text) / FIDELITY_STEP) * FIDELITY_STEP, 4)
 
 
 class FidelityBlend:

@@ -51,6 +51,14 @@
   function show(element, visible) {
     element.hidden = !visible;
   }
+  function radioInput(name, value, checked) {
+    const radio = document.createElement("input");
+    radio.type = "radio";
+    radio.name = name;
+    radio.value = value;
+    radio.checked = checked;
+    return radio;
+  }
 
   class ObjectUrls {
     constructor() { this.urls = new Map(); }
@@ -421,11 +429,7 @@
       models.forEach((m) => {
         const label = document.createElement("label");
         label.className = "option";
-        const radio = document.createElement("input");
-        radio.type = "radio";
-        radio.name = "model";
-        radio.value = m.name;
-        radio.checked = m.name === keep;
+        const radio = radioInput("model", m.name, m.name === keep);
         const text = document.createElement("span");
         const name = document.createElement("strong");
         name.textContent = modelTitle(m.name);
@@ -629,11 +633,7 @@
       STYLES.forEach((style, index) => {
         const label = document.createElement("label");
         label.className = "style-tile";
-        const radio = document.createElement("input");
-        radio.type = "radio";
-        radio.name = "style";
-        radio.value = style.name;
-        radio.checked = keep ? style.name === keep : index === 0;
+        const radio = radioInput("style", style.name, keep ? style.name === keep : index === 0);
         const art = document.createElement("span");
         art.className = "style-art";
         art.style.setProperty("--hue", String(hue(style.name)));
