@@ -48,7 +48,7 @@ from dronesr.archs import SRResNet
 from dronesr.imaging import decode_image, encode_image, rgb_to_tensor, tensor_to_rgb
 from dronesr.inference import Upscaler, prepare_for_inference
 from dronesr.precision import cpu_features
-from dronesr.serving import HandlerSettings
+from dronesr.serving.settings import HandlerSettings
 from dronesr.tiling import count_tiles
 from tests import e2e_server
 

@@ -25,10 +25,11 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     os.replace(tmp, path)
 
 
-def save_model(model: nn.Module, path: str | os.PathLike, arch_kwargs: dict, half: bool = False, **extra: Any) -> None:
-    """Save ``model``'s weights with what is needed to rebuild it. ``half`` stores fp16 (smaller files)."""
+def save_model(model: nn.Module, path: str | os.PathLike, half: bool = False, **extra: Any) -> None:
+    """Save ``model``'s weights with what is needed to rebuild it: its architecture's name and the
+    constructor arguments it records (``model.arch_kwargs``). ``half`` stores fp16 (smaller files)."""
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    atomic_torch_save({"arch": type(model).__name__, "arch_kwargs": dict(arch_kwargs), "state_dict": state, **extra}, path)
+    atomic_torch_save({"arch": type(model).__name__, "arch_kwargs": dict(model.arch_kwargs), "state_dict": state, **extra}, path)
 
 
 def load_model(path: str | os.PathLike, map_location: str = "cpu") -> nn.Module:

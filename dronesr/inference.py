@@ -14,6 +14,7 @@ from torch import nn
 from dronesr.archs import StyleNet
 from dronesr.colour import luminance, with_chroma_of
 from dronesr.imaging import ImageError, echo, rgb_to_tensor, tensor_to_rgb
+from dronesr.params import parse_fraction
 from dronesr.precision import PrecisionChoice, autocast, choose_precision
 from dronesr.resample import bicubic_resize
 from dronesr.sr_weights import load_sr_model
@@ -105,17 +106,6 @@ def parse_outscale(text: str | None, scale: int) -> float:
 def outscaled_size(width: int, height: int, outscale: float) -> tuple[int, int]:
     """(round(outscale * width), round(outscale * height)), halves rounded up."""
     return int(width * outscale + 0.5), int(height * outscale + 0.5)
-
-
-def parse_fraction(name: str, text: str) -> float:
-    """A request's number in 0..1; ImageError (400) naming the parameter otherwise."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise ImageError(f"{name} must be a number between 0 and 1, got {echo(text)}.") from None
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise ImageError(f"{name} must be between 0 and 1, got {echo(text)}.")
-    return value
 
 
 def parse_style_request(model: StyleNet, style: str | None, blend: str | None = None, strength: str | None = None) -> tuple[torch.Tensor, float]:

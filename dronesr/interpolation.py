@@ -11,7 +11,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from dronesr.inference import parse_fraction
+from dronesr.params import parse_fraction
 
 FIDELITY_STEP = 0.05  # requested values are rounded to this, so a slider reuses cached blends
 FIDELITY_CACHE = 8  # blended state dicts kept (an SRResNet is ~3.5 MB)

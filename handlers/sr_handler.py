@@ -26,7 +26,7 @@ from ts.metrics.metric_type_enum import MetricTypes
 from dronesr.imaging import DecodedImage, ImageError, resize_plane
 from dronesr.inference import Upscaler, outscaled_size, parse_outscale, prepare_for_inference
 from dronesr.interpolation import FidelityBlend, parse_fidelity
-from dronesr.serving import ImageHandler
+from dronesr.serving.handler import ImageHandler
 from dronesr.sr_weights import load_sr_model, network_info
 from dronesr.tiling import count_tiles
 

@@ -32,7 +32,8 @@ from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
 from dronesr.imaging import DecodedImage, fit_image, fit_within
 from dronesr.inference import parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
-from dronesr.serving import ImageHandler, parse_flag
+from dronesr.params import parse_flag
+from dronesr.serving.handler import ImageHandler
 
 PARAMETER_SYNTAX = {
     "style": "a style name (see styles); default: the first",

@@ -119,7 +119,7 @@ def build(
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise ArchiveError(f"torch-model-archiver failed: {(done.stderr or done.stdout).strip()[-800:]}")
-    handler_settings = config.get("handler", {})  # what the handler reads, its defaults where absent (dronesr/serving.py)
+    handler_settings = config.get("handler", {})  # what the handler reads, its defaults where absent (dronesr/serving/settings.py)
     note["limits"] = {
         "max_input_pixels": handler_settings.get("max_input_pixels", limits.MAX_INPUT_PIXELS),
         "max_output_pixels": handler_settings.get("max_output_pixels", limits.MAX_OUTPUT_PIXELS),

@@ -78,7 +78,7 @@ def one_torch_thread():
 @pytest.fixture
 def tiny_weights(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.pt"
-    save_model(tiny_srresnet(), path, {"scale": 4, "channels": 8, "num_blocks": 2})
+    save_model(tiny_srresnet(), path)
     return path
 
 

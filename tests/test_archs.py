@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dronesr.archs import Discriminator, SRResNet
+from dronesr.archs import ARCHITECTURES, Discriminator, SRResNet
 from dronesr.checkpoint import load_model, save_model
 from dronesr.resample import upscale_bicubic
 from tests.conftest import tiny_srresnet
@@ -37,7 +37,7 @@ def test_discriminator_scores_any_size():
 def test_checkpoint_roundtrip_rebuilds_architecture(tmp_path):
     model = tiny_srresnet()
     path = tmp_path / "g.pt"
-    save_model(model, path, {"scale": 4, "channels": 8, "num_blocks": 2}, trained_steps=3)
+    save_model(model, path, trained_steps=3)
     loaded = load_model(path)
     x = torch.rand(1, 3, 6, 6)
     assert isinstance(loaded, SRResNet) and not loaded.training
@@ -47,7 +47,7 @@ def test_checkpoint_roundtrip_rebuilds_architecture(tmp_path):
 def test_checkpoint_half_precision_is_close(tmp_path):
     model = tiny_srresnet()
     path = tmp_path / "g16.pt"
-    save_model(model, path, {"scale": 4, "channels": 8, "num_blocks": 2}, half=True)
+    save_model(model, path, half=True)
     x = torch.rand(1, 3, 6, 6)
     assert torch.allclose(load_model(path)(x), model(x), atol=1e-2)
 
@@ -64,3 +64,12 @@ def test_checkpoint_unknown_architecture(tmp_path):
     torch.save({"arch": "Nope", "arch_kwargs": {}, "state_dict": {}}, path)
     with pytest.raises(ValueError, match="unknown architecture"):
         load_model(path)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_every_architecture_records_its_constructor_arguments(arch):
+    """save_model reads model.arch_kwargs: rebuilding from them gives the same parameter shapes."""
+    cls = ARCHITECTURES[arch]
+    model = cls(["a", "b"]) if arch == "StyleNet" else cls()
+    rebuilt = cls(**model.arch_kwargs)
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}

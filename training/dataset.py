@@ -20,6 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from PIL import Image
+from training.options import ConfigError, exits_on_config_error
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm"}
@@ -38,7 +39,7 @@ def extract_frames(video: Path, frames_dir: Path, every_seconds: float) -> list[
     try:
         import av
     except ImportError:
-        raise SystemExit(f"{video}: reading videos needs PyAV (pip install av)") from None
+        raise ConfigError(f"{video}: reading videos needs PyAV (pip install av)") from None
     out_dir = frames_dir / video.stem
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -102,6 +103,7 @@ def manifest_paths(manifest_file: Path, split: str) -> list[Path]:
     return [Path(manifest["root"]) / p for p in manifest[split]]
 
 
+@exits_on_config_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=Path, required=True, help="folder of images/videos (sub-folders = classes)")
@@ -112,13 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frame-every", type=float, default=1.0, help="seconds between sampled video frames (default: 1.0)")
     args = parser.parse_args(argv)
     if not args.images.is_dir():
-        raise SystemExit(f"--images {args.images}: not a folder")
+        raise ConfigError(f"--images {args.images}: not a folder")
 
     manifest, skipped = build_manifest(args.images, args.min_side, args.frames_dir, args.frame_every, args.group_by)
     for line in skipped:
         print(f"skipped {line}", file=sys.stderr)
     if not manifest["train"]:
-        raise SystemExit(f"no usable training images under {args.images}")
+        raise ConfigError(f"no usable training images under {args.images}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(manifest, indent=1))
     counts = ", ".join(f"{k} {len(manifest[k])}" for k in ("train", "val", "test"))

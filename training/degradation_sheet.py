@@ -18,8 +18,10 @@ from training.dataset import manifest_paths
 from training.degradations import DegradationConfig, degrade_one
 from training.report import save_image_grid
 from training.sr_data import CropSampler
+from training.options import ConfigError, exits_on_config_error
 
 
+@exits_on_config_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=Path("training/configs/degradations.yaml"), help="degradation YAML (default: %(default)s)")
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = DegradationConfig.from_yaml(args.config)
     except (OSError, ValueError) as exc:
-        raise SystemExit(f"--config {args.config}: {exc}") from None
+        raise ConfigError(f"--config {args.config}: {exc}") from None
     paths = [p for m in args.manifests for p in manifest_paths(m, "train")]
     # Spread the rows over the manifests' train images (IFO and aerial both show).
     sampler = CropSampler(paths[:: max(1, len(paths) // (args.rows * 4))], args.crop, args.seed)

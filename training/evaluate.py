@@ -33,6 +33,7 @@ from dronesr.metrics import psnr_y, ssim_y
 from training.dataset import IMAGE_SUFFIXES, manifest_paths
 from training.protocol import CLEAN, DEGRADATIONS, bicubic_baseline, check_degradations, hr_lr_pair, to_tensor
 from training.report import save_image_grid
+from training.options import ConfigError, exits_on_config_error
 
 # A method maps a 1x3xhxw float LR to a 1x3x(sh)x(sw) float SR; None is the bicubic baseline.
 Method = Callable[[torch.Tensor], torch.Tensor] | None
@@ -42,14 +43,14 @@ def resolve_set(spec: str) -> tuple[str, list[Path]]:
     if ":" in spec and not Path(spec).exists():
         name, manifest = spec.split(":", 1)
         if not Path(manifest).exists():
-            raise SystemExit(f"--sets {spec}: {manifest} not found (make dataset builds it)")
+            raise ConfigError(f"--sets {spec}: {manifest} not found (make dataset builds it)")
         return name, manifest_paths(Path(manifest), "test")
     folder = Path(spec)
     if not folder.is_dir():
-        raise SystemExit(f"--sets {spec}: not a folder nor NAME:MANIFEST")
+        raise ConfigError(f"--sets {spec}: not a folder nor NAME:MANIFEST")
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
-        raise SystemExit(f"--sets {spec}: no images")
+        raise ConfigError(f"--sets {spec}: no images")
     return folder.name, paths
 
 
@@ -67,7 +68,7 @@ def served(url: str, timeout: float = 300.0) -> Method:
         Image.fromarray(array).save(buffer, format="PNG", compress_level=1)
         reply = requests.post(url, data=buffer.getvalue(), headers={"Content-Type": "image/png", "Accept": "image/png"}, timeout=timeout)
         if reply.status_code != 200:
-            raise SystemExit(f"{url}: HTTP {reply.status_code} {reply.text[:200]}")
+            raise ConfigError(f"{url}: HTTP {reply.status_code} {reply.text[:200]}")
         with Image.open(io.BytesIO(reply.content)) as image:
             return to_tensor(image.convert("RGB"))
 
@@ -148,6 +149,7 @@ def print_table(name: str, count: int, results: dict[str, dict[str, tuple[float,
     print(f"{'s/image':<20} " + " ".join(f"{s:>17.3f}" for s in seconds.values()))
 
 
+@exits_on_config_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", nargs="*", type=Path, default=[], help="SR weight files run in process (default: none)")
@@ -172,21 +174,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         degradations = check_degradations([d.strip() for d in args.degradations.split(",") if d.strip()])
     except ValueError as exc:
-        raise SystemExit(f"--degradations: {exc}") from None
+        raise ConfigError(f"--degradations: {exc}") from None
     if args.models and not args.served:
-        raise SystemExit("--models needs --served URL")
+        raise ConfigError("--models needs --served URL")
 
     methods: dict[str, Method] = {"bicubic": None}
     for path in args.weights:
         if not path.exists():
-            raise SystemExit(f"--weights {path}: not found")
+            raise ConfigError(f"--weights {path}: not found")
         upscaler = Upscaler.from_weights(path)
         try:
             print(f"{path.stem}: {upscaler.select_precision(args.precision).summary()}")
         except ValueError as exc:
-            raise SystemExit(f"--precision: {exc}") from None
+            raise ConfigError(f"--precision: {exc}") from None
         if upscaler.scale != args.scale:
-            raise SystemExit(f"{path} is a x{upscaler.scale} model; pass --scale {upscaler.scale}")
+            raise ConfigError(f"{path} is a x{upscaler.scale} model; pass --scale {upscaler.scale}")
         methods[path.stem] = in_process(upscaler)
     for name in args.models:
         methods[f"{name} (served)"] = served(f"{args.served.rstrip('/')}/predictions/{name}")

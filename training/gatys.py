@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from dronesr.config import add_dataclass_arguments, dataclass_from_args, option
+from training.options import ConfigError, add_dataclass_arguments, dataclass_from_args, exits_on_config_error, option
 from training.report import to_pil
 from training.sr_data import load_rgb
 from training.style_losses import StyleCriterion, StyleLossConfig, resize_long_side
@@ -43,17 +43,17 @@ class GatysConfig(StyleLossConfig):
 
     def __post_init__(self) -> None:
         if self.content is None or self.style is None:
-            raise SystemExit("--content and --style are required")
+            raise ConfigError("--content and --style are required")
         if self.optimizer not in ("lbfgs", "adam"):
-            raise SystemExit(f"--optimizer must be lbfgs or adam, got {self.optimizer!r}")
+            raise ConfigError(f"--optimizer must be lbfgs or adam, got {self.optimizer!r}")
         if self.init not in ("content", "noise"):
-            raise SystemExit(f"--init must be content or noise, got {self.init!r}")
+            raise ConfigError(f"--init must be content or noise, got {self.init!r}")
 
 
 def load_image(path: Path) -> torch.Tensor:
     """1x3xHxW float [0, 1]."""
     if not Path(path).is_file():
-        raise SystemExit(f"image not found: {path}")
+        raise ConfigError(f"image not found: {path}")
     return load_rgb(Path(path)).float().div(255).unsqueeze(0)
 
 
@@ -91,6 +91,7 @@ def stylise(cfg: GatysConfig) -> tuple[torch.Tensor, dict[str, float]]:
     return image.detach(), last
 
 
+@exits_on_config_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dataclass_arguments(parser, GatysConfig)

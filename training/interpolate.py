@@ -29,7 +29,7 @@ def interpolate(gan_path: Path, psnr_path: Path, alpha: float, out: Path) -> Non
         raise ValueError(f"{gan_path} ({gan['arch']} {gan['arch_kwargs']}) and {psnr_path} ({psnr['arch']} {psnr['arch_kwargs']}) are not the same network")
     model = ARCHITECTURES[gan["arch"]](**gan["arch_kwargs"])
     model.load_state_dict(interpolate_states(gan["state_dict"], psnr["state_dict"], fidelity=1.0 - alpha))
-    save_model(model, out, gan["arch_kwargs"], interpolation={"gan": str(gan_path), "psnr": str(psnr_path), "alpha": alpha})
+    save_model(model, out, interpolation={"gan": str(gan_path), "psnr": str(psnr_path), "alpha": alpha})
 
 
 def main(argv: list[str] | None = None) -> int:

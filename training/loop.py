@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from dronesr.config import add_dataclass_arguments, dataclass_from_args
+from training.options import ConfigError, add_dataclass_arguments, dataclass_from_args
 from training.schedule import cosine_lr
 
 
@@ -56,6 +56,6 @@ def run_cli(description: str | None, config_cls: type, trainer_cls: type, argv: 
     add_dataclass_arguments(parser, config_cls)
     cfg = dataclass_from_args(config_cls, parser.parse_args(argv))
     if not cfg.manifest.exists():
-        raise SystemExit(f"{cfg.manifest} not found: build it with python -m training.dataset --images DIR --out {cfg.manifest}")
+        raise ConfigError(f"{cfg.manifest} not found: build it with python -m training.dataset --images DIR --out {cfg.manifest}")
     trainer_cls(cfg).run()
     return 0

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from training.options import ConfigError
+
 
 
 def load_rgb(path: Path) -> torch.Tensor:
@@ -28,7 +30,7 @@ class CropSampler:
         self.images = [load_rgb(p) for p in paths]
         self.images = [im for im in self.images if min(im.shape[1:]) >= crop]
         if not self.images:
-            raise SystemExit(f"no training image is at least {crop}px on both sides")
+            raise ConfigError(f"no training image is at least {crop}px on both sides")
         self.crop = crop
         self.rng = random.Random(seed)
 

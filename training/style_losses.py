@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dronesr.config import option
+from training.options import ConfigError, option
 from training.losses import gram_matrix
 
 # Layers when the config says "auto". MobileNet: the widest activation at strides 2..16 for style
@@ -75,11 +75,11 @@ class StyleLossConfig:
         if text.strip() == "auto":
             table = STYLE_LAYERS if which == "style" else CONTENT_LAYERS
             if self.network_name not in table:
-                raise SystemExit(f"unknown loss network {self.loss_network!r}; use 'vgg19', 'mobilenet' or 'auto'")
+                raise ConfigError(f"unknown loss network {self.loss_network!r}; use 'vgg19', 'mobilenet' or 'auto'")
             return table[self.network_name]
         names = tuple(n.strip() for n in text.split(",") if n.strip())
         if not names:
-            raise SystemExit(f"--{which}-layers is empty")
+            raise ConfigError(f"--{which}-layers is empty")
         return names
 
 
@@ -138,7 +138,7 @@ class StyleCriterion(nn.Module):
 
     def __init__(self, cfg: StyleLossConfig, paintings: Sequence[torch.Tensor]):
         super().__init__()
-        from dronesr.archs.loss_nets import build_loss_network
+        from training.loss_nets import build_loss_network
 
         self.cfg = cfg
         style, content = cfg.layers("style"), cfg.layers("content")

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from dronesr.archs import Discriminator, SRResNet
 from dronesr.checkpoint import atomic_torch_save, load_model, save_model
-from dronesr.config import option, write_yaml
+from training.options import ConfigError, exits_on_config_error, option, write_yaml
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.precision import DEVICES, PRECISIONS, autocast, check_choice, choose_precision, resolve_device
 from dronesr.resample import downscale
@@ -78,17 +78,17 @@ class SRTrainConfig:
 
     def __post_init__(self) -> None:
         if self.mode not in ("psnr", "gan"):
-            raise SystemExit(f"--mode must be psnr or gan, got {self.mode!r}")
+            raise ConfigError(f"--mode must be psnr or gan, got {self.mode!r}")
         if self.pixel_loss not in losses.PIXEL_LOSSES:
-            raise SystemExit(f"--pixel-loss must be one of {sorted(losses.PIXEL_LOSSES)}")
+            raise ConfigError(f"--pixel-loss must be one of {sorted(losses.PIXEL_LOSSES)}")
         if self.hr_crop % self.scale:
-            raise SystemExit(f"--hr-crop {self.hr_crop} must be a multiple of --scale {self.scale}")
+            raise ConfigError(f"--hr-crop {self.hr_crop} must be a multiple of --scale {self.scale}")
         try:
             check_choice("--device", self.device, DEVICES)
             check_choice("--precision", self.precision, PRECISIONS)
             check_degradations(self.val_degradation_names)
         except ValueError as exc:
-            raise SystemExit(str(exc)) from None
+            raise ConfigError(str(exc)) from None
 
     @property
     def manifests(self) -> list[Path]:
@@ -115,7 +115,7 @@ class SRTrainer:
         self.rng = np.random.default_rng(cfg.seed)
         self.degrade = DegradationConfig.from_yaml(cfg.degradations) if cfg.degradations else None
         if self.degrade is not None and self.degrade.scale != cfg.scale:
-            raise SystemExit(f"{cfg.degradations}: scale {self.degrade.scale}, but the run is x{cfg.scale}")
+            raise ConfigError(f"{cfg.degradations}: scale {self.degrade.scale}, but the run is x{cfg.scale}")
         self.device = resolve_device(cfg.device)
         self.generator = self._build_generator().to(self.device, memory_format=torch.channels_last)
         self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
@@ -124,7 +124,7 @@ class SRTrainer:
             self.discriminator = Discriminator(cfg.d_channels).to(self.device, memory_format=torch.channels_last)
             self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.d_lr, betas=(0.9, 0.99))
         if cfg.needs_loss_network:
-            from dronesr.archs.loss_nets import build_loss_network
+            from training.loss_nets import build_loss_network
 
             self.loss_net, description = build_loss_network(cfg.loss_network, cfg.vgg19_weights)
             self.loss_net = self.loss_net.to(self.device)
@@ -140,9 +140,9 @@ class SRTrainer:
         if self.cfg.init_weights:
             model = load_model(self.cfg.init_weights)
             if not isinstance(model, SRResNet):
-                raise SystemExit(f"{self.cfg.init_weights} is not SRResNet weights")
+                raise ConfigError(f"{self.cfg.init_weights} is not SRResNet weights")
             if {"scale": model.scale} != {"scale": self.cfg.scale}:
-                raise SystemExit(f"{self.cfg.init_weights} is x{model.scale}, config asks x{self.cfg.scale}")
+                raise ConfigError(f"{self.cfg.init_weights} is x{model.scale}, config asks x{self.cfg.scale}")
             print(f"generator initialised from {self.cfg.init_weights}")
             return model.train()
         return SRResNet(**self.cfg.arch_kwargs)
@@ -243,7 +243,7 @@ class SRTrainer:
         write_yaml(cfg, cfg.out_dir / "config.yaml")
         for manifest in cfg.manifests:
             if not manifest.exists():
-                raise SystemExit(f"{manifest} not found: build it with make dataset (python -m training.dataset)")
+                raise ConfigError(f"{manifest} not found: build it with make dataset (python -m training.dataset)")
         train_paths = [p for m in cfg.manifests for p in manifest_paths(m, "train")]
         sampler = CropSampler(train_paths, cfg.hr_crop, cfg.seed + self.step)
         print(f"{len(sampler.images)} training images from {', '.join(map(str, cfg.manifests))}; LR: {cfg.degradations or 'clean bicubic'}")
@@ -291,15 +291,12 @@ class SRTrainer:
         # A GAN trades PSNR for texture, so its export is the latest state, not the best PSNR.
         if cfg.mode == "gan" or psnr > self.best_psnr:
             self.best_psnr = max(self.best_psnr, psnr)
-            save_model(self.generator.cpu(), cfg.export, self.generator_kwargs(), trained_steps=self.step, trained_minutes=self.elapsed / 60)
+            save_model(self.generator.cpu(), cfg.export, trained_steps=self.step, trained_minutes=self.elapsed / 60)
             self.generator.to(self.device)
         self._save_checkpoint()
 
-    def generator_kwargs(self) -> dict:
-        g = self.generator
-        return {"scale": g.scale, "channels": g.head[0].out_channels, "num_blocks": len(g.body)}
 
-
+@exits_on_config_error
 def main(argv: list[str] | None = None) -> int:
     return run_cli(__doc__, SRTrainConfig, SRTrainer, argv)
 

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from dronesr.archs import StyleNet
 from dronesr.checkpoint import atomic_torch_save, save_model
-from dronesr.config import option, write_yaml
+from training.options import ConfigError, exits_on_config_error, option, write_yaml
 from training.dataset import IMAGE_SUFFIXES, manifest_paths
 from training.loop import progress, run_budgeted, run_cli
 from training.report import save_image_grid
@@ -68,7 +68,7 @@ class StyleTrainConfig(StyleLossConfig):
 
     def __post_init__(self) -> None:
         if len(self.channel_list) != 3:
-            raise SystemExit(f"--channels must be three comma-separated widths, got {self.channels!r}")
+            raise ConfigError(f"--channels must be three comma-separated widths, got {self.channels!r}")
 
     @property
     def channel_list(self) -> list[int]:
@@ -76,7 +76,7 @@ class StyleTrainConfig(StyleLossConfig):
         try:
             return [int(c) for c in parts]
         except ValueError:
-            raise SystemExit(f"--channels must be comma-separated integers, got {self.channels!r}") from None
+            raise ConfigError(f"--channels must be comma-separated integers, got {self.channels!r}") from None
 
     def arch_kwargs(self, style_names: list[str]) -> dict:
         return {
@@ -92,16 +92,16 @@ class StyleTrainConfig(StyleLossConfig):
 def find_paintings(styles_dir: Path, styles: str) -> dict[str, Path]:
     """Style name (file stem) -> painting path, sorted by name (the network's style order)."""
     if not Path(styles_dir).is_dir():
-        raise SystemExit(f"styles folder not found: {styles_dir}")
+        raise ConfigError(f"styles folder not found: {styles_dir}")
     found = {p.stem: p for p in sorted(Path(styles_dir).iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
     if styles.strip() != "all":
         wanted = [s.strip() for s in styles.split(",") if s.strip()]
         missing = [s for s in wanted if s not in found]
         if missing:
-            raise SystemExit(f"style(s) {missing} not in {styles_dir}; available: {', '.join(found)}")
+            raise ConfigError(f"style(s) {missing} not in {styles_dir}; available: {', '.join(found)}")
         found = {s: found[s] for s in wanted}
     if not found:
-        raise SystemExit(f"no paintings in {styles_dir}")
+        raise ConfigError(f"no paintings in {styles_dir}")
     return dict(sorted(found.items()))
 
 
@@ -138,7 +138,7 @@ class StyleTrainer:
     def _resume(self) -> None:
         state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
         if state["arch_kwargs"] != self.net.arch_kwargs:
-            raise SystemExit(
+            raise ConfigError(
                 f"{self.checkpoint_path} was trained with {state['arch_kwargs']}, this config asks for "
                 f"{self.net.arch_kwargs}; use another --out-dir to start afresh"
             )
@@ -215,10 +215,11 @@ class StyleTrainer:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in self.history[-1].items() if k not in ("step", "minutes"))
         tqdm.write(f"step {self.step} ({self.elapsed / 60:.1f} min): {shown}")
         self.sample_sheet()
-        save_model(self.net, cfg.export, self.net.arch_kwargs, trained_steps=self.step, trained_minutes=self.elapsed / 60)
+        save_model(self.net, cfg.export, trained_steps=self.step, trained_minutes=self.elapsed / 60)
         self._save_checkpoint()
 
 
+@exits_on_config_error
 def main(argv: list[str] | None = None) -> int:
     return run_cli(__doc__, StyleTrainConfig, StyleTrainer, argv)
 

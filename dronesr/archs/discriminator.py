@@ -19,6 +19,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, channels: int = 32, num_stages: int = 4):
         super().__init__()
+        self.arch_kwargs = {"channels": channels, "num_stages": num_stages}  # what save_model records
         layers = _block(3, channels, 1) + _block(channels, channels, 2)
         ch = channels
         for _ in range(num_stages - 1):

@@ -51,6 +51,7 @@ class SRResNet(nn.Module):
 
     def __init__(self, scale: int = 4, channels: int = 48, num_blocks: int = 8):
         super().__init__()
+        self.arch_kwargs = {"scale": scale, "channels": channels, "num_blocks": num_blocks}  # what save_model records
         if scale not in (2, 4):
             raise ValueError(f"scale must be 2 or 4, got {scale}")
         self.scale = scale

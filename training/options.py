@@ -9,13 +9,35 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import typing
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import yaml
 
+from dronesr.params import BOOLEAN_WORDS
+
 T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A wrong option or a missing input that the person running the command must fix. Library
+    code raises it; entry points (``exits_on_config_error``) turn it into an exit message."""
+
+
+def exits_on_config_error(main: Callable[..., int]) -> Callable[..., int]:
+    """Decorate a command's ``main``: a ConfigError ends the process with its message (status 1)."""
+
+    @functools.wraps(main)
+    def run(*args: Any, **kwargs: Any) -> int:
+        try:
+            return main(*args, **kwargs)
+        except ConfigError as exc:
+            raise SystemExit(str(exc)) from None
+
+    return run
 
 
 def option(default: Any, help: str) -> Any:
@@ -29,8 +51,6 @@ def _field_type(cls: type, field: dataclasses.Field) -> Any:
     return args[0] if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args else hint
 
 
-# The words a yes/no option accepts: command-line flags here, request parameters in dronesr/serving.py.
-BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 def _parse_bool(text: str) -> bool:
@@ -70,7 +90,7 @@ def load_yaml(path: Path, cls: type) -> dict[str, Any]:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise SystemExit(f"{path}: unknown option(s) {', '.join(unknown)}; see --help")
+        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; see --help")
     hints = typing.get_type_hints(cls)
     return {k: (Path(v) if hints[k] in (Path, Path | None) and v is not None else v) for k, v in data.items()}
 

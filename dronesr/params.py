@@ -1,0 +1,33 @@
+"""Parameters as text -> values, for request fields (the handlers), command-line options (the CLI,
+training) and YAML: one table of yes/no words, one 0..1 number. Request errors are ImageError
+(a 400 naming the parameter)."""
+
+from __future__ import annotations
+
+import math
+
+from dronesr.imaging import ImageError, echo
+
+# The words a yes/no parameter or option accepts.
+BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def parse_flag(name: str, text: str | None) -> bool:
+    """A yes/no parameter (true/false, 1/0, yes/no, on/off); absent or empty is false."""
+    key = (text or "").strip().lower()
+    if not key:
+        return False
+    if key not in BOOLEAN_WORDS:
+        raise ImageError(f"{name} must be true or false, got {echo(text)}.")
+    return BOOLEAN_WORDS[key]
+
+
+def parse_fraction(name: str, text: str) -> float:
+    """A request's number in 0..1; ImageError (400) naming the parameter otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ImageError(f"{name} must be a number between 0 and 1, got {echo(text)}.") from None
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise ImageError(f"{name} must be between 0 and 1, got {echo(text)}.")
+    return value

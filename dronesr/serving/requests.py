@@ -1,0 +1,153 @@
+"""A TorchServe request -> images and their text parameters: raw bodies with ``X-Dronesr-*``
+headers, multipart forms, KServe v1 JSON; parameter names checked, client text never echoed raw."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from dronesr.imaging import OUTPUT_FORMATS, ImageError, echo
+
+# Request keys that may carry the image: the raw body, or a multipart file under a usual name.
+IMAGE_KEYS = ("body", "data", "file", "image")
+
+# Client text never reaches a status line or a header: every reply carries its code's standard
+# reason phrase, and values quoted in JSON messages go through imaging.echo (cut and escaped).
+PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)
+
+
+@dataclass
+class ImageRequest:
+    """One image to process with its text parameters."""
+
+    image_bytes: bytes
+    params: dict[str, str]
+
+
+@dataclass
+class ParsedRequest:
+    images: list[ImageRequest]
+    kserve: bool  # KServe v1 JSON in, JSON with base64 images out
+
+
+# Raw-body requests carry parameters as headers (TorchServe 0.12 drops the query string of
+# /predictions): ``X-Dronesr-Style: udnie`` is ``style=udnie``, and ``Accept`` picks the format.
+PARAM_HEADER_PREFIX = "x-dronesr-"
+MAX_KSERVE_INSTANCES = 4
+ACCEPTED_TYPES = {content_type: key for key, (_, content_type) in OUTPUT_FORMATS.items() if key != "jpg"}
+
+
+# Parameters of every image model: the output format, and whether to drop the camera's metadata.
+COMMON_PARAMETERS = ("format", "strip_metadata")
+
+
+def _checked_name(name: str) -> str:
+    if not PARAMETER_NAME.fullmatch(name):
+        raise ImageError(f"Parameter name {echo(name)} is not valid: names are lower-case letters, digits and _ (at most 32).")
+    return name
+
+
+def _header_params(headers: dict[str, str] | None) -> dict[str, str]:
+    params = {}
+    for key, value in (headers or {}).items():
+        if isinstance(key, str) and key.lower().startswith(PARAM_HEADER_PREFIX):
+            params[_checked_name(key[len(PARAM_HEADER_PREFIX) :].lower().replace("-", "_"))] = _text(value)
+    return params
+
+
+def format_from_accept(accept: str | None) -> str | None:
+    """The output format an ``Accept`` header asks for: the supported image type with the highest
+    q; None when it leaves the choice to the server (absent, ``*/*``, ``image/*``). ImageError
+    406 when it accepts none of them."""
+    if not accept:
+        return None
+    ranked = []
+    for order, part in enumerate(accept.split(",")):
+        media, *options = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for option in options:
+            name, _, value = option.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            ranked.append((-q, order, media.lower()))
+    for _, _, media in sorted(ranked):
+        if media in ACCEPTED_TYPES:
+            return ACCEPTED_TYPES[media]
+        if media in ("*/*", "image/*"):
+            return None
+    raise ImageError(f"Accept {echo(accept)} allows none of the output types: {', '.join(ACCEPTED_TYPES)}.", 406)
+
+
+def _kserve_instances(payload: Any, params: dict[str, str]) -> list[ImageRequest]:
+    """KServe v1: ``{"instances": [{"b64": "..."} or {"data": {"b64": "..."}}, ...]}``; other keys
+    of an instance are its parameters (``{"b64": ..., "format": "jpeg"}``)."""
+    instances = payload.get("instances") if isinstance(payload, dict) else None
+    if not isinstance(instances, list) or not instances:
+        raise ImageError('JSON bodies must be KServe v1: {"instances": [{"b64": "<base64 image>"}]}.')
+    if len(instances) > MAX_KSERVE_INSTANCES:
+        raise ImageError(f"{len(instances)} instances in one request, over the limit of {MAX_KSERVE_INSTANCES}.")
+    images = []
+    for number, instance in enumerate(instances):
+        if isinstance(instance, dict) and isinstance(instance.get("data"), dict):
+            instance = {**{k: v for k, v in instance.items() if k != "data"}, **instance["data"]}
+        encoded = instance.get("b64") if isinstance(instance, dict) else None
+        if not isinstance(encoded, str):
+            raise ImageError(f'instances[{number}] has no "b64" string.')
+        try:
+            image_bytes = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise ImageError(f"instances[{number}].b64 is not valid base64.") from None
+        extra = {_checked_name(str(k)): _text(v) for k, v in instance.items() if k != "b64"}
+        images.append(ImageRequest(image_bytes, {**params, **extra}))
+    return images
+
+
+def parse_request(request: dict, headers: dict[str, str] | None = None) -> ParsedRequest:
+    """Split a TorchServe request into images and their text parameters. Parameters come from
+    multipart form fields (in the request dict beside the file), from ``X-Dronesr-<name>``
+    headers (raw bodies), or from a KServe instance; ``Accept`` gives the format when no
+    parameter does. TorchServe has already decoded a JSON body into a dict."""
+    params = _header_params(headers)
+    accepted = format_from_accept(_header(headers, "accept"))
+    if accepted and "format" not in params:
+        params["format"] = accepted
+    image_bytes = None
+    for key, value in request.items():
+        if isinstance(value, (dict, list)):
+            return ParsedRequest(_kserve_instances(value, params), kserve=True)
+        if key in IMAGE_KEYS and image_bytes is None:
+            # TorchServe hands a multipart part labelled text/* over as a str: still the upload.
+            image_bytes = bytes(value) if isinstance(value, (bytes, bytearray)) else _text(value).encode("utf-8", errors="replace")
+        elif key not in IMAGE_KEYS:
+            params[_checked_name(str(key))] = _text(value)
+    if image_bytes is None:
+        raise ImageError("No image in the request: send it as the raw body or as a multipart file field named 'data'.")
+    return ParsedRequest([ImageRequest(image_bytes, params)], kserve=False)
+
+
+def _header(headers: dict[str, str] | None, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if isinstance(key, str) and key.lower() == name:
+            return _text(value)
+    return None

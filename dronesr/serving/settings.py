@@ -1,0 +1,43 @@
+"""The ``handler:`` section of a model's model-config.yaml, as a dataclass: every default a
+handler uses and every limit a client can reach, in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from dronesr import limits
+from dronesr.precision import PRECISIONS, check_choice
+from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH
+
+
+@dataclass
+class HandlerSettings:
+    """The ``handler:`` section of a model's model-config.yaml; every limit a client can reach."""
+
+    weights: str = "model.pt"  # file inside the archive (the --serialized-file)
+    fidelity_weights: str = ""  # SR: the PSNR network blended in by ``fidelity`` (srgan: srresnet.pt); empty: no fidelity control
+    tile: int = DEFAULT_TILE  # LR tile side, pixels (CPU)
+    gpu_tile: int = 512  # LR tile side on a GPU: more pixels per launch, memory is not the CPU's cache
+    overlap: int = DEFAULT_OVERLAP  # LR pixels shared by neighbouring tiles (from the receptive field)
+    tile_batch: int = DEFAULT_TILE_BATCH  # tiles per forward pass
+    max_input_pixels: int = limits.MAX_INPUT_PIXELS  # decoded image, checked before decoding
+    max_output_pixels: int = limits.MAX_OUTPUT_PIXELS  # result of super-resolution
+    max_side: int = limits.STYLE_MAX_SIDE  # style model: larger inputs are scaled down to this side
+    threads: int = 0  # torch intra-op threads per worker (0: torch's default)
+    default_format: str = "png"
+    jpeg_quality: int = 92
+    precision: str = "auto"  # auto (measured at worker start), float32, bfloat16, float16
+    max_response_bytes: int = 134_217_728  # config.properties max_response_size: over it TorchServe kills the worker
+
+    @classmethod
+    def from_context(cls, context: Any) -> HandlerSettings:
+        section = dict((getattr(context, "model_yaml_config", None) or {}).get("handler", {}) or {})
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(section) - names)
+        if unknown:
+            raise ValueError(f"model-config.yaml handler: unknown setting(s) {unknown}; known: {sorted(names)}")
+        settings = cls(**section)
+        check_choice("model-config.yaml handler: precision", settings.precision, PRECISIONS)
+        return settings
