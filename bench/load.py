@@ -34,9 +34,9 @@ import numpy as np
 import requests
 from PIL import Image
 
-from tests import e2e_server
+from harness import torchserve
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import ROOT
 IFO_PHOTOS = ROOT.parent / "shared" / "data" / "ifo"
 CANDIDATE_MODELS = ("srgan", "srresnet", "style")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -178,11 +178,11 @@ def archived_models() -> list[str]:
 
 
 @contextlib.contextmanager
-def own_server(models: list[str]) -> Iterator[e2e_server.Server]:
-    """TorchServe on free loopback ports (tests/e2e_server.py), stopped on the way out."""
+def own_server(models: list[str]) -> Iterator[torchserve.Server]:
+    """TorchServe on free loopback ports (tests/torchserve.py), stopped on the way out."""
     with tempfile.TemporaryDirectory(prefix="dronesr-load-") as workdir:
         print(f"starting TorchServe with {models} ...", file=sys.stderr, flush=True)
-        server = e2e_server.start(Path(workdir), ROOT / "model_store", models)
+        server = torchserve.start(Path(workdir), ROOT / "model_store", models)
         try:
             yield server
         finally:

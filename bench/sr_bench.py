@@ -50,9 +50,9 @@ from dronesr.inference import Upscaler, prepare_for_inference
 from dronesr.precision import cpu_features
 from dronesr.serving.settings import HandlerSettings
 from dronesr.tiling import count_tiles
-from tests import e2e_server
+from harness import torchserve
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import ROOT
 IFO_PHOTOS = ROOT.parent / "shared" / "data" / "ifo"
 REFERENCE = {"channels": 64, "num_blocks": 16}  # SRResNet-16 of Ledig et al. 2017, without batch norm
 PEAK_INPUT = (1, 64, 256, 256)  # the peak convolution: 3x3, 64 -> 64 channels on this input
@@ -356,7 +356,7 @@ def time_served(bench: FrameBench, model_name: str, uploads: dict[str, bytes], f
     expected = f"{bench.image.shape[-1] * bench.scale}x{bench.image.shape[-2] * bench.scale}"
     with tempfile.TemporaryDirectory(prefix="sr_bench_") as workdir:
         log("starting TorchServe ...")
-        server = e2e_server.start(Path(workdir), store, [model_name])
+        server = torchserve.start(Path(workdir), store, [model_name])
         try:
             served = {}
             for upload, body in uploads.items():

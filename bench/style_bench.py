@@ -45,9 +45,9 @@ from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
 from dronesr.imaging import encode_image, rgb_to_tensor, tensor_to_rgb
 from dronesr.inference import prepare_for_inference
-from tests import e2e_server
+from harness import torchserve
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import ROOT
 SERVED = "ours served (PNG up, JPEG back, TorchServe's API)"
 
 DEFAULT_STYLES = ["mosaic", "shipwreck", "starry_night", "the_scream", "udnie", "woman-with-hat-matisse"]
@@ -126,7 +126,7 @@ def served_url(args: argparse.Namespace, style: str) -> Iterator[str | None]:
         raise SystemExit(f"{store}/style.mar not found: run `make archive` first (or pass --skip-server)")
     with tempfile.TemporaryDirectory(prefix="style_bench_") as workdir:
         print("starting TorchServe ...", file=sys.stderr, flush=True)
-        server = e2e_server.start(Path(workdir), store, ["style"])
+        server = torchserve.start(Path(workdir), store, ["style"])
         try:
             yield f"{server.inference}/predictions/style"
         finally:

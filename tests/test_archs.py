@@ -4,7 +4,7 @@ import torch
 from dronesr.archs import ARCHITECTURES, Discriminator, SRResNet
 from dronesr.checkpoint import load_model, save_model
 from dronesr.resample import upscale_bicubic
-from tests.conftest import tiny_srresnet
+from tests.helpers import tiny_srresnet
 
 
 @pytest.mark.parametrize("scale", [2, 4])

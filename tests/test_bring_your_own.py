@@ -23,8 +23,8 @@ from spandrel.architectures.SwinIR import SwinIR
 from dronesr.cli.main import main as cli_main
 from dronesr.inference import Upscaler
 from dronesr.sr_weights import WeightsError, load_sr_model, network_info
-from tests import e2e_server
-from tests.conftest import ROOT, encode, synthetic_photo
+from harness import torchserve
+from tests.helpers import ROOT, encode, synthetic_photo
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -130,7 +130,7 @@ def byo_server(tmp_path_factory):
         done = make_archive(store, name, save_weights(family, folder, fmt))
         assert done.returncode == 0, done.stderr + done.stdout
         names.append(name)
-    server = e2e_server.start(folder / "ts", store, names)
+    server = torchserve.start(folder / "ts", store, names)
     try:
         yield server, store, folder, names
     finally:

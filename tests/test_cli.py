@@ -16,7 +16,7 @@ from PIL import Image
 
 from bench import video_bench
 from dronesr.cli.main import main
-from tests.conftest import ROOT, assert_camera_metadata_kept, assert_no_metadata, camera_jpeg, encode, synthetic_photo
+from tests.helpers import ROOT, assert_camera_metadata_kept, assert_no_metadata, camera_jpeg, encode, synthetic_photo
 
 CLIP_SIZE, CLIP_FPS, CLIP_SECONDS, CLIP_ROTATION = (640, 360), 10, 3, 90
 
@@ -133,6 +133,9 @@ def test_ctrl_c_during_a_video_leaves_no_partial_output(tmp_path, tiny_weights):
     process = subprocess.Popen(
         [sys.executable, "-m", "dronesr", "upscale", str(clip), "-o", str(out), "--model", str(tiny_weights), "--preset", "ultrafast"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # A shell's background job (CI started with `&`) ignores SIGINT, and so would the child,
+        # whose Python then installs no Ctrl-C handler: give it the default disposition back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 120

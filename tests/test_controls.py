@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from ts.context import RequestProcessor
+
 
 from dronesr.checkpoint import save_model
 from dronesr.cli.main import main as cli_main
@@ -20,17 +20,9 @@ from dronesr.inference import outscaled_size, parse_outscale, stylize_rgb
 from dronesr.interpolation import FidelityBlend, interpolate_states, parse_fidelity
 from handlers.sr_handler import SuperResolutionHandler
 from handlers.style_handler import StyleTransferHandler
-from tests.conftest import encode, synthetic_photo, tiny_srresnet
-from tests.test_handler import make_context, status
-from tests.test_style import tiny_style_net
+from tests.helpers import encode, handler_reply, make_context, synthetic_photo, tiny_srresnet, tiny_style_net
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def reply(handler, ctx, request: dict) -> tuple[int, bytes]:
-    ctx.request_processor = [RequestProcessor({})]
-    [body] = handler.handle([request], ctx)
-    return status(ctx), body
 
 
 def pixels(body: bytes) -> np.ndarray:
@@ -71,20 +63,20 @@ def sr_handler(tmp_path):
 def test_outscale_gives_the_rounded_size_alpha_included(sr_handler):
     handler, ctx, _ = sr_handler
     rgba = np.dstack([synthetic_photo(33, 21), np.full((21, 33), 200, np.uint8)])
-    code, body = reply(handler, ctx, {"body": encode(rgba, "PNG"), "outscale": "2.5"})
+    code, body = handler_reply(handler, ctx, {"body": encode(rgba, "PNG"), "outscale": "2.5"})
     assert code == 200
     result = Image.open(io.BytesIO(body))
     assert result.size == (83, 53) and result.mode == "RGBA"
     assert ctx.get_response_headers(0)["X-Output-Size"] == "83x53"
-    code, body = reply(handler, ctx, {"body": encode(synthetic_photo(40, 30), "PNG"), "outscale": "2"})
+    code, body = handler_reply(handler, ctx, {"body": encode(synthetic_photo(40, 30), "PNG"), "outscale": "2"})
     assert code == 200 and Image.open(io.BytesIO(body)).size == (80, 60)
 
 
 def test_outscale_2_is_the_x4_result_downscaled(sr_handler):
     handler, ctx, _ = sr_handler
     photo = encode(synthetic_photo(40, 32), "PNG")
-    _, x4 = reply(handler, ctx, {"body": photo})
-    _, x2 = reply(handler, ctx, {"body": photo, "outscale": "2"})
+    _, x4 = handler_reply(handler, ctx, {"body": photo})
+    _, x2 = handler_reply(handler, ctx, {"body": photo, "outscale": "2"})
     reduced = np.asarray(Image.open(io.BytesIO(x4)).resize((80, 64), Image.LANCZOS)).astype(int)
     assert np.abs(pixels(x2) - reduced).mean() < 1.5  # the same picture, not a bicubic x2 of the input
 
@@ -92,7 +84,7 @@ def test_outscale_2_is_the_x4_result_downscaled(sr_handler):
 @pytest.mark.parametrize("value", ["5", "1", "0", "abc"])
 def test_bad_outscale_is_400(sr_handler, value):
     handler, ctx, _ = sr_handler
-    code, body = reply(handler, ctx, {"body": encode(synthetic_photo(20, 20), "PNG"), "outscale": value})
+    code, body = handler_reply(handler, ctx, {"body": encode(synthetic_photo(20, 20), "PNG"), "outscale": value})
     assert code == 400 and b"outscale" in body
 
 
@@ -133,16 +125,16 @@ def test_fidelity_blend_sets_the_weights_and_bounds_its_cache():
 def test_fidelity_one_is_the_psnr_network_and_zero_the_default(sr_handler):
     handler, ctx, model_dir = sr_handler
     photo = encode(synthetic_photo(36, 28), "PNG")
-    _, default = reply(handler, ctx, {"body": photo})
-    _, zero = reply(handler, ctx, {"body": photo, "fidelity": "0"})
-    _, one = reply(handler, ctx, {"body": photo, "fidelity": "1"})
-    _, half = reply(handler, ctx, {"body": photo, "fidelity": "0.5"})
-    _, default_again = reply(handler, ctx, {"body": photo})  # the blend is put back, not left at 0.5
+    _, default = handler_reply(handler, ctx, {"body": photo})
+    _, zero = handler_reply(handler, ctx, {"body": photo, "fidelity": "0"})
+    _, one = handler_reply(handler, ctx, {"body": photo, "fidelity": "1"})
+    _, half = handler_reply(handler, ctx, {"body": photo, "fidelity": "0.5"})
+    _, default_again = handler_reply(handler, ctx, {"body": photo})  # the blend is put back, not left at 0.5
     shutil.copy(model_dir / "psnr.pt", model_dir / "model.pt")
     psnr_ctx = make_context(model_dir, {"precision": "float32"})
     psnr_handler = SuperResolutionHandler()
     psnr_handler.initialize(psnr_ctx)
-    _, psnr = reply(psnr_handler, psnr_ctx, {"body": photo})
+    _, psnr = handler_reply(psnr_handler, psnr_ctx, {"body": photo})
     assert np.array_equal(pixels(zero), pixels(default)) and np.array_equal(pixels(default_again), pixels(default))
     assert np.abs(pixels(one) - pixels(psnr)).max() <= 1
     assert np.abs(pixels(half) - pixels(default)).max() > 0 and np.abs(pixels(half) - pixels(one)).max() > 0
@@ -154,7 +146,7 @@ def test_fidelity_on_a_model_without_it_is_an_unknown_parameter(tmp_path, tiny_w
     ctx = make_context(tmp_path)
     handler = SuperResolutionHandler()
     handler.initialize(ctx)
-    code, body = reply(handler, ctx, {"body": encode(synthetic_photo(16, 16), "PNG"), "fidelity": "0.5"})
+    code, body = handler_reply(handler, ctx, {"body": encode(synthetic_photo(16, 16), "PNG"), "fidelity": "0.5"})
     assert code == 400 and b"Unknown parameter" in body and b"outscale" in body
 
 
@@ -183,9 +175,9 @@ def test_style_handler_preserve_colour_parameter(tmp_path):
     handler = StyleTransferHandler()
     handler.initialize(ctx)
     photo = synthetic_photo(40, 32)
-    code, body = reply(handler, ctx, {"body": encode(photo, "PNG"), "preserve_colour": "true", "format": "png"})
+    code, body = handler_reply(handler, ctx, {"body": encode(photo, "PNG"), "preserve_colour": "true", "format": "png"})
     assert code == 200 and np.abs(mean_chroma(pixels(body).astype(np.uint8)) - mean_chroma(photo)).max() <= 3
-    code, body = reply(handler, ctx, {"body": encode(photo, "PNG"), "preserve_colour": "maybe"})
+    code, body = handler_reply(handler, ctx, {"body": encode(photo, "PNG"), "preserve_colour": "maybe"})
     assert code == 400 and b"preserve_colour" in body
 
 

@@ -12,7 +12,7 @@ import yaml
 from PIL import Image
 
 from dronesr.resample import downscale
-from tests.conftest import ROOT, synthetic_photo
+from tests.helpers import ROOT, synthetic_photo
 from training import degradations as deg
 from training import protocol
 

@@ -13,8 +13,8 @@ import requests
 from PIL import Image
 
 from dronesr.inference import Upscaler
-from tests import e2e_server
-from tests.conftest import ROOT, assert_camera_metadata_kept, assert_no_metadata, camera_jpeg, drone_photo, encode, synthetic_photo
+from harness import torchserve
+from tests.helpers import ROOT, assert_camera_metadata_kept, assert_json_error, assert_no_metadata, camera_jpeg, drone_photo, encode, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 MODELS = ["srgan", "srresnet"]
@@ -22,14 +22,8 @@ MODELS = ["srgan", "srresnet"]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with e2e_server.serving(tmp_path_factory.mktemp("torchserve"), MODELS) as srv:
+    with torchserve.serving(tmp_path_factory.mktemp("torchserve"), MODELS) as srv:
         yield srv
-
-
-def assert_json_error(response, status, words):
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert words in body["message"]
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -13,15 +13,15 @@ from PIL import Image
 
 from dronesr.colour import rgb_to_ycbcr
 from dronesr.imaging import rgb_to_tensor
-from tests import e2e_server
-from tests.conftest import drone_photo, encode, synthetic_photo
+from harness import torchserve
+from tests.helpers import drone_photo, encode, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with e2e_server.serving(tmp_path_factory.mktemp("torchserve-style"), ["style"]) as srv:
+    with torchserve.serving(tmp_path_factory.mktemp("torchserve-style"), ["style"]) as srv:
         yield srv
 
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from tests import e2e_server
-from tests.conftest import encode, synthetic_photo
+from harness import torchserve
+from tests.helpers import encode, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 MODEL = "srgan"
@@ -38,7 +38,7 @@ class Outcome:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with e2e_server.serving(tmp_path_factory.mktemp("torchserve-faults"), [MODEL]) as srv:
+    with torchserve.serving(tmp_path_factory.mktemp("torchserve-faults"), [MODEL]) as srv:
         yield srv
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests import e2e_server
-from tests.conftest import ROOT, drone_photo, encode, synthetic_photo
+from harness import torchserve
+from tests.helpers import ROOT, drone_photo, encode, synthetic_photo
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -55,7 +55,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def server(browser, tmp_path_factory):  # after `browser`: no TorchServe start when the test skips
-    with e2e_server.serving(tmp_path_factory.mktemp("torchserve"), MODELS) as srv:
+    with torchserve.serving(tmp_path_factory.mktemp("torchserve"), MODELS) as srv:
         yield srv
 
 

@@ -9,26 +9,11 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
-from ts.context import Context, RequestProcessor
+from ts.context import RequestProcessor
 
 from dronesr.serving.settings import HandlerSettings
 from handlers.sr_handler import SuperResolutionHandler
-from tests.conftest import encode, synthetic_photo
-
-
-class RecordingMetrics:
-    def __init__(self):
-        self.times = []
-
-    def add_metric(self, name, value, unit, idx=None, dimensions=None, metric_type=None):
-        self.times.append((name, value))
-
-
-def make_context(model_dir, handler_settings=None, batch=1):
-    ctx = Context("srgan", str(model_dir), {}, batch, None, "0.12.0", metrics=RecordingMetrics(),
-                  model_yaml_config={"handler": {"weights": "model.pt", "tile": 32, "overlap": 8, **(handler_settings or {})}})
-    ctx.request_processor = [RequestProcessor({}) for _ in range(batch)]
-    return ctx
+from tests.helpers import encode, make_context, status, synthetic_photo
 
 
 @pytest.fixture
@@ -38,10 +23,6 @@ def handler_and_context(tmp_path, tiny_weights):
     handler = SuperResolutionHandler()
     handler.initialize(ctx)
     return handler, ctx
-
-
-def status(ctx, idx=0):
-    return ctx.get_response_status(idx)[0]
 
 
 def test_raw_body_png_is_upscaled_x4(handler_and_context):
@@ -205,7 +186,7 @@ def test_reply_over_max_response_size_is_refused_before_torchserve_sees_it(tmp_p
 
 def test_max_response_bytes_default_is_config_properties_max_response_size():
     from dronesr.serving.settings import HandlerSettings
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     line = next(x for x in (ROOT / "config.properties").read_text().splitlines() if x.startswith("max_response_size="))
     assert HandlerSettings().max_response_bytes == int(line.split("=", 1)[1])

@@ -22,10 +22,8 @@ import pytest
 import requests
 from PIL import Image
 
-from tests import e2e_server
-from tests.conftest import encode, synthetic_photo
-from tests.test_e2e_serving import assert_json_error
-from tests.test_imaging import png_16bit_rgb, png_header_only
+from harness import torchserve
+from tests.helpers import assert_json_error, encode, png_16bit_rgb, png_header_only, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 MODELS = ["srgan", "srresnet"]
@@ -36,7 +34,7 @@ RED = (230, 20, 20)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with e2e_server.serving(tmp_path_factory.mktemp("torchserve-hostile"), MODELS) as srv:
+    with torchserve.serving(tmp_path_factory.mktemp("torchserve-hostile"), MODELS) as srv:
         yield srv
 
 

@@ -1,25 +1,13 @@
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from dronesr.imaging import ImageError, decode_image, encode_image, parse_output_format
-from tests.conftest import encode, synthetic_photo
+from tests.helpers import encode, png_16bit_rgb, png_header_only, synthetic_photo
 
 LIMIT = 1_000_000
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A tiny PNG that declares a huge size (a decompression bomb's header)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP", "TIFF"])
@@ -134,18 +122,6 @@ def test_output_format_validation():
     assert parse_output_format("JPG") == "jpeg"
     with pytest.raises(ImageError, match="png, jpeg, webp"):
         parse_output_format("exe")
-
-
-def png_16bit_rgb(width: int, height: int) -> bytes:
-    """A 48-bit RGB PNG (Pillow cannot write one) with a horizontal ramp 0..65535."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ramp = (np.linspace(0, 65535, width)[None, :, None] * np.ones((height, 1, 3))).astype(">u2")
-    raw = b"".join(b"\x00" + ramp[y].tobytes() for y in range(height))
-    ihdr = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
 def test_16bit_rgb_png_keeps_its_full_range():

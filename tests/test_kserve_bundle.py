@@ -19,8 +19,8 @@ import pytest
 import requests
 from PIL import Image
 
-from tests import e2e_server
-from tests.conftest import ROOT, encode, synthetic_photo
+from harness import torchserve
+from tests.helpers import ROOT, encode, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 BUNDLE = ROOT / "bundle"
@@ -37,18 +37,18 @@ def read_properties(path: Path) -> dict[str, str]:
 def loopback_config(source: Path, workdir: Path) -> tuple[Path, int]:
     """The bundle's config with every listener on a free loopback port (tests never bind 0.0.0.0) and
     the model store at the bundle's absolute path. Returns (config, the inference+management port)."""
-    api = e2e_server.free_port()
+    api = torchserve.free_port()
     replacements = {
         "inference_address": f"http://127.0.0.1:{api}",
         "management_address": f"http://127.0.0.1:{api}",
-        "metrics_address": f"http://127.0.0.1:{e2e_server.free_port()}",
+        "metrics_address": f"http://127.0.0.1:{torchserve.free_port()}",
         "model_store": str(BUNDLE / "model-store"),
     }
     text = source.read_text()
     for key, value in replacements.items():
         text, count = re.subn(rf"^{key}=.*$", f"{key}={value}", text, flags=re.MULTILINE)
         assert count == 1, f"{key} is not set exactly once in {source}"
-    text = re.sub(r"^grpc_(inference|management)_port=.*$", "", text, flags=re.MULTILINE) + e2e_server.private_ports()
+    text = re.sub(r"^grpc_(inference|management)_port=.*$", "", text, flags=re.MULTILINE) + torchserve.private_ports()
     config = workdir / "config.properties"
     config.write_text(text)
     return config, api
@@ -66,12 +66,12 @@ def api(bundle, tmp_path_factory) -> str:
     """TorchServe started from the bundle; yields its inference (= management) base URL."""
     workdir = tmp_path_factory.mktemp("kserve")
     config, port = loopback_config(bundle / "config" / "config.properties", workdir)
-    env = e2e_server.torchserve_env(workdir, TS_SERVICE_ENVELOPE="kserve")  # as the runtime sets it for v1
+    env = torchserve.torchserve_env(workdir, TS_SERVICE_ENVELOPE="kserve")  # as the runtime sets it for v1
     base = f"http://127.0.0.1:{port}"
-    server = e2e_server.Server(base, base, "", workdir, env)
-    e2e_server.launch(workdir, env, ["--model-store", str(bundle / "model-store"), "--ts-config", str(config)])
+    server = torchserve.Server(base, base, "", workdir, env)
+    torchserve.launch(workdir, env, ["--model-store", str(bundle / "model-store"), "--ts-config", str(config)])
     try:
-        if e2e_server.wait_ready(base, MODELS):
+        if torchserve.wait_ready(base, MODELS):
             pytest.fail(f"{MODELS} not READY from the bundle\n{server.logs()}")
         yield base
     finally:

@@ -10,7 +10,7 @@ from PIL import Image
 
 from dronesr.imaging import decode_image, encode_image
 from dronesr.metadata import JPEG_MARKER_BYTES
-from tests.conftest import GPS, EXIF_GPS_IFD, assert_camera_metadata_kept, assert_no_metadata, camera_jpeg, encode, synthetic_photo
+from tests.helpers import EXIF_GPS_IFD, GPS, assert_camera_metadata_kept, assert_no_metadata, camera_jpeg, encode, synthetic_photo
 
 
 def enlarge(image, scale: int = 2) -> np.ndarray:

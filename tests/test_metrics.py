@@ -5,7 +5,7 @@ import torch
 
 from dronesr.metrics import psnr_rgb, psnr_y, rgb_to_y, ssim_y
 from dronesr.resample import downscale, upscale_bicubic
-from tests.conftest import needs_shared
+from tests.helpers import needs_shared
 from training.evaluate import evaluate, resolve_set
 
 

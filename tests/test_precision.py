@@ -12,8 +12,7 @@ import torch
 from dronesr import precision as prec
 from dronesr.inference import Upscaler, prepare_for_inference
 from handlers.sr_handler import SuperResolutionHandler
-from tests.conftest import synthetic_photo, tiny_srresnet
-from tests.test_handler import make_context
+from tests.helpers import make_context, synthetic_photo, tiny_srresnet
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 

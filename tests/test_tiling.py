@@ -5,7 +5,7 @@ import torch
 from dronesr.inference import Upscaler, prepare_for_inference
 from dronesr.metrics import psnr_rgb
 from dronesr.tiling import count_tiles, iter_tiles, tile_starts, upscale_tiled
-from tests.conftest import ROOT, SHARED_DATA, synthetic_photo, tiny_srresnet
+from tests.helpers import ROOT, SHARED_DATA, synthetic_photo, tiny_srresnet
 from training.sr_data import load_rgb
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 from dronesr.archs import SRResNet
 from dronesr.checkpoint import load_model, save_model
 from dronesr.inference import Upscaler
-from tests.conftest import ROOT, synthetic_photo, tiny_srresnet
+from tests.helpers import ROOT, synthetic_photo, tiny_srresnet
 from training import dataset, evaluate, train_sr
 
 

@@ -1,5 +1,6 @@
-"""Start and stop a real TorchServe for the end-to-end tests: the repository's config.properties
-with free loopback ports, its own pid/log folder, and the archives built by ``make archive``."""
+"""Start and stop a real TorchServe for the end-to-end tests and the benchmarks: the repository's
+config.properties with free loopback ports, its own pid/log folder, the archives built by
+``make archive``, and the page's server beside it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import ROOT
+
 TORCHSERVE = ROOT / ".venv" / "bin" / "torchserve"
 
 
