@@ -5,19 +5,16 @@
 "use strict";
 
 (() => {
-  // The server's limits until models.json gives each model's own (its model-config.yaml); the
-  // upload size is config.properties' max_request_size. The server checks them itself; the page
-  // only warns before sending.
-  const DEFAULT_LIMITS = { maxInputPixels: 4_000_000, maxOutputPixels: 36_000_000, maxUploadBytes: 33_554_432 };
+  // The server's limits, as it states them: the upload size (config.json: TorchServe's
+  // max_request_size) and each model's pixel limits (models.json: its model-config.yaml). The
+  // server checks them itself; the page only warns before sending.
+  let maxUploadBytes = null;
   const TIMEOUT_S = 300; // TorchServe's own response timeout (config.properties)
   const PROBE_TIMEOUT_S = 30;
   const MODEL_TITLES = { srgan: "SRGAN", srresnet: "SRResNet", style: "style-transfer" };
-  // What the shipped SR models are, until models.json (the page's server: what `make archive`
-  // wrote for every model TorchServe serves) says which are served, your own ones included.
-  const SHIPPED_SR = [
-    { name: "srgan", scale: 4, fidelity: true, architecture: "SRResNet" },
-    { name: "srresnet", scale: 4, fidelity: false, architecture: "SRResNet" },
-  ];
+  // The SR models are the ones models.json lists (the page's server: what `make archive` wrote
+  // for every model TorchServe serves, your own ones included); until it answers, the radios in
+  // index.html with their data-scale and data-fidelity.
   const MODEL_BLURBS = { srgan: "sharper, invents fine texture", srresnet: "smoother, closest to the real pixels" };
   const OUTSCALES = [1.5, 2, 2.5, 3, 4, 8]; // offered up to the model's own scale
   // Titles of the shipped styles; a style the model has and this list does not is shown by name.
@@ -208,6 +205,7 @@
       const response = await fetch("config.json", { cache: "no-store" });
       const config = await response.json();
       if (typeof config.api === "string" && /^https?:\/\//.test(config.api)) apiBase = config.api.replace(/\/+$/, "");
+      if (Number.isInteger(config.max_upload_bytes)) maxUploadBytes = config.max_upload_bytes;
     } catch (_) { /* keep the default below */ }
     if (!apiBase) apiBase = `${location.protocol}//${location.hostname}:8080`;
     return apiBase;
@@ -326,12 +324,11 @@
     const warnings = [];
     const { width: w, height: h } = photo;
     const LIMITS = {
-      ...DEFAULT_LIMITS,
-      ...(Number.isInteger(served.max_input_pixels) ? { maxInputPixels: served.max_input_pixels } : {}),
-      ...(Number.isInteger(served.max_output_pixels) ? { maxOutputPixels: served.max_output_pixels } : {}),
+      maxInputPixels: Number.isInteger(served.max_input_pixels) ? served.max_input_pixels : Infinity,
+      maxOutputPixels: Number.isInteger(served.max_output_pixels) ? served.max_output_pixels : Infinity,
     };
-    if (photo.file.size > LIMITS.maxUploadBytes) {
-      warnings.push(`The file is ${formatBytes(photo.file.size)}, over the server's upload limit of ${formatBytes(LIMITS.maxUploadBytes)}.`);
+    if (maxUploadBytes !== null && photo.file.size > maxUploadBytes) {
+      warnings.push(`The file is ${formatBytes(photo.file.size)}, over the server's upload limit of ${formatBytes(maxUploadBytes)}.`);
     }
     if (photo.bitmap) {
       const pixels = w * h;
@@ -408,7 +405,9 @@
     const slider = makeCompare(compare, canvas, handle);
     const fidelity = $("sr-fidelity");
     const outscale = $("sr-outscale");
-    let models = SHIPPED_SR;
+    let models = [...form.querySelectorAll("#sr-models input[name=model]")].map((radio) => ({
+      name: radio.value, scale: Number(radio.dataset.scale), fidelity: radio.dataset.fidelity === "true",
+    }));
     let photo = null;
     let busy = false;
 

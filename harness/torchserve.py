@@ -129,7 +129,7 @@ def start_page(server: Server, port: int, model_store: Path) -> None:
     server.page_process = subprocess.Popen(
         [
             str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "frontend" / "server.py"), "--port", str(port), "--api", server.inference,
-            "--model-store", str(model_store), "--management", server.management,
+            "--model-store", str(model_store), "--management", server.management, "--ts-config", str(server.workdir / "config.properties"),
         ],
         cwd=ROOT, env=server.env, stdout=log, stderr=subprocess.STDOUT,
     )

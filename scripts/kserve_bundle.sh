@@ -5,7 +5,7 @@
 #   bundle/model-store/<model>.mar    copies of the archives built by `make archive`
 #
 # Usage: scripts/kserve_bundle.sh [OUT_DIR]        (make kserve-bundle; OUT_DIR defaults to bundle)
-#        MODELS="srgan" scripts/kserve_bundle.sh   (default: srgan srresnet style; your own archives
+#        MODELS="srgan" scripts/kserve_bundle.sh   (default: every archive in model_store/, your own
 #        from `make archive NAME=... WEIGHTS=...` too: MODELS="srgan my-model")
 # The snapshot's workers, batch size and timeout come from handlers/<model>-config.yaml, so the pod
 # runs each model as `make serve` does. Upload and apply: deploy/README.md.
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${1:-bundle}
-MODELS=${MODELS:-srgan srresnet style}
+MODELS=${MODELS:-$(ls model_store | sed -n 's/\.mar$//p')}   # default: every archive make archive built
 TEMPLATE=deploy/kserve-config.properties
 VERSION=1.0  # torch-model-archiver --version in the Makefile
 

@@ -13,7 +13,7 @@ import requests
 from PIL import Image
 
 from dronesr.inference import Upscaler
-from harness import torchserve
+from harness import torchserve, ts_setting
 from tests.helpers import ROOT, assert_camera_metadata_kept, assert_json_error, assert_no_metadata, camera_jpeg, drone_photo, encode, synthetic_photo
 
 pytestmark = pytest.mark.e2e
@@ -146,7 +146,7 @@ def test_bad_input_gets_4xx_json_then_a_good_request_succeeds(server, body, fmt,
 
 def test_body_over_max_request_size_is_refused(server):
     base = server.inference
-    too_big = b"\x00" * (33554432 + 1024)
+    too_big = b"\x00" * (int(ts_setting("max_request_size")) + 1024)
     response = requests.post(f"{base}/predictions/srgan", data=too_big, timeout=120)
     assert response.status_code == 413
     assert requests.post(f"{base}/predictions/srgan", data=drone_photo(), timeout=120).status_code == 200

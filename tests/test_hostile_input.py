@@ -22,13 +22,13 @@ import pytest
 import requests
 from PIL import Image
 
-from harness import torchserve
+from harness import torchserve, ts_setting
 from tests.helpers import assert_json_error, encode, png_16bit_rgb, png_header_only, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 MODELS = ["srgan", "srresnet"]
 MODEL = "srgan"  # every hostile request goes to this model; its worker PID must not change
-MAX_REQUEST_SIZE = 33554432  # config.properties max_request_size
+MAX_REQUEST_SIZE = int(ts_setting("max_request_size"))
 RED = (230, 20, 20)
 
 
