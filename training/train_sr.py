@@ -12,7 +12,6 @@ with the same ``--out-dir`` it continues where it stopped.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from dronesr.archs import Discriminator, SRResNet
-from dronesr.checkpoint import atomic_torch_save, load_model, save_model
+from dronesr.checkpoint import load_model
 from training.options import ConfigError, exits_on_config_error, option, write_yaml
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.precision import DEVICES, PRECISIONS, autocast, check_choice, choose_precision, resolve_device
@@ -31,7 +30,7 @@ from dronesr.resample import downscale
 from training import losses
 from training.dataset import manifest_paths
 from training.degradations import DegradationConfig, degrade_batch, quantise
-from training.loop import progress, run_budgeted, run_cli
+from training.loop import Trainer, run_budgeted, run_cli
 from training.protocol import check_degradations, hr_lr_pair
 from training.report import save_curves, save_image_grid
 from training.sr_data import CropSampler
@@ -107,12 +106,9 @@ class SRTrainConfig:
         return self.content_weight > 0 or self.texture_weight > 0
 
 
-class SRTrainer:
+class SRTrainer(Trainer):
     def __init__(self, cfg: SRTrainConfig):
-        self.cfg = cfg
-        torch.manual_seed(cfg.seed)
-        torch.set_num_threads(cfg.threads)
-        self.rng = np.random.default_rng(cfg.seed)
+        super().__init__(cfg)
         self.degrade = DegradationConfig.from_yaml(cfg.degradations) if cfg.degradations else None
         if self.degrade is not None and self.degrade.scale != cfg.scale:
             raise ConfigError(f"{cfg.degradations}: scale {self.degrade.scale}, but the run is x{cfg.scale}")
@@ -130,11 +126,12 @@ class SRTrainer:
             self.loss_net = self.loss_net.to(self.device)
             print(f"content/texture loss network: {description}")
         self.precision = "float32"  # until choose_precision() has measured
-        self.step, self.elapsed, self.history = 0, 0.0, []
         self.best_psnr = -math.inf
-        self.checkpoint_path = cfg.out_dir / "checkpoint.pt"
-        if self.checkpoint_path.exists():
-            self._resume()
+        self.resume_if_any()
+
+    def reseed(self, seed: int) -> None:
+        super().reseed(seed)
+        self.rng = np.random.default_rng(seed)  # the degradations' draws
 
     def _build_generator(self) -> SRResNet:
         if self.cfg.init_weights:
@@ -148,38 +145,22 @@ class SRTrainer:
         return SRResNet(**self.cfg.arch_kwargs)
 
     # --- state ----------------------------------------------------------------------------
-    def _resume(self) -> None:
-        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+    def load_checkpoint_state(self, state: dict) -> None:
         self.generator.load_state_dict(state["generator"])
         self.g_opt.load_state_dict(state["g_opt"])
         if self.discriminator is not None and "discriminator" in state:
             self.discriminator.load_state_dict(state["discriminator"])
             self.d_opt.load_state_dict(state["d_opt"])
-        self.step, self.elapsed = state["step"], state["elapsed"]
-        self.history = json.loads(state["history"])
         self.best_psnr = state["best_psnr"]
-        self.rng = np.random.default_rng(self.cfg.seed + self.step)
-        torch.manual_seed(self.cfg.seed + self.step)
-        print(f"resumed from {self.checkpoint_path} at step {self.step} ({self.elapsed / 60:.1f} min trained)")
 
-    def _save_checkpoint(self) -> None:
-        state = {
-            "generator": self.generator.state_dict(),
-            "g_opt": self.g_opt.state_dict(),
-            "step": self.step,
-            "elapsed": self.elapsed,
-            "history": json.dumps(self.history),
-            "best_psnr": self.best_psnr,
-        }
+    def checkpoint_state(self) -> dict:
+        state = {"generator": self.generator.state_dict(), "g_opt": self.g_opt.state_dict(), "best_psnr": self.best_psnr}
         if self.discriminator is not None:
             state["discriminator"] = self.discriminator.state_dict()
             state["d_opt"] = self.d_opt.state_dict()
-        atomic_torch_save(state, self.checkpoint_path)
+        return state
 
     # --- training -------------------------------------------------------------------------
-    def progress(self) -> float:
-        return progress(self)
-
     def make_lr(self, hr: torch.Tensor) -> torch.Tensor:
         if self.degrade is None:
             return quantise(downscale(hr, self.cfg.scale))
@@ -291,9 +272,9 @@ class SRTrainer:
         # A GAN trades PSNR for texture, so its export is the latest state, not the best PSNR.
         if cfg.mode == "gan" or psnr > self.best_psnr:
             self.best_psnr = max(self.best_psnr, psnr)
-            save_model(self.generator.cpu(), cfg.export, trained_steps=self.step, trained_minutes=self.elapsed / 60)
+            self.export(self.generator.cpu())
             self.generator.to(self.device)
-        self._save_checkpoint()
+        self.save_checkpoint()
 
 
 @exits_on_config_error

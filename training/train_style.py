@@ -17,7 +17,6 @@ kwargs). Started again with the same ``--out-dir`` it continues where it stopped
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 from dataclasses import dataclass
@@ -28,10 +27,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from dronesr.archs import StyleNet
-from dronesr.checkpoint import atomic_torch_save, save_model
 from training.options import ConfigError, exits_on_config_error, option, write_yaml
 from training.dataset import IMAGE_SUFFIXES, manifest_paths
-from training.loop import progress, run_budgeted, run_cli
+from training.loop import Trainer, run_budgeted, run_cli
 from training.report import save_image_grid
 from training.sr_data import CropSampler, load_rgb
 from training.style_losses import StyleCriterion, StyleLossConfig
@@ -115,12 +113,9 @@ def square_centre(image: torch.Tensor, side: int) -> torch.Tensor:
     )[0]
 
 
-class StyleTrainer:
+class StyleTrainer(Trainer):
     def __init__(self, cfg: StyleTrainConfig):
-        self.cfg = cfg
-        torch.manual_seed(cfg.seed)
-        torch.set_num_threads(cfg.threads)
-        self.rng = random.Random(cfg.seed)
+        super().__init__(cfg)
         paintings = find_paintings(cfg.styles_dir, cfg.styles)
         self.style_names = list(paintings)
         self.net = StyleNet(**cfg.arch_kwargs(self.style_names))
@@ -128,15 +123,15 @@ class StyleTrainer:
         self.criterion = StyleCriterion(cfg, [load_rgb(p).float().div(255) for p in paintings.values()])
         print(f"{len(self.style_names)} styles: {', '.join(self.style_names)}")
         print(f"style loss network: {self.criterion.description}")
-        self.step, self.elapsed, self.history = 0, 0.0, []
         self.queue: list[int] = []
-        self.checkpoint_path = cfg.out_dir / "checkpoint.pt"
-        if self.checkpoint_path.exists():
-            self._resume()
+        self.resume_if_any()
+
+    def reseed(self, seed: int) -> None:
+        super().reseed(seed)
+        self.rng = random.Random(seed)  # the style round-robin's shuffles
 
     # --- state ----------------------------------------------------------------------------
-    def _resume(self) -> None:
-        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+    def load_checkpoint_state(self, state: dict) -> None:
         if state["arch_kwargs"] != self.net.arch_kwargs:
             raise ConfigError(
                 f"{self.checkpoint_path} was trained with {state['arch_kwargs']}, this config asks for "
@@ -144,29 +139,11 @@ class StyleTrainer:
             )
         self.net.load_state_dict(state["net"])
         self.opt.load_state_dict(state["opt"])
-        self.step, self.elapsed = state["step"], state["elapsed"]
-        self.history = json.loads(state["history"])
-        self.rng.seed(self.cfg.seed + self.step)
-        torch.manual_seed(self.cfg.seed + self.step)
-        print(f"resumed from {self.checkpoint_path} at step {self.step} ({self.elapsed / 60:.1f} min trained)")
 
-    def _save_checkpoint(self) -> None:
-        atomic_torch_save(
-            {
-                "net": self.net.state_dict(),
-                "opt": self.opt.state_dict(),
-                "arch_kwargs": self.net.arch_kwargs,
-                "step": self.step,
-                "elapsed": self.elapsed,
-                "history": json.dumps(self.history),
-            },
-            self.checkpoint_path,
-        )
+    def checkpoint_state(self) -> dict:
+        return {"net": self.net.state_dict(), "opt": self.opt.state_dict(), "arch_kwargs": self.net.arch_kwargs}
 
     # --- training -------------------------------------------------------------------------
-    def progress(self) -> float:
-        return progress(self)
-
     def next_styles(self, n: int) -> torch.Tensor:
         """Per-sample painting indices from a shuffled round-robin (every style equally often)."""
         out = []
@@ -211,12 +188,11 @@ class StyleTrainer:
             save_image_grid(rows, ["photo", *self.style_names], self.cfg.out_dir / "samples.png", cell=self.cfg.sample_side)
 
     def end_epoch(self) -> None:
-        cfg = self.cfg
         shown = ", ".join(f"{k} {v:.4f}" for k, v in self.history[-1].items() if k not in ("step", "minutes"))
         tqdm.write(f"step {self.step} ({self.elapsed / 60:.1f} min): {shown}")
         self.sample_sheet()
-        save_model(self.net, cfg.export, trained_steps=self.step, trained_minutes=self.elapsed / 60)
-        self._save_checkpoint()
+        self.export(self.net)
+        self.save_checkpoint()
 
 
 @exits_on_config_error
