@@ -45,9 +45,8 @@ from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
 from dronesr.imaging import encode_image, rgb_to_tensor, tensor_to_rgb
 from dronesr.inference import prepare_for_inference
-from harness import torchserve
+from harness import ROOT, torchserve
 
-from harness import ROOT
 SERVED = "ours served (PNG up, JPEG back, TorchServe's API)"
 
 DEFAULT_STYLES = ["mosaic", "shipwreck", "starry_night", "the_scream", "udnie", "woman-with-hat-matisse"]
