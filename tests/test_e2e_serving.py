@@ -108,7 +108,7 @@ def test_page_server_serves_the_page_only(server):
     page = requests.get(f"{server.page}/", timeout=10)
     assert page.status_code == 200 and "<html" in page.text.lower()
     assert "Python" not in page.headers.get("Server", "") and "/" not in page.headers.get("Server", "")
-    assert requests.get(f"{server.page}/config.json", timeout=10).json() == {"api": server.inference}
+    assert requests.get(f"{server.page}/config.json", timeout=10).json() == {"api": server.inference, "max_upload_bytes": int(ts_setting("max_request_size"))}
     for path in ("/../config.properties", "/server.py", "/%2e%2e/config.properties", "/" + "a" * 300):
         response = requests.get(f"{server.page}{path}", timeout=10)
         assert response.status_code in (404, 414) and "message" in response.json(), path
