@@ -35,7 +35,6 @@ import requests
 from PIL import Image
 
 from harness import torchserve
-
 from harness import ROOT
 IFO_PHOTOS = ROOT.parent / "shared" / "data" / "ifo"
 CANDIDATE_MODELS = ("srgan", "srresnet", "style")

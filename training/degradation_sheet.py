@@ -16,9 +16,9 @@ import torch
 
 from training.dataset import manifest_paths
 from training.degradations import DegradationConfig, degrade_one
+from training.options import ConfigError, exits_on_config_error
 from training.report import save_image_grid
 from training.sr_data import CropSampler
-from training.options import ConfigError, exits_on_config_error
 
 
 @exits_on_config_error

