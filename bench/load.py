@@ -34,8 +34,8 @@ import numpy as np
 import requests
 from PIL import Image
 
-from harness import torchserve
-from harness import ROOT
+from harness import ROOT, torchserve
+
 IFO_PHOTOS = ROOT.parent / "shared" / "data" / "ifo"
 CANDIDATE_MODELS = ("srgan", "srresnet", "style")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}

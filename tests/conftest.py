@@ -9,11 +9,23 @@ import pytest
 import torch
 
 from dronesr.checkpoint import save_model
+from harness import torchserve
 from tests.helpers import synthetic_photo, tiny_srresnet
+
+SHIPPED_MODELS = ["srgan", "srresnet", "style"]
 
 
 def pytest_configure(config):
     torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def shipped_server(tmp_path_factory):
+    """One real TorchServe (and the page's server) with the shipped archives, for the end-to-end
+    modules that only send it requests: a start costs tens of seconds. Modules that break workers
+    (test_faults) or serve other archives (test_bring_your_own, test_kserve_bundle) start their own."""
+    with torchserve.serving(tmp_path_factory.mktemp("torchserve-shipped"), SHIPPED_MODELS) as server:
+        yield server
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import requests
 from PIL import Image
 
 from dronesr.inference import Upscaler
-from harness import torchserve, ts_setting
+from harness import ts_setting
 from tests.helpers import ROOT, assert_camera_metadata_kept, assert_json_error, assert_no_metadata, camera_jpeg, drone_photo, encode, synthetic_photo
 
 pytestmark = pytest.mark.e2e
@@ -21,9 +21,8 @@ MODELS = ["srgan", "srresnet"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with torchserve.serving(tmp_path_factory.mktemp("torchserve"), MODELS) as srv:
-        yield srv
+def server(shipped_server):
+    return shipped_server
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -13,16 +13,14 @@ from PIL import Image
 
 from dronesr.colour import rgb_to_ycbcr
 from dronesr.imaging import rgb_to_tensor
-from harness import torchserve
 from tests.helpers import drone_photo, encode, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with torchserve.serving(tmp_path_factory.mktemp("torchserve-style"), ["style"]) as srv:
-        yield srv
+def server(shipped_server):
+    return shipped_server
 
 
 def test_style_by_parameter_headers(server):

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from harness import torchserve
 from tests.helpers import ROOT, drone_photo, encode, synthetic_photo
 
 try:
@@ -26,7 +25,6 @@ except ImportError:  # reported by the browser fixture
     sync_playwright = None
 
 pytestmark = pytest.mark.e2e
-MODELS = ["srgan", "srresnet", "style"]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -54,9 +52,8 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(browser, tmp_path_factory):  # after `browser`: no TorchServe start when the test skips
-    with torchserve.serving(tmp_path_factory.mktemp("torchserve"), MODELS) as srv:
-        yield srv
+def server(browser, shipped_server):  # after `browser`: no TorchServe start when the test skips
+    return shipped_server
 
 
 @pytest.fixture

@@ -22,20 +22,18 @@ import pytest
 import requests
 from PIL import Image
 
-from harness import torchserve, ts_setting
+from harness import ts_setting
 from tests.helpers import assert_json_error, encode, png_16bit_rgb, png_header_only, synthetic_photo
 
 pytestmark = pytest.mark.e2e
-MODELS = ["srgan", "srresnet"]
 MODEL = "srgan"  # every hostile request goes to this model; its worker PID must not change
 MAX_REQUEST_SIZE = int(ts_setting("max_request_size"))
 RED = (230, 20, 20)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with torchserve.serving(tmp_path_factory.mktemp("torchserve-hostile"), MODELS) as srv:
-        yield srv
+def server(shipped_server):
+    return shipped_server
 
 
 def worker_pid(server) -> int:
