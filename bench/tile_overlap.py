@@ -17,9 +17,10 @@ import torch
 
 from dronesr.inference import Upscaler
 from dronesr.metrics import psnr_rgb
+from harness import ROOT
 from training.sr_data import load_rgb
 
-DEFAULT_IMAGE = Path(__file__).resolve().parents[2] / "shared/data/ifo/Large_QuadCopters"
+DEFAULT_IMAGE = ROOT.parent / "shared/data/ifo/Large_QuadCopters"
 
 
 def main(argv: list[str] | None = None) -> int:

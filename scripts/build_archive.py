@@ -61,7 +61,7 @@ def foreign_config(weights: Path, tile: int | None, overlap: int | None, max_out
         tile_seconds = choice.seconds.get(choice.precision) or max(choice.seconds.values())
         tiles = max(1, int(config["responseTimeout"] / 2 / tile_seconds))
         stride = handler["tile"] - handler["overlap"]
-        max_output_pixels = min(handler["max_output_pixels"], tiles * stride * stride * info.scale * info.scale)
+        max_output_pixels = min(handler.get("max_output_pixels", limits.MAX_OUTPUT_PIXELS), tiles * stride * stride * info.scale * info.scale)
         print(f"{weights.name}: {info.family} x{info.scale}, one {handler['tile']} px tile in {tile_seconds:.2f} s ({choice.precision}): "
               f"max_output_pixels {max_output_pixels:,}")
     handler["max_output_pixels"] = max_output_pixels

@@ -20,6 +20,7 @@ from spandrel.architectures.ESRGAN import ESRGAN
 from spandrel.architectures.SPAN import SPAN
 from spandrel.architectures.SwinIR import SwinIR
 
+from dronesr import limits
 from dronesr.cli.main import main as cli_main
 from dronesr.inference import Upscaler
 from dronesr.sr_weights import WeightsError, load_sr_model, network_info
@@ -204,7 +205,7 @@ def test_archive_config_bounds_the_output_by_the_measured_tile_speed(tmp_path, m
     spec.loader.exec_module(build_archive)
     weights = save_weights("compact", tmp_path, "pth")
     fast, note = build_archive.foreign_config(weights, None, None, None)
-    assert fast["handler"]["max_output_pixels"] == 36_000_000 and note["scale"] == 2
+    assert fast["handler"]["max_output_pixels"] == limits.MAX_OUTPUT_PIXELS and note["scale"] == 2
     assert fast["handler"]["weights"] == "compact.pth" and fast["handler"]["overlap"] == 16
     monkeypatch.setattr(Upscaler, "select_precision", lambda self, requested="auto": PrecisionChoice("float32", "cpu", {"float32": 30.0}))
     slow, _ = build_archive.foreign_config(weights, None, None, None)
