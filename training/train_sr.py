@@ -30,14 +30,14 @@ from training import losses
 from training.dataset import manifest_paths
 from training.degradations import DegradationConfig, degrade_batch, quantise
 from training.loop import Trainer, run_budgeted, run_cli
-from training.options import ConfigError, LossNetworkOptions, exits_on_config_error, option, write_yaml
+from training.options import ConfigError, LossNetworkOptions, RunOptions, exits_on_config_error, option, write_yaml
 from training.protocol import check_degradations, hr_lr_pair
 from training.report import save_curves, save_image_grid
 from training.sr_data import CropSampler
 
 
 @dataclass
-class SRTrainConfig(LossNetworkOptions):
+class SRTrainConfig(RunOptions, LossNetworkOptions):
     manifest: Path = option(Path("data/ifo_manifest.json"), "split manifest from training.dataset")
     out_dir: Path = option(Path("runs/srresnet"), "checkpoint, samples and curves go here")
     export: Path = option(Path("weights/srresnet.pt"), "deployable generator weights written at each epoch")
@@ -56,14 +56,11 @@ class SRTrainConfig(LossNetworkOptions):
     lr: float = option(2e-4, "generator learning rate (Adam), cosine-annealed over the budget")
     min_lr: float = option(1e-6, "learning rate at the end of the schedule")
     steps: int = option(100_000, "step budget")
-    max_minutes: float = option(0.0, "time budget in minutes (0: steps only)")
     epoch_steps: int = option(500, "steps between validation, samples and checkpoints")
     val_images: int = option(40, "val-split images per manifest used for validation (0: all)")
     val_degradations: str = option("clean", "comma-separated evaluation degradations validated on (training/protocol.py); the mean PSNR picks the export")
-    threads: int = option(2, "torch CPU threads")
     device: str = option("auto", "auto (CUDA when present, else CPU), cpu or cuda")
     precision: str = option("auto", "auto (time float32 and bfloat16/float16 autocast, keep the faster), float32, bfloat16 or float16")
-    seed: int = option(0, "random seed")
     # losses (weights; 0 disables a term)
     pixel_loss: str = option("l1", "pixel loss: l1, mse or charbonnier")
     pixel_weight: float = option(1.0, "weight of the pixel loss")

@@ -29,14 +29,14 @@ from tqdm import tqdm
 from dronesr.archs import StyleNet
 from training.dataset import IMAGE_SUFFIXES, manifest_paths
 from training.loop import Trainer, run_budgeted, run_cli
-from training.options import ConfigError, exits_on_config_error, option, write_yaml
+from training.options import ConfigError, RunOptions, exits_on_config_error, option, write_yaml
 from training.report import save_image_grid
 from training.sr_data import CropSampler, load_rgb
 from training.style_losses import StyleCriterion, StyleLossConfig
 
 
 @dataclass
-class StyleTrainConfig(StyleLossConfig):
+class StyleTrainConfig(RunOptions, StyleLossConfig):
     manifest: Path = option(
         Path("data/ifo_manifest.json"), "split manifest from training.dataset (train split: content crops; val: sample sheet)"
     )
@@ -57,12 +57,9 @@ class StyleTrainConfig(StyleLossConfig):
     lr: float = option(1e-3, "learning rate (Adam), cosine-annealed over the budget")
     min_lr: float = option(1e-5, "learning rate at the end of the schedule")
     steps: int = option(40_000, "step budget")
-    max_minutes: float = option(0.0, "time budget in minutes (0: steps only)")
     epoch_steps: int = option(100, "steps between sample sheets, checkpoints and exports")
     sample_images: int = option(3, "val photos on the sample sheet")
     sample_side: int = option(256, "long side of the sample-sheet photos")
-    threads: int = option(2, "torch CPU threads")
-    seed: int = option(0, "random seed")
 
     def __post_init__(self) -> None:
         if len(self.channel_list) != 3:
