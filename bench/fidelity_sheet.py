@@ -1,0 +1,56 @@
+"""What the ``fidelity`` control does, on real inputs as they are: IFO test photos at their native
+size and crops of aerial test photos, enlarged by bicubic and by srgan at several fidelities (the
+network interpolation the srgan endpoint runs), at 1:1 output pixels.
+
+    python -m bench.fidelity_sheet --out docs/fidelity_sheet.jpg     # after make dataset
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from dronesr.inference import Upscaler, prepare_for_inference
+from dronesr.interpolation import interpolate_states
+from dronesr.sr_weights import load_sr_model
+from harness import ROOT
+from training.dataset import manifest_paths
+from training.evaluate import in_process, real_input_sheet, real_inputs
+
+
+def spread(manifest: Path, count: int) -> list[Path]:
+    paths = manifest_paths(manifest, "test")
+    count = min(count, len(paths))
+    return [paths[i * len(paths) // count] for i in range(count)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--gan", type=Path, default=ROOT / "weights/srgan.pt", help="fidelity 0 (default: weights/srgan.pt)")
+    p.add_argument("--psnr", type=Path, default=ROOT / "weights/srresnet.pt", help="fidelity 1 (default: weights/srresnet.pt)")
+    p.add_argument("--fidelities", type=float, nargs="+", default=[0.0, 0.5, 1.0], help="(default: 0 0.5 1)")
+    p.add_argument("--ifo", type=Path, default=ROOT / "data/ifo_manifest.json", help="IFO manifest (test split)")
+    p.add_argument("--aerial", type=Path, default=ROOT / "data/aerial_manifest.json", help="aerial manifest (test split)")
+    p.add_argument("--count", type=int, nargs=2, default=[2, 1], metavar=("IFO", "AERIAL"), help="photos of each (default: 2 1)")
+    p.add_argument("--crop", type=int, default=160, help="aerial crop side, input px (default: 160)")
+    p.add_argument("--view", type=int, default=320, help="output window per cell, 1:1 px (default: 320)")
+    p.add_argument("--out", type=Path, default=ROOT / "docs/fidelity_sheet.jpg")
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+    gan, psnr = load_sr_model(args.gan), load_sr_model(args.psnr)
+    methods = {"bicubic": None}
+    for fidelity in args.fidelities:
+        network = load_sr_model(args.gan)
+        network.load_state_dict(interpolate_states(gan.state_dict(), psnr.state_dict(), fidelity))
+        label = f"fidelity {fidelity:g}" + (" (srgan)" if fidelity == 0 else " (= srresnet)" if fidelity == 1 else "")
+        methods[label] = in_process(Upscaler(prepare_for_inference(network)))
+    inputs = real_inputs(spread(args.ifo, args.count[0]), spread(args.aerial, args.count[1]), args.crop)
+    real_input_sheet(methods, inputs, gan.scale, args.out, args.view)
+    print(f"wrote {args.out}: {', '.join(name for name, _ in inputs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
