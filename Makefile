@@ -38,7 +38,7 @@ archive: $(ARCHIVE_DEPS) ## build model_store/*.mar from weights/ (or NAME=... W
 	$(if $(NAME),,$(error make archive WEIGHTS=$(WEIGHTS) needs NAME=the-model-name))
 	$(BUILD_ARCHIVE) --name $(NAME) --weights $(WEIGHTS)
 else
-archive: $(MODELS:%=$(MODEL_STORE)/%.mar) ## build model_store/*.mar from weights/ (or NAME=... WEIGHTS=file: one of your own)
+archive: $(MODELS:%=$(MODEL_STORE)/%.mar)
 endif
 
 build/mar-src/dronesr: $(shell find dronesr -name '*.py')
