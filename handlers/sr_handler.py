@@ -27,6 +27,7 @@ from dronesr.imaging import DecodedImage, ImageError, resize_plane
 from dronesr.inference import Upscaler, outscaled_size, parse_outscale, prepare_for_inference
 from dronesr.interpolation import FidelityBlend, parse_fidelity
 from dronesr.serving.handler import ImageHandler
+from dronesr.serving.requests import FIDELITY_PARAMETERS, SR_PARAMETERS
 from dronesr.sr_weights import load_sr_model, network_info
 from dronesr.tiling import count_tiles
 
@@ -42,7 +43,7 @@ class SuperResolutionHandler(ImageHandler):
         if s.fidelity_weights:
             psnr = load_sr_model(model_dir / s.fidelity_weights)
             self.blend = FidelityBlend(self.upscaler.model, self.upscaler.model.state_dict(), psnr.state_dict())
-        self.parameters = ("outscale", "fidelity") if self.blend else ("outscale",)
+        self.parameters = SR_PARAMETERS + (FIDELITY_PARAMETERS if self.blend else ())
         self.report_precision(self.upscaler.select_precision(s.precision))
 
     def validate(self, image: DecodedImage, params: dict[str, str]) -> None:

@@ -34,6 +34,7 @@ from dronesr.imaging import DecodedImage, fit_image, fit_within
 from dronesr.inference import parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
 from dronesr.params import parse_flag
 from dronesr.serving.handler import ImageHandler
+from dronesr.serving.requests import STYLE_PARAMETERS
 
 PARAMETER_SYNTAX = {
     "style": "a style name (see styles); default: the first",
@@ -44,7 +45,7 @@ PARAMETER_SYNTAX = {
 
 
 class StyleTransferHandler(ImageHandler):
-    parameters = tuple(PARAMETER_SYNTAX)
+    parameters = STYLE_PARAMETERS
 
     def load(self, model_dir: Path) -> None:
         model = load_model(model_dir / self.settings.weights)

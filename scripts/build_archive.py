@@ -29,6 +29,7 @@ from dronesr import limits  # noqa: E402 - after the path
 from dronesr.archs import StyleNet  # noqa: E402
 from dronesr.checkpoint import load_model  # noqa: E402
 from dronesr.inference import Upscaler  # noqa: E402
+from dronesr.serving.requests import FIDELITY_PARAMETERS, SR_PARAMETERS, STYLE_PARAMETERS  # noqa: E402
 from dronesr.sr_weights import WeightsError, is_own_checkpoint, load_sr_model, network_info, read_weights  # noqa: E402
 
 SHIPPED = ("srgan", "srresnet", "style")
@@ -65,7 +66,7 @@ def foreign_config(weights: Path, tile: int | None, overlap: int | None, max_out
         print(f"{weights.name}: {info.family} x{info.scale}, one {handler['tile']} px tile in {tile_seconds:.2f} s ({choice.precision}): "
               f"max_output_pixels {max_output_pixels:,}")
     handler["max_output_pixels"] = max_output_pixels
-    note = {"task": "super-resolution", "scale": info.scale, "architecture": info.family, "parameters": ["outscale"], "fidelity": False}
+    note = {"task": "super-resolution", "scale": info.scale, "architecture": info.family, "parameters": list(SR_PARAMETERS), "fidelity": False}
     return config, note
 
 
@@ -74,10 +75,10 @@ def shipped_note(weights: Path, config: dict) -> dict:
     if is_own_checkpoint(state) and state["arch"] == "StyleNet":
         model = load_model(weights)
         assert isinstance(model, StyleNet)
-        return {"task": "style-transfer", "styles": list(model.style_names), "parameters": ["style", "strength", "blend", "preserve_colour"]}
+        return {"task": "style-transfer", "styles": list(model.style_names), "parameters": list(STYLE_PARAMETERS)}
     info = network_info(load_sr_model(weights))
     fidelity = bool(config.get("handler", {}).get("fidelity_weights"))
-    return {"task": "super-resolution", "scale": info.scale, "architecture": info.family, "parameters": ["outscale", *(["fidelity"] if fidelity else [])], "fidelity": fidelity}
+    return {"task": "super-resolution", "scale": info.scale, "architecture": info.family, "parameters": [*SR_PARAMETERS, *(FIDELITY_PARAMETERS if fidelity else ())], "fidelity": fidelity}
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -13,7 +13,8 @@ from PIL import Image
 from ts.context import RequestProcessor
 
 from dronesr.checkpoint import save_model
-from handlers.style_handler import StyleTransferHandler
+from dronesr.serving.requests import STYLE_PARAMETERS
+from handlers.style_handler import PARAMETER_SYNTAX, StyleTransferHandler
 from tests.helpers import NAMES, encode, handler_reply, make_context, synthetic_photo, tiny_style_net
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -106,3 +107,7 @@ def test_handler_refuses_weights_of_another_architecture(tmp_path, tiny_weights)
     shutil.copy(tiny_weights, tmp_path / "model.pt")
     with pytest.raises(TypeError, match="not StyleNet"):
         StyleTransferHandler().initialize(make_context(tmp_path))
+
+
+def test_every_style_parameter_is_described():
+    assert set(PARAMETER_SYNTAX) == set(STYLE_PARAMETERS)
