@@ -29,6 +29,7 @@ $(VENV_STAMP): requirements.txt pyproject.toml
 # dronesr package taken from this tree at build time (so the .mar is self-contained), and gets a
 # NAME.json beside it for the page (scripts/build_archive.py). With WEIGHTS=, one archive of any
 # SR network spandrel knows: make archive NAME=my-model WEIGHTS=path/to/model.pth
+# (ARCHIVE_ARGS="--overlap 48 --tile 128 --max-output-pixels N" overrides what it chooses).
 MODEL_STORE ?= model_store
 BUILD_ARCHIVE = $(PY) scripts/build_archive.py --store $(MODEL_STORE)
 ARCHIVE_DEPS = $(VENV_STAMP) scripts/build_archive.py build/mar-src/dronesr
@@ -36,7 +37,7 @@ ARCHIVE_DEPS = $(VENV_STAMP) scripts/build_archive.py build/mar-src/dronesr
 ifdef WEIGHTS
 archive: $(ARCHIVE_DEPS) ## build model_store/*.mar from weights/ (or NAME=... WEIGHTS=file: one of your own)
 	$(if $(NAME),,$(error make archive WEIGHTS=$(WEIGHTS) needs NAME=the-model-name))
-	$(BUILD_ARCHIVE) --name $(NAME) --weights $(WEIGHTS)
+	$(BUILD_ARCHIVE) --name $(NAME) --weights $(WEIGHTS) $(ARCHIVE_ARGS)
 else
 archive: $(MODELS:%=$(MODEL_STORE)/%.mar)
 endif
