@@ -8,6 +8,7 @@ network interpolation the srgan endpoint runs), at 1:1 output pixels.
 from __future__ import annotations
 
 import argparse
+import copy
 from pathlib import Path
 
 import torch
@@ -17,13 +18,7 @@ from dronesr.interpolation import interpolate_states
 from dronesr.sr_weights import load_sr_model
 from harness import ROOT
 from training.dataset import manifest_paths
-from training.evaluate import in_process, real_input_sheet, real_inputs
-
-
-def spread(manifest: Path, count: int) -> list[Path]:
-    paths = manifest_paths(manifest, "test")
-    count = min(count, len(paths))
-    return [paths[i * len(paths) // count] for i in range(count)]
+from training.evaluate import in_process, real_input_sheet, real_inputs, spread
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,11 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     gan, psnr = load_sr_model(args.gan), load_sr_model(args.psnr)
     methods = {"bicubic": None}
     for fidelity in args.fidelities:
-        network = load_sr_model(args.gan)
+        network = copy.deepcopy(gan)
         network.load_state_dict(interpolate_states(gan.state_dict(), psnr.state_dict(), fidelity))
         label = f"fidelity {fidelity:g}" + (" (srgan)" if fidelity == 0 else " (= srresnet)" if fidelity == 1 else "")
         methods[label] = in_process(Upscaler(prepare_for_inference(network)))
-    inputs = real_inputs(spread(args.ifo, args.count[0]), spread(args.aerial, args.count[1]), args.crop)
+    ifo, aerial = (spread(manifest_paths(m, "test"), n) for m, n in ((args.ifo, args.count[0]), (args.aerial, args.count[1])))
+    inputs = real_inputs(ifo, aerial, args.crop)
     real_input_sheet(methods, inputs, gan.scale, args.out, args.view)
     print(f"wrote {args.out}: {', '.join(name for name, _ in inputs)}")
     return 0

@@ -178,7 +178,7 @@ def archived_models() -> list[str]:
 
 @contextlib.contextmanager
 def own_server(models: list[str]) -> Iterator[torchserve.Server]:
-    """TorchServe on free loopback ports (tests/torchserve.py), stopped on the way out."""
+    """TorchServe on free loopback ports (harness/torchserve.py), stopped on the way out."""
     with tempfile.TemporaryDirectory(prefix="dronesr-load-") as workdir:
         print(f"starting TorchServe with {models} ...", file=sys.stderr, flush=True)
         server = torchserve.start(Path(workdir), ROOT / "model_store", models)

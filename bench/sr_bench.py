@@ -67,7 +67,7 @@ def make_frame(width: int, height: int) -> tuple[np.ndarray, str]:
     """H x W x 3 uint8: real drone photos when ../shared is there, else a synthetic textured image."""
     if IFO_PHOTOS.is_dir():
         return photo_mosaic(width, height), f"mosaic of four IFO photos ({IFO_PHOTOS})"
-    from tests.conftest import synthetic_photo  # the tests' textured image; imported only when needed
+    from tests.helpers import synthetic_photo  # the tests' textured image; imported only when needed
 
     return synthetic_photo(width, height), "synthetic (gradients, a disc, noise): ../shared/data/ifo not found"
 
@@ -75,7 +75,7 @@ def make_frame(width: int, height: int) -> tuple[np.ndarray, str]:
 def handler_settings(model_name: str) -> HandlerSettings:
     """The ``handler:`` section of the served model's model-config.yaml, as the handler reads it."""
     config = yaml.safe_load((ROOT / "handlers" / f"{model_name}-config.yaml").read_text())
-    return HandlerSettings(**config.get("handler", {}))
+    return HandlerSettings.from_section(config.get("handler", {}))
 
 
 def reference_srresnet16(scale: int) -> SRResNet:

@@ -10,17 +10,16 @@ SIZE x SIZE input (a synthetic image of gradients and edges).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from bench.timing import median_seconds
 from dronesr.inference import Upscaler
 from dronesr.precision import cpu_features
 from dronesr.sr_weights import load_sr_model, network_info
-from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from dronesr.tiling import DEFAULT_TILE
 
 
 def test_image(size: int) -> np.ndarray:
@@ -46,15 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.weights:
         model = load_sr_model(path)
         info = network_info(model)
-        upscaler = Upscaler(model, tile=DEFAULT_TILE, overlap=info.overlap or DEFAULT_OVERLAP)
+        upscaler = Upscaler(model, tile=info.fit_tile(DEFAULT_TILE), overlap=info.overlap)
         choice = upscaler.select_precision(args.precision)
-        upscaler.upscale(image)
-        times = []
-        for _ in range(args.repeats):
-            started = time.perf_counter()
-            upscaler.upscale(image)
-            times.append(time.perf_counter() - started)
-        print(f"| {path.name} | {info.family} | x{info.scale} | {info.parameters:,} | {choice.precision} | {statistics.median(times):.2f} |", flush=True)
+        upscaler.upscale(image)  # warm-up
+        median = median_seconds(lambda: upscaler.upscale(image), args.repeats)
+        print(f"| {path.name} | {info.family} | x{info.scale} | {info.parameters:,} | {choice.precision} | {median:.2f} |", flush=True)
     return 0
 
 

@@ -17,11 +17,16 @@ FIDELITY_STEP = 0.05  # requested values are rounded to this, so a slider reuses
 FIDELITY_CACHE = 8  # blended state dicts kept (an SRResNet is ~3.5 MB)
 
 
+def check_same_network(gan: dict[str, torch.Tensor], psnr: dict[str, torch.Tensor]) -> None:
+    """ValueError unless the two state dicts have the same keys and shapes."""
+    if gan.keys() != psnr.keys() or any(gan[k].shape != psnr[k].shape for k in gan):
+        raise ValueError("the two state dicts are not the same network (their keys or shapes differ)")
+
+
 def interpolate_states(gan: dict[str, torch.Tensor], psnr: dict[str, torch.Tensor], fidelity: float) -> dict[str, torch.Tensor]:
     """``(1 - fidelity) * gan + fidelity * psnr`` for every floating-point entry (others from
     ``gan``); ValueError when the two state dicts are not the same network."""
-    if gan.keys() != psnr.keys() or any(gan[k].shape != psnr[k].shape for k in gan):
-        raise ValueError("the two state dicts are not the same network (their keys or shapes differ)")
+    check_same_network(gan, psnr)
     return {name: torch.lerp(value.float(), psnr[name].float(), fidelity) if value.is_floating_point() else value for name, value in gan.items()}
 
 
@@ -39,7 +44,7 @@ class FidelityBlend:
     device and memory format stay)."""
 
     def __init__(self, model: nn.Module, gan: dict[str, torch.Tensor], psnr: dict[str, torch.Tensor], cache_size: int = FIDELITY_CACHE):
-        interpolate_states(gan, psnr, 0.0)  # the same network, or ValueError now rather than per request
+        check_same_network(gan, psnr)  # ValueError at start rather than per request
         self.model = model
         self.gan = {k: v.detach().float().clone() if v.is_floating_point() else v for k, v in gan.items()}
         self.psnr = {k: v.detach().float().clone() if v.is_floating_point() else v for k, v in psnr.items()}

@@ -22,6 +22,7 @@ from torch import nn
 
 from dronesr.archs import ARCHITECTURES, SRResNet
 from dronesr.checkpoint import model_from_checkpoint
+from dronesr.tiling import DEFAULT_OVERLAP
 
 WEIGHT_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".safetensors")
 SCALES = (2, 3, 4, 8)
@@ -70,7 +71,7 @@ def is_own_checkpoint(obj: Any) -> bool:
 
 class ForeignSR(nn.Module):
     """A spandrel-recognised SR network with the attributes the inference path reads: ``scale``,
-    ``family``, ``multiple_of``, ``overlap``, ``supports_bfloat16``, ``inference_memory_format``.
+    ``family``, ``multiple_of``, ``overlap``, ``inference_memory_format``.
     spandrel pads inputs to the network's size requirements and crops the result."""
 
     def __init__(self, descriptor: Any):
@@ -81,7 +82,6 @@ class ForeignSR(nn.Module):
         self.family = descriptor.architecture.id
         self.family_name = descriptor.architecture.name
         self.multiple_of = max(1, int(descriptor.size_requirements.multiple_of))
-        self.supports_bfloat16 = bool(descriptor.supports_bfloat16)
         convolutional = self.family in CONVOLUTIONAL_FAMILIES
         self.overlap = CONV_OVERLAP if convolutional else ATTENTION_OVERLAP
         # channels_last is oneDNN's fast layout for convolutions; attention reshapes want NCHW.
@@ -120,24 +120,32 @@ class NetworkInfo:
     family: str
     scale: int
     parameters: int
-    overlap: int
-    multiple_of: int
+    overlap: int  # LR pixels neighbouring tiles share
+    multiple_of: int  # input sides the network wants
+
+    def fit_tile(self, tile: int) -> int:
+        """``tile`` rounded down to the network's size multiple (at least one multiple)."""
+        return max(self.multiple_of, tile // self.multiple_of * self.multiple_of)
 
 
 def network_info(model: nn.Module) -> NetworkInfo:
     parameters = sum(p.numel() for p in model.parameters())
     if isinstance(model, ForeignSR):
         return NetworkInfo(model.family_name, model.scale, parameters, model.overlap, model.multiple_of)
-    return NetworkInfo(type(model).__name__, int(model.scale), parameters, 0, 1)
+    return NetworkInfo(type(model).__name__, int(model.scale), parameters, DEFAULT_OVERLAP, 1)
+
+
+def sr_model_from_state(state: Any, name: str) -> nn.Module:
+    """The SR network in what ``read_weights`` returned (float32, eval mode)."""
+    if is_own_checkpoint(state):
+        model = model_from_checkpoint(state, name)
+        if not isinstance(model, SRResNet):
+            raise WeightsError(f"{name}: {type(model).__name__} weights, not a super-resolution network")
+        return model
+    return foreign_network(state, name).float()
 
 
 def load_sr_model(path: str | os.PathLike) -> nn.Module:
     """The SR network in ``path`` (float32, eval mode): a dronesr checkpoint or foreign weights."""
     path = Path(path)
-    state = read_weights(path)
-    if is_own_checkpoint(state):
-        model = model_from_checkpoint(state, path.name)
-        if not isinstance(model, SRResNet):
-            raise WeightsError(f"{path.name}: {type(model).__name__} weights, not a super-resolution network")
-        return model
-    return foreign_network(state, path.name).float()
+    return sr_model_from_state(read_weights(path), path.name)

@@ -12,10 +12,14 @@
   const TIMEOUT_S = 300; // TorchServe's own response timeout (config.properties)
   const PROBE_TIMEOUT_S = 30;
   const MODEL_TITLES = { srgan: "SRGAN", srresnet: "SRResNet", style: "style-transfer" };
-  // The SR models are the ones models.json lists (the page's server: what `make archive` wrote
-  // for every model TorchServe serves, your own ones included); until it answers, the radios in
-  // index.html with their data-scale and data-fidelity.
-  const MODEL_BLURBS = { srgan: "sharper, invents fine texture", srresnet: "smoother, closest to the real pixels" };
+  // The SR models offered are the ones models.json lists (the page's server: what `make archive`
+  // wrote for every model TorchServe serves, your own ones included); these shipped ones, with
+  // their blurbs, until it answers.
+  const SHIPPED_SR = [
+    { name: "srgan", task: "super-resolution", scale: 4, fidelity: true, blurb: "sharper, invents fine texture" },
+    { name: "srresnet", task: "super-resolution", scale: 4, fidelity: false, blurb: "smoother, closest to the real pixels" },
+  ];
+  const blurbOf = (name) => (SHIPPED_SR.find((m) => m.name === name) || {}).blurb;
   const OUTSCALES = [1.5, 2, 2.5, 3, 4, 8]; // offered up to the model's own scale
   // Titles of the shipped styles; a style the model has and this list does not is shown by name.
   const STYLE_TITLES = [
@@ -405,13 +409,11 @@
     const slider = makeCompare(compare, canvas, handle);
     const fidelity = $("sr-fidelity");
     const outscale = $("sr-outscale");
-    let models = [...form.querySelectorAll("#sr-models input[name=model]")].map((radio) => ({
-      name: radio.value, scale: Number(radio.dataset.scale), fidelity: radio.dataset.fidelity === "true",
-    }));
+    let models = [];
     let photo = null;
     let busy = false;
 
-    const selectedModel = () => form.querySelector('input[name="model"]:checked').value;
+    const selectedModel = () => (form.querySelector('input[name="model"]:checked') || {}).value;
     const selectedInfo = () => models.find((m) => m.name === selectedModel()) || models[0];
     const chosenScale = () => Number(outscale.value) || selectedInfo().scale;
     const factor = (s) => `×${s}`;
@@ -422,7 +424,7 @@
       const sr = (served || []).filter((m) => m.task === "super-resolution" && Number.isInteger(m.scale));
       if (!sr.length) return;
       const keep = selectedModel();
-      models = sr.sort((a, b) => (a.name in MODEL_BLURBS ? 0 : 1) - (b.name in MODEL_BLURBS ? 0 : 1) || a.name.localeCompare(b.name));
+      models = sr.sort((a, b) => (blurbOf(a.name) ? 0 : 1) - (blurbOf(b.name) ? 0 : 1) || a.name.localeCompare(b.name));
       const fieldset = $("sr-models");
       fieldset.querySelectorAll("label.option").forEach((el) => el.remove());
       models.forEach((m) => {
@@ -434,7 +436,7 @@
         name.textContent = modelTitle(m.name);
         const blurb = document.createElement("span");
         blurb.className = "muted";
-        blurb.textContent = ` — ${MODEL_BLURBS[m.name] || `${m.architecture || "network"} ×${m.scale}, your own model`}`;
+        blurb.textContent = ` — ${blurbOf(m.name) || `${m.architecture || "network"} ×${m.scale}, your own model`}`;
         text.append(name, blurb);
         label.append(radio, text);
         fieldset.append(label);
@@ -480,7 +482,8 @@
       } else {
         sizes.textContent = "Your browser cannot preview this file, so its size is not known yet; the server will check it when you send it.";
       }
-      const warnings = limitWarnings(photo, selectedInfo().scale, selectedInfo().limits);
+      const { scale, limits } = selectedInfo();
+      const warnings = limitWarnings(photo, scale, limits);
       warning.textContent = warnings.join(" ");
       show(warning, warnings.length > 0);
     }
@@ -541,9 +544,10 @@
         if ($("sr-strip-metadata").checked) params.strip_metadata = "true";
         if (s !== info.scale) params.outscale = String(s);
         const amount = Number(fidelity.value);
-        if (info.fidelity && amount > 0) params.fidelity = amount.toFixed(2);
+        const blended = info.fidelity && amount > 0;
+        if (blended) params.fidelity = amount.toFixed(2);
         const result = await predict(model, photo.file, params, job);
-        await showResult(result, model, title, info.fidelity && amount > 0 ? `${title} (fidelity ${amount.toFixed(2)})` : title, s);
+        await showResult(result, model, title, blended ? `${title} (fidelity ${amount.toFixed(2)})` : title, s);
       } catch (problem) {
         show(resultBox, false);
         showProblem(error, problem instanceof Problem ? problem : new Problem("Something went wrong in the page.", String(problem)));
@@ -599,7 +603,7 @@
     outscale.addEventListener("change", scaleChanged);
     fidelity.addEventListener("input", () => { $("sr-fidelity-value").textContent = Number(fidelity.value).toFixed(2); });
     resultImg.draggable = false;
-    modelChanged();
+    listModels(SHIPPED_SR);
     modelsReady.then(listModels);
   }
 

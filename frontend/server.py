@@ -1,6 +1,6 @@
 """The web page's own static-file server (standard library only): the files of frontend/ on a
 loopback port, ``/config.json`` telling the page where TorchServe's inference API is (and its
-upload limit, from config.properties), and
+upload limit, TorchServe's max_request_size), and
 ``/models.json``: the models served, as ``make archive`` described them (model_store/NAME.json:
 task, scale, parameters, styles), kept to the ones TorchServe's management API lists. The page
 itself never calls the management API; this server reads its model list on loopback.
@@ -99,7 +99,7 @@ class PageHandler(BaseHTTPRequestHandler):
     sys_version = ""
     protocol_version = "HTTP/1.1"
     files: dict[str, tuple[bytes, str]] = {}
-    models: ModelList | None = None
+    models: ModelList
 
     def version_string(self) -> str:
         return self.server_version  # no Python or library version in the Server header
@@ -147,7 +147,7 @@ class PageHandler(BaseHTTPRequestHandler):
             self.send_error(414, f"The request target is longer than {MAX_PATH} characters.")
             return
         path = urlsplit(self.path).path
-        if path == "/models.json" and self.models is not None:
+        if path == "/models.json":
             self.reply(200, self.models.body(), "application/json", head)
             return
         entry = self.files.get(path)
@@ -188,20 +188,12 @@ class PageServer(ThreadingHTTPServer):
         pass  # a client that vanished or timed out; nothing to report, nothing to answer
 
 
-def upload_limit(ts_config: Path | None) -> int | None:
-    """TorchServe's ``max_request_size`` from its config.properties (None without one)."""
-    if ts_config is None:
-        return None
-    match = re.search(r"^max_request_size=(\d+)\s*$", ts_config.read_text(), re.M)
-    return int(match.group(1)) if match else None
-
-
 def make_server(
     host: str, port: int, api: str, max_connections: int = 32, timeout: float = 10.0, model_store: Path | None = None,
-    management: str | None = None, ts_config: Path | None = None,
+    management: str | None = None, max_upload_bytes: int | None = None,
 ) -> PageServer:
     files = page_files()
-    config = {"api": api.rstrip("/"), "max_upload_bytes": upload_limit(ts_config)}
+    config = {"api": api.rstrip("/"), "max_upload_bytes": max_upload_bytes}
     files["/config.json"] = (json.dumps(config).encode(), "application/json")
     handler = type("Handler", (PageHandler,), {"files": files, "models": ModelList(model_store, management)})
     return PageServer((host, port), handler, max_connections, timeout)
@@ -214,12 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api", default="http://127.0.0.1:8080", help="TorchServe inference address the page calls (default: %(default)s)")
     parser.add_argument("--model-store", type=Path, help="the folder of .mar archives and their NAME.json notes (make archive); the page lists these models")
     parser.add_argument("--management", help="TorchServe management address on loopback, to list only the models it serves (default: all notes)")
-    parser.add_argument("--ts-config", type=Path, help="TorchServe's config.properties: the page warns by its max_request_size")
+    parser.add_argument("--max-upload-bytes", type=int, help="TorchServe's max_request_size, which the page warns by (default: none)")
     parser.add_argument("--max-connections", type=int, default=32, help="connections served at once (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds a connection may stay idle or slow (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
-        server = make_server(args.host, args.port, args.api, args.max_connections, args.timeout, args.model_store, args.management, args.ts_config)
+        server = make_server(args.host, args.port, args.api, args.max_connections, args.timeout, args.model_store, args.management, args.max_upload_bytes)
     except OSError as exc:
         raise SystemExit(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     print(f"page on http://{args.host}:{args.port}/ (API {args.api})", flush=True)

@@ -24,10 +24,10 @@ from pathlib import Path
 from ts.metrics.metric_type_enum import MetricTypes
 
 from dronesr.imaging import DecodedImage, ImageError, resize_plane
-from dronesr.inference import Upscaler, outscaled_size, parse_outscale, prepare_for_inference
+from dronesr.inference import Upscaler, outscaled_size, parse_outscale
 from dronesr.interpolation import FidelityBlend, parse_fidelity
 from dronesr.serving.handler import ImageHandler
-from dronesr.serving.requests import FIDELITY_PARAMETERS, SR_PARAMETERS
+from dronesr.serving.requests import sr_description, sr_parameters
 from dronesr.sr_weights import load_sr_model, network_info
 from dronesr.tiling import count_tiles
 
@@ -36,14 +36,13 @@ class SuperResolutionHandler(ImageHandler):
     def load(self, model_dir: Path) -> None:
         s = self.settings
         tile = s.gpu_tile if self.device.type == "cuda" else s.tile
-        network = load_sr_model(model_dir / s.weights)
-        self.info = network_info(network)
-        self.upscaler = Upscaler(prepare_for_inference(network, self.device), tile=tile, overlap=s.overlap, tile_batch=s.tile_batch, device=self.device)
+        self.upscaler = Upscaler.from_weights(model_dir / s.weights, self.device, tile=tile, overlap=s.overlap, tile_batch=s.tile_batch)
+        self.info = network_info(self.upscaler.model)
         self.blend = None
         if s.fidelity_weights:
             psnr = load_sr_model(model_dir / s.fidelity_weights)
             self.blend = FidelityBlend(self.upscaler.model, self.upscaler.model.state_dict(), psnr.state_dict())
-        self.parameters = SR_PARAMETERS + (FIDELITY_PARAMETERS if self.blend else ())
+        self.parameters = sr_parameters(self.blend is not None)
         self.report_precision(self.upscaler.select_precision(s.precision))
 
     def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
@@ -73,10 +72,6 @@ class SuperResolutionHandler(ImageHandler):
 
     def describe(self) -> dict:
         return {
-            "task": "super-resolution",
-            "scale": self.upscaler.scale,
-            "architecture": self.info.family,
-            "parameters": list(self.parameters),
-            "fidelity": self.blend is not None,
+            **sr_description(self.info, self.blend is not None),
             **super().describe(),
         }

@@ -2,15 +2,20 @@
 ``harness.torchserve`` starts a private TorchServe on free loopback ports with the page's server.
 ``ROOT`` is the checkout these run from."""
 
-import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def read_properties(path: Path) -> dict[str, str]:
+    """key=value lines of a .properties file (comments skipped), as TorchServe and the wrapper read them."""
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.lstrip().startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
 def ts_setting(name: str, path: Path = ROOT / "config.properties") -> str:
     """A setting of TorchServe's config.properties (the one source of its ports and sizes)."""
-    match = re.search(rf"^{re.escape(name)}=(.*)$", path.read_text(), re.M)
-    if match is None:
+    settings = read_properties(path)
+    if name not in settings:
         raise KeyError(f"{path} has no {name}")
-    return match.group(1).strip()
+    return settings[name]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from harness import ROOT
+from harness import ROOT, ts_setting
 
 TORCHSERVE = ROOT / ".venv" / "bin" / "torchserve"
 
@@ -129,7 +129,7 @@ def start_page(server: Server, port: int, model_store: Path) -> None:
     server.page_process = subprocess.Popen(
         [
             str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "frontend" / "server.py"), "--port", str(port), "--api", server.inference,
-            "--model-store", str(model_store), "--management", server.management, "--ts-config", str(server.workdir / "config.properties"),
+            "--model-store", str(model_store), "--management", server.management, "--max-upload-bytes", ts_setting("max_request_size", server.workdir / "config.properties"),
         ],
         cwd=ROOT, env=server.env, stdout=log, stderr=subprocess.STDOUT,
     )

@@ -25,12 +25,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dronesr import limits  # noqa: E402 - after the path
-from dronesr.archs import StyleNet  # noqa: E402
-from dronesr.checkpoint import load_model  # noqa: E402
+from dronesr.checkpoint import model_from_checkpoint  # noqa: E402 - after the path
 from dronesr.inference import Upscaler  # noqa: E402
-from dronesr.serving.requests import FIDELITY_PARAMETERS, SR_PARAMETERS, STYLE_PARAMETERS  # noqa: E402
-from dronesr.sr_weights import WeightsError, is_own_checkpoint, load_sr_model, network_info, read_weights  # noqa: E402
+from dronesr.serving.requests import STYLE_PARAMETERS, sr_description  # noqa: E402
+from dronesr.serving.settings import HandlerSettings  # noqa: E402
+from dronesr.sr_weights import WeightsError, is_own_checkpoint, load_sr_model, network_info, read_weights, sr_model_from_state  # noqa: E402
 
 SHIPPED = ("srgan", "srresnet", "style")
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")  # TorchServe's model names, and a safe file name
@@ -54,7 +53,7 @@ def foreign_config(weights: Path, tile: int | None, overlap: int | None, max_out
     handler = config["handler"]
     handler["weights"] = weights.name
     side = tile or handler["tile"]
-    handler["tile"] = max(info.multiple_of, side // info.multiple_of * info.multiple_of)
+    handler["tile"] = info.fit_tile(side)
     handler["overlap"] = overlap if overlap is not None else info.overlap
     if max_output_pixels is None:
         upscaler = Upscaler(model, tile=handler["tile"], overlap=handler["overlap"])
@@ -62,23 +61,20 @@ def foreign_config(weights: Path, tile: int | None, overlap: int | None, max_out
         tile_seconds = choice.seconds.get(choice.precision) or max(choice.seconds.values())
         tiles = max(1, int(config["responseTimeout"] / 2 / tile_seconds))
         stride = handler["tile"] - handler["overlap"]
-        max_output_pixels = min(handler.get("max_output_pixels", limits.MAX_OUTPUT_PIXELS), tiles * stride * stride * info.scale * info.scale)
+        max_output_pixels = min(HandlerSettings.from_section(handler).max_output_pixels, tiles * stride * stride * info.scale * info.scale)
         print(f"{weights.name}: {info.family} x{info.scale}, one {handler['tile']} px tile in {tile_seconds:.2f} s ({choice.precision}): "
               f"max_output_pixels {max_output_pixels:,}")
     handler["max_output_pixels"] = max_output_pixels
-    note = {"task": "super-resolution", "scale": info.scale, "architecture": info.family, "parameters": list(SR_PARAMETERS), "fidelity": False}
-    return config, note
+    return config, sr_description(info, fidelity=False)
 
 
 def shipped_note(weights: Path, config: dict) -> dict:
     state = read_weights(weights)
     if is_own_checkpoint(state) and state["arch"] == "StyleNet":
-        model = load_model(weights)
-        assert isinstance(model, StyleNet)
+        model = model_from_checkpoint(state, weights.name)
         return {"task": "style-transfer", "styles": list(model.style_names), "parameters": list(STYLE_PARAMETERS)}
-    info = network_info(load_sr_model(weights))
-    fidelity = bool(config.get("handler", {}).get("fidelity_weights"))
-    return {"task": "super-resolution", "scale": info.scale, "architecture": info.family, "parameters": [*SR_PARAMETERS, *(FIDELITY_PARAMETERS if fidelity else ())], "fidelity": fidelity}
+    info = network_info(sr_model_from_state(state, weights.name))
+    return sr_description(info, fidelity=bool(config.get("handler", {}).get("fidelity_weights")))
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -90,7 +86,8 @@ def write_atomic(path: Path, text: str) -> None:
 def build(
     name: str, weights: Path, store: Path, config_path: Path | None, handler: Path, extras: list[Path],
     tile: int | None = None, overlap: int | None = None, max_output_pixels: int | None = None,
-) -> Path:
+) -> tuple[Path, dict]:
+    """Build ``store/NAME.mar`` and its page note ``store/NAME.json``; returns both (the note as a dict)."""
     if not NAME.fullmatch(name):
         raise ArchiveError(f"NAME={name!r}: use letters, digits, - and _ (starting with a letter, at most 64)")
     if not weights.is_file():
@@ -120,14 +117,10 @@ def build(
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise ArchiveError(f"torch-model-archiver failed: {(done.stderr or done.stdout).strip()[-800:]}")
-    handler_settings = config.get("handler", {})  # what the handler reads, its defaults where absent (dronesr/serving/settings.py)
-    note["limits"] = {
-        "max_input_pixels": handler_settings.get("max_input_pixels", limits.MAX_INPUT_PIXELS),
-        "max_output_pixels": handler_settings.get("max_output_pixels", limits.MAX_OUTPUT_PIXELS),
-        "max_side": handler_settings.get("max_side", limits.STYLE_MAX_SIDE),
-    }
-    write_atomic(store / f"{name}.json", json.dumps({"name": name, **note}, indent=1) + "\n")
-    return store / f"{name}.mar"
+    settings = HandlerSettings.from_section(config.get("handler", {}))  # as the handler will read it
+    note = {"name": name, **note, "limits": {"max_input_pixels": settings.max_input_pixels, "max_output_pixels": settings.max_output_pixels, "max_side": settings.max_side}}
+    write_atomic(store / f"{name}.json", json.dumps(note, indent=1) + "\n")
+    return store / f"{name}.mar", note
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,10 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-output-pixels", type=int, help="foreign weights: the result size limit (default: what the measured speed finishes in half responseTimeout, at most srresnet's)")
     args = p.parse_args(argv)
     try:
-        mar = build(args.name, args.weights, args.store, args.config, args.handler, args.extra, args.tile, args.overlap, args.max_output_pixels)
+        mar, note = build(args.name, args.weights, args.store, args.config, args.handler, args.extra, args.tile, args.overlap, args.max_output_pixels)
     except (ArchiveError, WeightsError, OSError, yaml.YAMLError) as exc:
         p.exit(2, f"make archive: {exc}\n")
-    note = json.loads((mar.with_suffix(".json")).read_text())
     detail = f"x{note['scale']} {note['architecture']}" if note["task"] == "super-resolution" else note["task"]
     print(f"{mar}: {detail}")
     return 0

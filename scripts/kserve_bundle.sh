@@ -7,13 +7,14 @@
 # Usage: scripts/kserve_bundle.sh [OUT_DIR]        (make kserve-bundle; OUT_DIR defaults to bundle)
 #        MODELS="srgan" scripts/kserve_bundle.sh   (default: every archive in model_store/, your own
 #        from `make archive NAME=... WEIGHTS=...` too: MODELS="srgan my-model")
-# The snapshot's workers, batch size and timeout come from handlers/<model>-config.yaml, so the pod
+# The snapshot's workers, batch size and timeout come from the model-config.yaml inside each archive, so the pod
 # runs each model as `make serve` does. Upload and apply: deploy/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${1:-bundle}
-MODELS=${MODELS:-$(ls model_store | sed -n 's/\.mar$//p')}   # default: every archive make archive built
+STORE=$(sed -n 's/^model_store=//p' config.properties)  # where make archive puts them (config.properties)
+MODELS=${MODELS:-$(ls "$STORE" | sed -n 's/\.mar$//p')}   # default: every archive make archive built
 TEMPLATE=deploy/kserve-config.properties
 VERSION=1.0  # torch-model-archiver --version in the Makefile
 
@@ -24,26 +25,29 @@ yaml_number() {
   echo "${value:-$3}"
 }
 
-# The model-config.yaml an archive was built with: the shipped one, or the one build_archive.py wrote.
-model_config() {
-  if [[ -f handlers/$1-config.yaml ]]; then echo "handlers/$1-config.yaml"; else echo "build/archive/$1/model-config.yaml"; fi
+# The model-config.yaml packed inside an archive (MAR-INF/MANIFEST.json names it), to stdout.
+mar_config() {
+  .venv/bin/python -c 'import json, sys, zipfile
+mar = zipfile.ZipFile(sys.argv[1])
+sys.stdout.write(mar.read(json.loads(mar.read("MAR-INF/MANIFEST.json"))["model"]["configFile"]).decode())' "$1"
 }
 
 # One model's entry in TorchServe's snapshot JSON.
 snapshot_entry() {
   local model=$1 yaml
-  yaml=$(model_config "$model")
+  yaml=$(mktemp)
+  mar_config "$STORE/$model.mar" >"$yaml"
   printf '"%s":{"%s":{"defaultVersion":true,"marName":"%s.mar","minWorkers":%s,"maxWorkers":%s,"batchSize":%s,"maxBatchDelay":%s,"responseTimeout":%s}}' \
     "$model" "$VERSION" "$model" \
     "$(yaml_number "$yaml" minWorkers 1)" "$(yaml_number "$yaml" maxWorkers 1)" \
     "$(yaml_number "$yaml" batchSize 1)" "$(yaml_number "$yaml" maxBatchDelay 100)" \
     "$(yaml_number "$yaml" responseTimeout 300)"
+  rm -f "$yaml"
 }
 
 entries=()
 for model in $MODELS; do
-  [[ -f model_store/$model.mar ]] || { echo "model_store/$model.mar is missing: run make archive" >&2; exit 1; }
-  [[ -f $(model_config "$model") ]] || { echo "$(model_config "$model") is missing: run make archive" >&2; exit 1; }
+  [[ -f $STORE/$model.mar ]] || { echo "$STORE/$model.mar is missing: run make archive" >&2; exit 1; }
   entries+=("$(snapshot_entry "$model")")
 done
 
@@ -51,7 +55,7 @@ done
 rm -rf -- "$OUT/config" "$OUT/model-store"
 mkdir -p "$OUT/config" "$OUT/model-store"
 for model in $MODELS; do
-  cp "model_store/$model.mar" "$OUT/model-store/"
+  cp "$STORE/$model.mar" "$OUT/model-store/"
 done
 {
   cat "$TEMPLATE"

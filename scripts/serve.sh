@@ -25,7 +25,7 @@ case "${1:-}" in
     fi
     if ! page_running; then
       nohup .venv/bin/python frontend/server.py --port "$PAGE_PORT" --api "$INFERENCE" \
-        --model-store "$STORE" --management "$MANAGEMENT" --ts-config config.properties >logs/page.log 2>&1 &
+        --model-store "$STORE" --management "$MANAGEMENT" --max-upload-bytes "$(sed -n 's/^max_request_size=//p' config.properties)" >logs/page.log 2>&1 &
       echo $! >"$PIDFILE"
     fi
     deadline=$((SECONDS + 300))

@@ -10,9 +10,8 @@ import torch
 
 from dronesr.checkpoint import save_model
 from harness import torchserve
-from tests.helpers import synthetic_photo, tiny_srresnet
+from tests.helpers import SHIPPED_MODELS, synthetic_photo, tiny_srresnet
 
-SHIPPED_MODELS = ["srgan", "srresnet", "style"]
 
 
 def pytest_configure(config):
@@ -26,6 +25,12 @@ def shipped_server(tmp_path_factory):
     (test_faults) or serve other archives (test_bring_your_own, test_kserve_bundle) start their own."""
     with torchserve.serving(tmp_path_factory.mktemp("torchserve-shipped"), SHIPPED_MODELS) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def server(shipped_server):
+    """The server an end-to-end module talks to: the shared one, unless the module starts its own."""
+    return shipped_server
 
 
 @pytest.fixture

@@ -18,9 +18,12 @@ from ts.context import Context, RequestProcessor
 
 from dronesr.archs import SRResNet, StyleNet
 from dronesr.archs.style_net import ConditionalInstanceNorm
+from dronesr.colour import rgb_to_ycbcr
+from dronesr.imaging import rgb_to_tensor
 from harness import ROOT
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
+SHIPPED_MODELS = ["srgan", "srresnet", "style"]  # the archives `make archive` builds
 
 
 def needs_shared(*parts: str) -> Path:
@@ -91,6 +94,16 @@ def handler_reply(handler, ctx, request: dict) -> tuple[int, bytes]:
     ctx.request_processor = [RequestProcessor({})]
     [body] = handler.handle([request], ctx)
     return status(ctx), body
+
+
+def rgb_pixels(body: bytes) -> np.ndarray:
+    """An encoded image -> H x W x 3 int array (RGB), for differences in grey levels."""
+    return np.asarray(Image.open(io.BytesIO(body)).convert("RGB")).astype(int)
+
+
+def mean_chroma(rgb: np.ndarray) -> np.ndarray:
+    """Mean (Cb, Cr) on the 0-255 scale (JPEG's full-range BT.601)."""
+    return rgb_to_ycbcr(rgb_to_tensor(rgb))[0, 1:].mean(dim=(1, 2)).numpy() * 255
 
 
 def assert_json_error(response, status, words):

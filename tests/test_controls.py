@@ -14,19 +14,14 @@ from PIL import Image
 
 from dronesr.checkpoint import save_model
 from dronesr.cli.main import main as cli_main
-from dronesr.colour import rgb_to_ycbcr
-from dronesr.imaging import ImageError, rgb_to_tensor
+from dronesr.imaging import ImageError
 from dronesr.inference import outscaled_size, parse_outscale, stylize_rgb
 from dronesr.interpolation import FidelityBlend, interpolate_states, parse_fidelity
 from handlers.sr_handler import SuperResolutionHandler
 from handlers.style_handler import StyleTransferHandler
-from tests.helpers import encode, handler_reply, make_context, synthetic_photo, tiny_srresnet, tiny_style_net
+from tests.helpers import encode, handler_reply, make_context, mean_chroma, rgb_pixels, synthetic_photo, tiny_srresnet, tiny_style_net
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def pixels(body: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(body)).convert("RGB")).astype(int)
 
 
 # --- outscale ---------------------------------------------------------------------------------
@@ -78,7 +73,7 @@ def test_outscale_2_is_the_x4_result_downscaled(sr_handler):
     _, x4 = handler_reply(handler, ctx, {"body": photo})
     _, x2 = handler_reply(handler, ctx, {"body": photo, "outscale": "2"})
     reduced = np.asarray(Image.open(io.BytesIO(x4)).resize((80, 64), Image.LANCZOS)).astype(int)
-    assert np.abs(pixels(x2) - reduced).mean() < 1.5  # the same picture, not a bicubic x2 of the input
+    assert np.abs(rgb_pixels(x2) - reduced).mean() < 1.5  # the same picture, not a bicubic x2 of the input
 
 
 @pytest.mark.parametrize("value", ["5", "1", "0", "abc"])
@@ -135,9 +130,9 @@ def test_fidelity_one_is_the_psnr_network_and_zero_the_default(sr_handler):
     psnr_handler = SuperResolutionHandler()
     psnr_handler.initialize(psnr_ctx)
     _, psnr = handler_reply(psnr_handler, psnr_ctx, {"body": photo})
-    assert np.array_equal(pixels(zero), pixels(default)) and np.array_equal(pixels(default_again), pixels(default))
-    assert np.abs(pixels(one) - pixels(psnr)).max() <= 1
-    assert np.abs(pixels(half) - pixels(default)).max() > 0 and np.abs(pixels(half) - pixels(one)).max() > 0
+    assert np.array_equal(rgb_pixels(zero), rgb_pixels(default)) and np.array_equal(rgb_pixels(default_again), rgb_pixels(default))
+    assert np.abs(rgb_pixels(one) - rgb_pixels(psnr)).max() <= 1
+    assert np.abs(rgb_pixels(half) - rgb_pixels(default)).max() > 0 and np.abs(rgb_pixels(half) - rgb_pixels(one)).max() > 0
     assert handler.describe()["fidelity"] is True and "fidelity" in handler.describe()["parameters"]
 
 
@@ -151,10 +146,6 @@ def test_fidelity_on_a_model_without_it_is_an_unknown_parameter(tmp_path, tiny_w
 
 
 # --- preserve_colour --------------------------------------------------------------------------
-
-
-def mean_chroma(rgb: np.ndarray) -> np.ndarray:
-    return rgb_to_ycbcr(rgb_to_tensor(rgb))[0, 1:].mean(dim=(1, 2)).numpy() * 255
 
 
 def test_preserve_colour_keeps_the_photos_chroma_and_takes_the_styles_light():
@@ -176,7 +167,7 @@ def test_style_handler_preserve_colour_parameter(tmp_path):
     handler.initialize(ctx)
     photo = synthetic_photo(40, 32)
     code, body = handler_reply(handler, ctx, {"body": encode(photo, "PNG"), "preserve_colour": "true", "format": "png"})
-    assert code == 200 and np.abs(mean_chroma(pixels(body).astype(np.uint8)) - mean_chroma(photo)).max() <= 3
+    assert code == 200 and np.abs(mean_chroma(rgb_pixels(body).astype(np.uint8)) - mean_chroma(photo)).max() <= 3
     code, body = handler_reply(handler, ctx, {"body": encode(photo, "PNG"), "preserve_colour": "maybe"})
     assert code == 400 and b"preserve_colour" in body
 
@@ -205,6 +196,6 @@ def test_cli_fidelity_blends_the_shipped_pair(tmp_path):
     for model, extra in (("srgan", []), ("srresnet", []), ("srgan", ["--fidelity", "1"])):
         out = tmp_path / f"{model}{len(extra)}"
         assert cli_main(["upscale", str(photo), "-o", str(out), "--model", model, "--precision", "float32", *extra]) == 0
-        outputs[model + str(len(extra))] = pixels((out / "p.png").read_bytes())
+        outputs[model + str(len(extra))] = rgb_pixels((out / "p.png").read_bytes())
     assert np.abs(outputs["srgan2"] - outputs["srresnet0"]).max() <= 1
     assert np.abs(outputs["srgan0"] - outputs["srresnet0"]).max() > 2

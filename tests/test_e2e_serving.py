@@ -14,15 +14,10 @@ from PIL import Image
 
 from dronesr.inference import Upscaler
 from harness import ts_setting
-from tests.helpers import ROOT, assert_camera_metadata_kept, assert_json_error, assert_no_metadata, camera_jpeg, drone_photo, encode, synthetic_photo
+from tests.helpers import ROOT, assert_camera_metadata_kept, assert_json_error, assert_no_metadata, camera_jpeg, drone_photo, encode, rgb_pixels, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 MODELS = ["srgan", "srresnet"]
-
-
-@pytest.fixture(scope="module")
-def server(shipped_server):
-    return shipped_server
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -206,7 +201,7 @@ def test_evaluation_through_the_served_api_matches_in_process(server, tmp_path, 
 def served_pixels(server, model: str, photo: bytes, **form: str) -> np.ndarray:
     response = requests.post(f"{server.inference}/predictions/{model}", files={"data": ("p.png", photo, "image/png")}, data=form, timeout=180)
     assert response.status_code == 200, response.text
-    return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB")).astype(int)
+    return rgb_pixels(response.content)
 
 
 def test_fidelity_runs_from_srgan_to_srresnet(server):

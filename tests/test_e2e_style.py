@@ -11,16 +11,9 @@ import pytest
 import requests
 from PIL import Image
 
-from dronesr.colour import rgb_to_ycbcr
-from dronesr.imaging import rgb_to_tensor
-from tests.helpers import drone_photo, encode, synthetic_photo
+from tests.helpers import drone_photo, encode, mean_chroma, synthetic_photo
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(shipped_server):
-    return shipped_server
 
 
 def test_style_by_parameter_headers(server):
@@ -74,8 +67,3 @@ def test_preserve_colour_keeps_the_photos_mean_chroma(server):
         result = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
         shift = np.abs(mean_chroma(result) - mean_chroma(photo)).max()
         assert (shift <= 3) == close, (preserve, shift)
-
-
-def mean_chroma(rgb: np.ndarray) -> np.ndarray:
-    """Mean (Cb, Cr) on the 0-255 scale (JPEG's full-range BT.601)."""
-    return rgb_to_ycbcr(rgb_to_tensor(rgb))[0, 1:].mean(dim=(1, 2)).numpy() * 255

@@ -185,8 +185,6 @@ def test_reply_over_max_response_size_is_refused_before_torchserve_sees_it(tmp_p
 
 
 def test_max_response_bytes_default_is_config_properties_max_response_size():
-    from dronesr.serving.settings import HandlerSettings
-    from tests.helpers import ROOT
+    from harness import ts_setting
 
-    line = next(x for x in (ROOT / "config.properties").read_text().splitlines() if x.startswith("max_response_size="))
-    assert HandlerSettings().max_response_bytes == int(line.split("=", 1)[1])
+    assert HandlerSettings().max_response_bytes == int(ts_setting("max_response_size"))

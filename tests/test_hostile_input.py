@@ -31,11 +31,6 @@ MAX_REQUEST_SIZE = int(ts_setting("max_request_size"))
 RED = (230, 20, 20)
 
 
-@pytest.fixture(scope="module")
-def server(shipped_server):
-    return shipped_server
-
-
 def worker_pid(server) -> int:
     [worker] = requests.get(f"{server.management}/models/{MODEL}", timeout=10).json()[0]["workers"]
     return worker["pid"]

@@ -20,19 +20,13 @@ import pytest
 import requests
 from PIL import Image
 
-from harness import torchserve
-from tests.helpers import ROOT, encode, synthetic_photo
+from harness import read_properties, torchserve
+from tests.helpers import ROOT, SHIPPED_MODELS, encode, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 BUNDLE = ROOT / "bundle"
-MODELS = ["srgan", "srresnet", "style"]
+MODELS = SHIPPED_MODELS
 SR_MODELS = ["srgan", "srresnet"]
-
-
-def read_properties(path: Path) -> dict[str, str]:
-    """key=value lines of a .properties file (comments skipped), as TorchServe and the wrapper read them."""
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.lstrip().startswith("#"))
-    return {key.strip(): value.strip() for key, value in pairs}
 
 
 def loopback_config(source: Path, workdir: Path) -> tuple[Path, int]:

@@ -121,6 +121,12 @@ def real_input_sheet(methods: dict[str, Method], inputs: list[tuple[str, Image.I
     save_image_grid(rows, ["input (nearest)", *methods], out, cell=view)
 
 
+def spread(paths: list[Path], count: int) -> list[Path]:
+    """``count`` of ``paths`` spread evenly over them (one per class on the IFO split, ordered by class)."""
+    count = min(count, len(paths))
+    return [paths[i * len(paths) // count] for i in range(count)]
+
+
 def real_inputs(ifo: list[Path], aerial: list[Path], crop: int) -> list[tuple[str, Image.Image]]:
     """IFO test photos at their native size and ``crop`` px centre crops of aerial test photos."""
     found = []
@@ -198,9 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         name, paths = resolve_set(spec)
         print_table(name, len(paths), {d: evaluate(methods, paths, args.scale, d) for d in degradations})
         if args.sheet and spec == args.sets[0]:
-            count = min(args.sheet_images, len(paths))
-            spread = [paths[i * len(paths) // count] for i in range(count)]  # one per class on IFO
-            comparison_sheet(methods, spread, args.scale, args.sheet, args.sheet_crop)
+            comparison_sheet(methods, spread(paths, args.sheet_images), args.scale, args.sheet, args.sheet_crop)
             print(f"wrote {args.sheet}")
     if args.real_sheet:
         picked = []
@@ -209,9 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 picked.append([])
                 continue
             manifest, _, count = spec.rpartition(":")
-            paths = manifest_paths(Path(manifest), "test")
-            n = min(int(count), len(paths))
-            picked.append([paths[i * len(paths) // n] for i in range(n)])
+            picked.append(spread(manifest_paths(Path(manifest), "test"), int(count)))
         real_input_sheet(methods, real_inputs(picked[0], picked[1], args.real_crop), args.scale, args.real_sheet, args.real_view)
         print(f"wrote {args.real_sheet}")
     for spec in args.clean_sets:

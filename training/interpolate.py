@@ -15,8 +15,7 @@ from pathlib import Path
 
 import torch
 
-from dronesr.archs import ARCHITECTURES
-from dronesr.checkpoint import save_model
+from dronesr.checkpoint import model_from_checkpoint, save_model
 from dronesr.interpolation import interpolate_states
 
 
@@ -25,9 +24,9 @@ def interpolate(gan_path: Path, psnr_path: Path, alpha: float, out: Path) -> Non
     if not math.isfinite(alpha) or not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     gan, psnr = (torch.load(path, map_location="cpu", weights_only=True) for path in (gan_path, psnr_path))
-    if (gan["arch"], gan["arch_kwargs"]) != (psnr["arch"], psnr["arch_kwargs"]) or gan["state_dict"].keys() != psnr["state_dict"].keys():
+    if (gan["arch"], gan["arch_kwargs"]) != (psnr["arch"], psnr["arch_kwargs"]):
         raise ValueError(f"{gan_path} ({gan['arch']} {gan['arch_kwargs']}) and {psnr_path} ({psnr['arch']} {psnr['arch_kwargs']}) are not the same network")
-    model = ARCHITECTURES[gan["arch"]](**gan["arch_kwargs"])
+    model = model_from_checkpoint(gan, str(gan_path))
     model.load_state_dict(interpolate_states(gan["state_dict"], psnr["state_dict"], fidelity=1.0 - alpha))
     save_model(model, out, interpolation={"gan": str(gan_path), "psnr": str(psnr_path), "alpha": alpha})
 

@@ -16,7 +16,6 @@ from dronesr.imaging import DecodedImage, ImageError, fit_image, fit_within, res
 from dronesr.inference import Upscaler, outscaled_size, parse_outscale, parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
 from dronesr.interpolation import interpolate_states, parse_fidelity
 from dronesr.sr_weights import load_sr_model, network_info
-from dronesr.tiling import DEFAULT_OVERLAP
 
 # The shipped weights, by the name the endpoints use; beside the package in a checkout.
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
@@ -84,8 +83,7 @@ class UpscaleTransform(Transform):
             network.load_state_dict(interpolate_states(network.state_dict(), psnr.state_dict(), amount))
             described += f" at fidelity {amount:g}"
         out = parse_outscale(None if outscale is None else str(outscale), info.scale)
-        tile = max(info.multiple_of, tile // info.multiple_of * info.multiple_of)
-        upscaler = Upscaler(prepare_for_inference(network, device), tile=tile, overlap=info.overlap or DEFAULT_OVERLAP, device=device)
+        upscaler = Upscaler(prepare_for_inference(network, device), tile=info.fit_tile(tile), overlap=info.overlap, device=device)
         choice = upscaler.select_precision(precision)
         if out != info.scale:
             described += f", output x{out:g}"
@@ -105,7 +103,8 @@ class UpscaleTransform(Transform):
         return self.upscaler.upscale(rgb, size=outscaled_size(rgb.shape[1], rgb.shape[0], self.outscale))
 
     def image(self, image: DecodedImage) -> DecodedImage:
-        size = self.result_size(image.width, image.height)
+        """``image`` enlarged; its limits were checked by ``result_size`` first (BatchRunner)."""
+        size = outscaled_size(image.width, image.height, self.outscale)
         alpha = resize_plane(image.alpha, size) if image.alpha is not None else None
         return dataclasses.replace(image, rgb=self.frame(image.rgb), alpha=alpha)
 
@@ -144,6 +143,6 @@ class StyleTransform(Transform):
         return self.image(DecodedImage(rgb, None, "")).rgb
 
     def image(self, image: DecodedImage) -> DecodedImage:
-        self.check(image.width, image.height)
+        """``image`` stylised; its limits were checked by ``result_size`` first (BatchRunner, video)."""
         fitted = fit_image(image, self.max_side)
         return dataclasses.replace(fitted, rgb=stylize_rgb(self.model, fitted.rgb, self.weights, self.strength, self.precision, self.preserve_colour))

@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from dronesr.imaging import OUTPUT_FORMATS, ImageError, echo
+from dronesr.sr_weights import NetworkInfo
 
 # Request keys that may carry the image: the raw body, or a multipart file under a usual name.
 IMAGE_KEYS = ("body", "data", "file", "image")
@@ -60,6 +61,16 @@ COMMON_PARAMETERS = ("format", "strip_metadata")
 SR_PARAMETERS = ("outscale",)
 FIDELITY_PARAMETERS = ("fidelity",)  # SR archives with fidelity_weights (srgan)
 STYLE_PARAMETERS = ("style", "strength", "blend", "preserve_colour")
+
+
+def sr_parameters(fidelity: bool) -> tuple[str, ...]:
+    """An SR model's own parameters: outscale, and fidelity where the archive has the PSNR weights."""
+    return SR_PARAMETERS + (FIDELITY_PARAMETERS if fidelity else ())
+
+
+def sr_description(info: NetworkInfo, fidelity: bool) -> dict:
+    """What an SR model says of itself: its ``describe`` reply and, from ``make archive``, the page's note."""
+    return {"task": "super-resolution", "scale": info.scale, "architecture": info.family, "parameters": list(sr_parameters(fidelity)), "fidelity": fidelity}
 
 
 def _checked_name(name: str) -> str:

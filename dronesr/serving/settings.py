@@ -33,7 +33,13 @@ class HandlerSettings:
 
     @classmethod
     def from_context(cls, context: Any) -> HandlerSettings:
-        section = dict((getattr(context, "model_yaml_config", None) or {}).get("handler", {}) or {})
+        return cls.from_section((getattr(context, "model_yaml_config", None) or {}).get("handler", {}) or {})
+
+    @classmethod
+    def from_section(cls, section: dict) -> HandlerSettings:
+        """The settings a ``handler:`` section gives, defaults where it is silent; ValueError for
+        an unknown setting or precision."""
+        section = dict(section)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(section) - names)
         if unknown:
