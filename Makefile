@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
+# TorchServe's connection guard, a Java agent (tsguard/; config.properties' vmargs names the jar).
+TSGUARD := $(shell sed -n 's/^vmargs=.*-javaagent:\([^ ]*\).*/\1/p' config.properties)
 MODELS := srgan srresnet style
 SHARED ?= ../shared/data
 export PYTHONPATH := $(CURDIR)
@@ -15,7 +17,7 @@ WORKERS ?= 2
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-install: $(VENV_STAMP) ## create .venv with the pinned packages and the dronesr command (idempotent); checks Java 17
+install: $(VENV_STAMP) $(TSGUARD) ## create .venv with the pinned packages and the dronesr command (idempotent); checks Java 17
 
 $(VENV_STAMP): requirements.txt pyproject.toml
 	@bash scripts/check_java.sh
@@ -25,6 +27,9 @@ $(VENV_STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(VENV_STAMP)
 
+$(TSGUARD): $(VENV_STAMP) $(wildcard tsguard/src/dev/dronesr/tsguard/*.java) tsguard/MANIFEST.MF scripts/build_tsguard.sh
+	bash scripts/build_tsguard.sh $@
+
 # An archive carries the handler, its model-config.yaml, the weights and a copy of the shared
 # dronesr package taken from this tree at build time (so the .mar is self-contained), and gets a
 # NAME.json beside it for the page (scripts/build_archive.py). With WEIGHTS=, one archive of any
@@ -32,7 +37,7 @@ $(VENV_STAMP): requirements.txt pyproject.toml
 # (ARCHIVE_ARGS="--overlap 48 --tile 128 --max-output-pixels N" overrides what it chooses).
 MODEL_STORE ?= model_store
 BUILD_ARCHIVE = $(PY) scripts/build_archive.py --store $(MODEL_STORE)
-ARCHIVE_DEPS = $(VENV_STAMP) scripts/build_archive.py build/mar-src/dronesr
+ARCHIVE_DEPS = $(VENV_STAMP) $(TSGUARD) scripts/build_archive.py build/mar-src/dronesr
 
 ifdef WEIGHTS
 archive: $(ARCHIVE_DEPS) ## build model_store/*.mar from weights/ (or NAME=... WEIGHTS=file: one of your own)

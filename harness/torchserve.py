@@ -19,6 +19,7 @@ import requests
 from harness import ROOT, ts_setting
 
 TORCHSERVE = ROOT / ".venv" / "bin" / "torchserve"
+GUARD_PREFIX = "dronesr.tsguard."  # the connection guard's settings in vmargs (tsguard/)
 
 
 def free_port() -> int:
@@ -49,7 +50,9 @@ class Server:
         return path.read_text()[-4000:] if path.exists() else "(no model log)"
 
 
-def write_config(workdir: Path, model_store: Path, models: list[str], source: Path = ROOT / "config.properties") -> tuple[Path, dict]:
+def write_config(workdir: Path, model_store: Path, models: list[str], source: Path = ROOT / "config.properties", guard: dict[str, int] | None = None) -> tuple[Path, dict]:
+    """The config TorchServe runs with here; ``guard`` overrides limits of the connection guard
+    (``{"request_timeout_s": 2}``: tests that wait for a timeout)."""
     ports = {"inference": free_port(), "management": free_port(), "metrics": free_port(), "page": free_port()}
     text = source.read_text()
     for name in ("inference", "management", "metrics"):
@@ -57,6 +60,11 @@ def write_config(workdir: Path, model_store: Path, models: list[str], source: Pa
     text = re.sub(r"^cors_allowed_origin=.*$", f"cors_allowed_origin=http://127.0.0.1:{ports['page']}", text, flags=re.M)
     text = re.sub(r"^model_store=.*$", f"model_store={model_store}", text, flags=re.M)
     text = re.sub(r"^load_models=.*$", "load_models=" + ",".join(f"{m}.mar" for m in models), text, flags=re.M)
+    # TorchServe runs in workdir: the guard's jar by its absolute path
+    text = re.sub(r"-javaagent:(\S+)", lambda m: f"-javaagent:{ROOT / m.group(1)}", text)
+    for name, value in (guard or {}).items():
+        text, count = re.subn(rf"-D{GUARD_PREFIX}{name}=\S+", f"-D{GUARD_PREFIX}{name}={value}", text)
+        assert count == 1, f"config.properties' vmargs has no {GUARD_PREFIX}{name}"
     text += private_ports()
     config = workdir / "config.properties"
     config.write_text(text)
@@ -97,10 +105,10 @@ def wait_ready(management: str, models: list[str], timeout: float = 240) -> list
     return sorted(pending)
 
 
-def start(workdir: Path, model_store: Path, models: list[str], timeout: float = 240) -> Server:
+def start(workdir: Path, model_store: Path, models: list[str], timeout: float = 240, guard: dict[str, int] | None = None) -> Server:
     """TorchServe with the repository's config on free loopback ports, and the page's server."""
     workdir.mkdir(parents=True, exist_ok=True)
-    config, ports = write_config(workdir, model_store, models)
+    config, ports = write_config(workdir, model_store, models, guard=guard)
     env = torchserve_env(workdir)
     launch(workdir, env, ["--ts-config", str(config)])
     server = Server(f"http://127.0.0.1:{ports['inference']}", f"http://127.0.0.1:{ports['management']}", f"http://127.0.0.1:{ports['metrics']}", workdir, env)

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# TorchServe 0.12's frontend is a Java program and needs Java 17 or newer.
+# TorchServe 0.12's frontend is a Java program and needs Java 17 or newer; a JDK (javac, jar),
+# because make install compiles the connection guard TorchServe runs with (tsguard/).
 set -u
-if ! command -v java >/dev/null 2>&1; then
+if ! command -v java >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1 || ! command -v jar >/dev/null 2>&1; then
   cat >&2 <<'MSG'
-Java 17 is required by TorchServe and was not found.
-  Debian/Ubuntu:  sudo apt-get install -y openjdk-17-jre-headless
-  Fedora/RHEL:    sudo dnf install -y java-17-openjdk-headless
+A Java 17 JDK (java, javac, jar) is required by TorchServe and its connection guard, and was not found.
+  Debian/Ubuntu:  sudo apt-get install -y openjdk-17-jdk-headless
+  Fedora/RHEL:    sudo dnf install -y java-17-openjdk-devel
   macOS:          brew install openjdk@17
-  other:          https://adoptium.net (Temurin 17), then put its bin/ on PATH
+  other:          https://adoptium.net (Temurin 17 JDK), then put its bin/ on PATH
 MSG
   exit 1
 fi

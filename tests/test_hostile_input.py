@@ -155,7 +155,7 @@ def with_headers(**headers: str) -> Callable[[], dict]:
     return lambda: {"data": small_png(), "headers": {k.replace("_", "-"): v for k, v in headers.items()}}
 
 
-REFUSALS: dict[str, tuple[Callable[[], dict], int, str | None]] = {
+REFUSALS: dict[str, tuple[Callable[[], dict], int, str]] = {
     # name: (requests.post keyword arguments, status, words in the message)
     "not-an-image": (lambda: {"data": b"%PDF-1.7\n1 0 obj << /Type /Catalog >>"}, 415, "not an image"),
     "jpeg-cut-in-headers": (lambda: {"data": truncated_jpeg(in_headers=True)}, 400, "could not be read"),
@@ -172,8 +172,11 @@ REFUSALS: dict[str, tuple[Callable[[], dict], int, str | None]] = {
     "kserve-key-newline": (lambda: kserve(base64.b64encode(small_png()).decode(), **{"x\ny": "1"}), 400, "is not valid"),
     "kserve-key-return": (lambda: kserve(base64.b64encode(small_png()).decode(), **{"x\ry": "1"}), 400, "is not valid"),
     "huge-form-field": (lambda: {"files": {"data": small_png()}, "data": {"format": "p" * 90_000}}, 400, "png, jpeg, webp"),
-    # TorchServe's frontend (Netty) refuses this itself, before any handler: 413 with an empty body.
-    "over-size-limit": (lambda: {"data": b"\x00" * (MAX_REQUEST_SIZE + 1)}, 413, None),
+    # TorchServe's frontend (Netty) refuses this itself, before any handler; the connection guard
+    # (tsguard/) gives its bodiless 413 the JSON body.
+    "over-size-limit": (lambda: {"data": b"\x00" * (MAX_REQUEST_SIZE + 1)}, 413, f"limit of {MAX_REQUEST_SIZE} bytes"),
+    # A text body labelled as a form that is not one: TorchServe answered 500 (the guard: 400).
+    "urlencoded-bad-form": (lambda: {"data": b"format=%zz", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 400, "not a valid form"),
     "json-not-kserve": (lambda: {"json": {"image": "x"}}, 400, "KServe v1"),
     "kserve-bad-base64": (lambda: kserve("not base64!"), 400, "not valid base64"),
     "kserve-not-an-image": (lambda: kserve(base64.b64encode(b"GIF89a and no more").decode()), 415, "not an image"),
@@ -185,11 +188,18 @@ def test_hostile_request_gets_4xx_json_naming_the_problem(server, name):
     build, status, words = REFUSALS[name]
     pid = worker_pid(server)
     response = post(server, **build())
-    if words is None:  # refused by TorchServe itself, with no body
-        assert response.status_code == status and not response.content
-    else:
-        assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
-        assert_json_error(response, status, words)
+    assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
+    assert_json_error(response, status, words)
+    assert_same_worker_serves(server, pid)
+
+
+def test_an_image_posted_as_curl_posts_it_by_default_is_upscaled(server):
+    """curl --data-binary @photo.png labels it application/x-www-form-urlencoded; TorchServe
+    answered 500. A form is text, an image is not: the guard passes it on as the raw body."""
+    pid = worker_pid(server)
+    response = post(server, data=encode(synthetic_photo(24, 16), "PNG"), headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200, response.text
+    assert Image.open(io.BytesIO(response.content)).size == (96, 64)
     assert_same_worker_serves(server, pid)
 
 
@@ -276,8 +286,8 @@ def test_odd_http_framing_gets_one_answer(server, name):
 
 def test_a_slow_client_does_not_hold_up_the_others(server):
     """A client that sends half a request and stalls holds a socket, not a thread: TorchServe's
-    event loop serves the next client at once. (TorchServe 0.12 has no read timeout, so the
-    stalled connection stays open until the client goes: README "Limits".)"""
+    event loop serves the next client at once (and the connection guard closes the stalled ones
+    at its request timeout: tests/test_tsguard.py)."""
     host, port = server.inference.removeprefix("http://").split(":")
     stalled = [socket.create_connection((host, int(port)), timeout=10) for _ in range(20)]
     try:

@@ -1,0 +1,53 @@
+package dev.dronesr.tsguard;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.CharsetUtil;
+import org.pytorch.serve.http.ErrorResponse;
+import org.pytorch.serve.util.ConfigManager;
+import org.pytorch.serve.util.JsonUtils;
+import org.pytorch.serve.util.NettyUtils;
+
+/** The guard's error replies: TorchServe's JSON error body, sent by TorchServe (CORS, metrics, close). */
+final class Replies {
+    private Replies() {}
+
+    /** The 413 HttpObjectAggregator writes for a body over max_request_size: no body at all. */
+    static boolean isBareTooLarge(Object msg) {
+        return msg instanceof FullHttpResponse
+                && ((FullHttpResponse) msg).status().equals(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE)
+                && !((FullHttpResponse) msg).content().isReadable();
+    }
+
+    /** That 413 with TorchServe's JSON error body, its headers (Connection) kept. */
+    static FullHttpResponse tooLarge(FullHttpResponse bare) {
+        String message =
+                "the request is larger than this server's limit of "
+                        + ConfigManager.getInstance().getMaxRequestSize()
+                        + " bytes (max_request_size)";
+        FullHttpResponse reply = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, bare.status());
+        reply.headers().set(bare.headers());
+        bare.release();
+        writeJson(reply, "RequestTooLarge", message);
+        return reply;
+    }
+
+    /** A JSON error, then the connection closes. {@code message} is the guard's own text, never the client's. */
+    static void error(ChannelHandlerContext ctx, HttpResponseStatus status, String type, String message) {
+        FullHttpResponse reply = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status);
+        writeJson(reply, type, message);
+        NettyUtils.sendHttpResponse(ctx, reply, false);
+    }
+
+    private static void writeJson(FullHttpResponse reply, String type, String message) {
+        String json = JsonUtils.GSON_PRETTY.toJson(new ErrorResponse(reply.status().code(), type, message));
+        reply.content().writeCharSequence(json + "\n", CharsetUtil.UTF_8);
+        reply.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+        reply.headers().set(HttpHeaderNames.CONTENT_LENGTH, reply.content().readableBytes());
+    }
+}
