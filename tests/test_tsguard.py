@@ -145,3 +145,16 @@ def test_the_guard_refuses_a_bad_setting_at_start(value):
     result = subprocess.run(["java", f"-javaagent:{JAR}", *settings, "-version"], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert f"-D{torchserve.GUARD_PREFIX}max_connections must be a positive integer" in result.stderr
+
+
+def test_the_guard_stops_a_torchserve_it_cannot_guard(tmp_path):
+    """A ModelServer that does not name TorchServe 0.12's initialiser: no start rather than no limits."""
+    source = tmp_path / "org" / "pytorch" / "serve" / "ModelServer.java"
+    source.parent.mkdir(parents=True)
+    source.write_text('package org.pytorch.serve;\npublic class ModelServer { public static void main(String[] a) { System.out.println("serving unguarded"); } }\n')
+    subprocess.run(["javac", "-d", str(tmp_path / "classes"), str(source)], check=True, timeout=120)
+    settings = [f"-D{torchserve.GUARD_PREFIX}{name}=5" for name in GUARD]
+    result = subprocess.run(["java", f"-javaagent:{JAR}", *settings, "-cp", str(tmp_path / "classes"), "org.pytorch.serve.ModelServer"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "serving unguarded" not in result.stdout
+    assert "cannot install the connection guard" in result.stderr and "named 0 times" in result.stderr
