@@ -117,3 +117,14 @@ def test_protocol_degradations_are_exact_and_repeatable(tmp_path):
 def test_yaml_values_are_the_dataclass_defaults():
     """The YAML is the documented default: the dataclass must not say otherwise."""
     assert deg.DegradationConfig.from_yaml(CONFIG) == deg.DegradationConfig()
+
+
+def test_web_jpeg_share_is_the_clean_lr_saved_once_as_jpeg(hr_batch):
+    """The commonest upload: a resized photo saved as JPEG; exactly clean LR + one round trip."""
+    web = deg.DegradationConfig.from_dict({"clean_prob": 0.0, "web_jpeg_prob": 1.0, "web_jpeg_quality": [75, 75]})
+    clean = deg.degrade_batch(hr_batch, deg.DegradationConfig.from_dict({"clean_prob": 1.0}), np.random.default_rng(0))
+    lr = deg.degrade_batch(hr_batch, web, np.random.default_rng(0))
+    expected = torch.cat([deg.jpeg(image, 75) for image in clean.split(1)])
+    assert torch.equal(lr, expected) and not torch.equal(lr, clean)
+    with pytest.raises(ValueError, match="probability"):
+        deg.DegradationConfig.from_dict({"web_jpeg_prob": -0.1})

@@ -264,10 +264,12 @@ FRAMINGS = {
     # name: (raw request, status)
     "duplicate-content-length": (lambda: raw_post(b"Content-Type: image/png", b"Content-Length: %d" % len(small_png()), b"Content-Length: 5", body=small_png()), 400),
     "garbage-request-line": (lambda: b"HELLO\r\n\r\n", 400),
-    "20-kb-header": (lambda: b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 20_000 + b"\r\n\r\n", 400),
-    "9-kb-url": (lambda: b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "20-kb-header": (lambda: b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 20_000 + b"\r\n\r\n", 400),
+    "9-kb-url": (lambda: b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
     "utf8-parameter-header": (lambda: raw_post("X-Dronesr-Format: é".encode(), b"Content-Type: image/png", b"Content-Length: %d" % len(small_png()), body=small_png()), 400),
-    "delete-method": (lambda: b"DELETE /predictions/" + MODEL.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "negative-content-length": (lambda: raw_post(b"Content-Type: image/png", b"Content-Length: -5"), 400),  # the guard; Netty waited for ever
+    "rebound-host": (lambda: b"GET /ping HTTP/1.1\r\nHost: evil.example\r\n\r\n", 403),  # DNS rebinding: the guard
+    "delete-method": (lambda: b"DELETE /predictions/" + MODEL.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
     "chunked-upload": (lambda: raw_post(b"Content-Type: image/png", b"Transfer-Encoding: chunked", body=b"%x\r\n" % len(small_png()) + small_png() + b"\r\n0\r\n\r\n"), 200),
 }
 

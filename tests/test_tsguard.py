@@ -65,7 +65,7 @@ def request(path: str, body: bytes = b"", content_type: str = "image/png") -> by
 
 def test_a_request_that_stalls_gets_a_408_json_at_the_deadline(server):
     with connect(server) as connection:
-        connection.sendall(b"POST /predictions/srresnet HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n\x89PNG")
+        connection.sendall(b"POST /predictions/srresnet HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000\r\n\r\n\x89PNG")
         started = time.monotonic()
         status, reason, body = read_reply(connection)
     assert (status, reason) == (408, "Request Timeout")
@@ -134,8 +134,18 @@ def test_connections_over_the_cap_get_a_429_json_and_a_closed_one_frees_its_plac
 def test_the_management_port_has_its_own_guard(server):
     host, port = server.management.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as connection:
-        connection.sendall(b"GET /models HTTP/1.1\r\nHost: x\r\n")  # headers never end
+        connection.sendall(b"GET /models HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # headers never end
         assert read_reply(connection)[0] == 408
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8081", "127.0.0.1.evil.example", "[::2]:1"])
+def test_a_page_rebound_to_loopback_cannot_reach_the_management_api(server, host):
+    """DNS rebinding: a page whose domain now resolves to 127.0.0.1 calls the API as its own
+    origin, past CORS; its browser still sends the page's host name, which loopback refuses."""
+    reply = requests.get(f"{server.management}/models", headers={"Host": host}, timeout=10)
+    assert reply.status_code == 403 and reply.json()["type"] == "HostNotLoopback"
+    for name in ("127.0.0.1", "localhost:1", "[::1]:8081"):
+        assert requests.get(f"{server.management}/models", headers={"Host": name}, timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize("value", ["0", "soon"])

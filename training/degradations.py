@@ -62,6 +62,10 @@ class DegradationConfig:
 
     scale: int = 4
     clean_prob: float = 0.25  # antialiased bicubic only, as the clean evaluation protocol
+    # The commonest real upload, a resized web photo or frame saved as JPEG: the clean LR, then
+    # one JPEG round trip. Drawn after clean_prob, from the samples it leaves.
+    web_jpeg_prob: float = 0.0
+    web_jpeg_quality: tuple[int, int] = (40, 95)
     second_order_prob: float = 0.8
     final_sinc_prob: float = 0.3
     final_jpeg_prob: float = 0.7
@@ -97,7 +101,7 @@ class DegradationConfig:
         return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
 
     def check(self) -> None:
-        for name in ("clean_prob", "second_order_prob", "final_sinc_prob", "final_jpeg_prob"):
+        for name in ("clean_prob", "web_jpeg_prob", "second_order_prob", "final_sinc_prob", "final_jpeg_prob"):
             _check_prob(name, getattr(self, name))
         for label, stage in (("first", self.first), ("second", self.second)):
             if len(stage.kernel_probs) != len(KERNEL_TYPES):
@@ -245,6 +249,9 @@ def degrade_one(hr: torch.Tensor, config: DegradationConfig, rng: np.random.Gene
     lr_size = (h // scale, w // scale)
     if rng.random() < config.clean_prob:
         return quantise(downscale(hr, scale))
+    if config.web_jpeg_prob > 0 and rng.random() < config.web_jpeg_prob:  # no draw at 0: same samples as before it existed
+        quality = int(rng.integers(config.web_jpeg_quality[0], config.web_jpeg_quality[1] + 1))
+        return quantise(jpeg(downscale(hr, scale), quality))
     image = _stage(hr, config.first, (h, w), rng)
     if rng.random() < config.second_order_prob:
         image = _stage(image, config.second, lr_size, rng)

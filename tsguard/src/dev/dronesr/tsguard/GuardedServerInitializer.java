@@ -11,10 +11,10 @@ import org.pytorch.serve.util.ConnectorType;
 /**
  * What TorchServe's ModelServer constructs, through the agent, for each listening port: TorchServe's
  * own {@link ServerInitializer} builds the pipeline (ssl?, "http" codec, "aggregator", "handler"),
- * then three handlers join it:
+ * then four handlers join it:
  *
  * <pre>
- *   [ssl] -> received-bytes -> http -> request-deadline -> aggregator -> form-body -> handler
+ *   [ssl] -> received-bytes -> http -> request-deadline -> header-checks -> aggregator -> form-body -> handler
  * </pre>
  *
  * and a connection over the port's cap gets only the codec and a 429.
@@ -44,6 +44,7 @@ public class GuardedServerInitializer extends ChannelInitializer<Channel> {
         RequestDeadline deadline = new RequestDeadline(settings);
         pipeline.addBefore("http", "dronesr-received-bytes", deadline.receivedBytes());
         pipeline.addAfter("http", "dronesr-request-deadline", deadline);
+        pipeline.addBefore("aggregator", "dronesr-header-checks", new HeaderChecks());
         pipeline.addBefore("handler", "dronesr-form-body", new FormBody());
     }
 }
