@@ -128,3 +128,11 @@ def test_web_jpeg_share_is_the_clean_lr_saved_once_as_jpeg(hr_batch):
     assert torch.equal(lr, expected) and not torch.equal(lr, clean)
     with pytest.raises(ValueError, match="probability"):
         deg.DegradationConfig.from_dict({"web_jpeg_prob": -0.1})
+
+
+def test_second_stage_mix_is_the_first_with_a_web_jpeg_share():
+    """srresnet's stage 2 (degradations-jpeg.yaml) changes only the web-JPEG share, as its comment says."""
+    stage2 = deg.DegradationConfig.from_yaml(CONFIG.with_name("degradations-jpeg.yaml"))
+    assert stage2.web_jpeg_prob > 0
+    assert dataclasses.replace(stage2, web_jpeg_prob=0.0, web_jpeg_quality=deg.DegradationConfig().web_jpeg_quality) \
+        == deg.DegradationConfig.from_yaml(CONFIG)

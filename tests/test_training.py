@@ -16,6 +16,7 @@ from dronesr.checkpoint import load_model, save_model
 from dronesr.inference import Upscaler
 from tests.helpers import ROOT, synthetic_photo, tiny_srresnet
 from training import dataset, evaluate, train_sr
+from training.options import load_yaml
 
 
 @pytest.fixture
@@ -158,3 +159,17 @@ def test_network_interpolation_blends_every_parameter(tmp_path):
         interpolate(gan, psnr, 0.5, out)
     with pytest.raises(ValueError, match="alpha"):
         interpolate(gan, gan, 1.5, out)
+
+
+def test_shipped_sr_configs_load_and_chain_the_committed_weights():
+    """make train-srresnet / train-srgan: every YAML loads, names files that exist, and stage 2 and
+    the GAN start from the weights stage 1 exports (the blend in the Makefile reads both)."""
+    configs = {name: load_yaml(ROOT / "training" / "configs" / f"{name}.yaml", train_sr.SRTrainConfig)
+               for name in ("srresnet", "srresnet_jpeg", "srgan")}
+    for name, config in configs.items():
+        assert (ROOT / config["degradations"]).is_file(), name
+        assert (ROOT / config["init_weights"]).is_file(), name
+        assert (ROOT / config["export"]).is_file(), name
+    assert configs["srresnet_jpeg"]["init_weights"] == configs["srresnet"]["export"]
+    assert configs["srgan"]["init_weights"] == configs["srresnet"]["export"]
+    assert len({config["export"] for config in configs.values()}) == 3
