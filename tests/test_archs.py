@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dronesr.archs import ARCHITECTURES, Discriminator, SRResNet
+from dronesr.archs import ARCHITECTURES, Discriminator, SRResNet, UNetDiscriminator
 from dronesr.checkpoint import load_model, save_model
 from dronesr.resample import upscale_bicubic
 from tests.helpers import tiny_srresnet
@@ -73,3 +73,16 @@ def test_every_architecture_records_its_constructor_arguments(arch):
     model = cls(["a", "b"]) if arch == "StyleNet" else cls()
     rebuilt = cls(**model.arch_kwargs)
     assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}
+
+
+def test_unet_discriminator_scores_every_pixel_of_any_size():
+    d = UNetDiscriminator(channels=8, num_stages=3)
+    assert d(torch.rand(2, 3, 32, 32)).shape == (2, 32, 32)
+    assert d(torch.rand(1, 3, 45, 38)).shape == (1, 45, 38)  # not a multiple of 8
+    # Spectral norm: after some power iterations every normalised layer's weight has norm 1.
+    for _ in range(30):
+        d(torch.rand(1, 3, 16, 16))
+    normalised = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d) and hasattr(m, "parametrizations")]
+    assert len(normalised) == 3 + 3 + 2
+    for conv in normalised:
+        assert torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2).item() == pytest.approx(1.0, abs=0.05)

@@ -84,6 +84,21 @@ def test_gan_training_with_local_vgg19_weights(manifest, tmp_path, capsys):
     assert "discriminator" in torch.load(run / "checkpoint.pt", weights_only=True)
 
 
+def test_gan_training_with_the_unet_discriminator_resumes_it(manifest, tmp_path, capsys):
+    init = tmp_path / "init"
+    train_sr.main(tiny_args(manifest, init, "--steps", "2"))
+    run = tmp_path / "gan"
+    gan = ("--mode", "gan", "--init-weights", str(init / "g.pt"), "--adversarial-weight", "0.01",
+           "--d-arch", "unet", "--d-channels", "8")
+    assert train_sr.main(tiny_args(manifest, run, "--steps", "2", *gan)) == 0
+    state = torch.load(run / "checkpoint.pt", weights_only=True)["discriminator"]
+    assert any("parametrizations" in key for key in state)  # spectral norm's, saved with it
+    assert train_sr.main(tiny_args(manifest, run, "--steps", "3", *gan)) == 0
+    assert "resumed from" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="d-arch"):
+        train_sr.main(tiny_args(manifest, tmp_path / "bad", "--steps", "1", "--mode", "gan", "--d-arch", "patch"))
+
+
 def test_bad_config_is_an_exit_message(tmp_path):
     with pytest.raises(SystemExit, match="pixel-loss"):
         train_sr.main(["--pixel-loss", "l7", "--manifest", str(tmp_path / "none.json")])

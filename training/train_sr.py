@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dronesr.archs import Discriminator, SRResNet
+from dronesr.archs import Discriminator, SRResNet, UNetDiscriminator
 from dronesr.checkpoint import load_model
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.precision import DEVICES, PRECISIONS, autocast, check_choice, choose_precision, resolve_device
@@ -34,6 +34,9 @@ from training.options import ConfigError, LossNetworkOptions, RunOptions, exits_
 from training.protocol import check_degradations, hr_lr_pair
 from training.report import save_curves, save_image_grid
 from training.sr_data import CropSampler
+
+
+DISCRIMINATORS = {"strided": Discriminator, "unet": UNetDiscriminator}
 
 
 @dataclass
@@ -69,10 +72,13 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
     adversarial_weight: float = option(0.0, "weight of the generator's adversarial loss (gan mode)")
     d_lr: float = option(1e-4, "discriminator learning rate (gan mode)")
     d_channels: int = option(32, "discriminator base channels (gan mode)")
+    d_arch: str = option("strided", "discriminator (gan mode): 'strided' (SRGAN's, one logit per image) or 'unet' (Real-ESRGAN's U-Net with spectral norm, one logit per pixel)")
 
     def __post_init__(self) -> None:
         if self.mode not in ("psnr", "gan"):
             raise ConfigError(f"--mode must be psnr or gan, got {self.mode!r}")
+        if self.d_arch not in DISCRIMINATORS:
+            raise ConfigError(f"--d-arch must be one of {', '.join(DISCRIMINATORS)}, got {self.d_arch!r}")
         if self.pixel_loss not in losses.PIXEL_LOSSES:
             raise ConfigError(f"--pixel-loss must be one of {sorted(losses.PIXEL_LOSSES)}")
         if self.hr_crop % self.scale:
@@ -112,7 +118,7 @@ class SRTrainer(Trainer):
         self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
         self.discriminator = self.d_opt = self.loss_net = None
         if cfg.mode == "gan":
-            self.discriminator = Discriminator(cfg.d_channels).to(self.device, memory_format=torch.channels_last)
+            self.discriminator = DISCRIMINATORS[cfg.d_arch](cfg.d_channels).to(self.device, memory_format=torch.channels_last)
             self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.d_lr, betas=(0.9, 0.99))
         if cfg.needs_loss_network:
             from training.loss_nets import build_loss_network

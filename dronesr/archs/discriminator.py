@@ -1,6 +1,7 @@
-"""SRGAN discriminator (Ledig et al. 2017), slimmed for CPU training.
+"""SRGAN discriminators: the strided one of Ledig et al. 2017, slimmed for CPU training, and a
+U-Net with spectral normalisation after Real-ESRGAN (train_sr --d-arch).
 
-Strided conv blocks halve the resolution while widening the channels; global average pooling
+The strided one: conv blocks halve the resolution while widening the channels; global average pooling
 instead of the paper's fixed-size dense layer lets it judge crops of any size.
 """
 
@@ -32,3 +33,39 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x)).squeeze(1)
+
+
+def _sn_conv(in_ch: int, out_ch: int, kernel: int, stride: int = 1) -> nn.Module:
+    return nn.utils.parametrizations.spectral_norm(nn.Conv2d(in_ch, out_ch, kernel, stride, padding=(kernel - 1) // 2 if stride == 1 else 1, bias=False))
+
+
+class UNetDiscriminator(nn.Module):
+    """A U-Net discriminator with spectral normalisation, after Real-ESRGAN (Wang et al. 2021).
+
+    One logit per pixel instead of per image: it says where an SR image looks fake, so the
+    generator is pushed locally (a blocky patch) rather than by one global score; spectral
+    normalisation keeps its training stable without batch statistics.
+    """
+
+    def __init__(self, channels: int = 32, num_stages: int = 3):
+        super().__init__()
+        self.arch_kwargs = {"channels": channels, "num_stages": num_stages}  # what save_model records
+        widths = [channels * 2**i for i in range(num_stages + 1)]
+        self.stem = nn.Conv2d(3, channels, 3, padding=1)
+        self.down = nn.ModuleList(_sn_conv(widths[i], widths[i + 1], 4, stride=2) for i in range(num_stages))
+        self.up = nn.ModuleList(_sn_conv(widths[i + 1], widths[i], 3) for i in reversed(range(num_stages)))
+        self.head = nn.Sequential(_sn_conv(channels, channels, 3), nn.LeakyReLU(0.2, inplace=True),
+                                  _sn_conv(channels, channels, 3), nn.LeakyReLU(0.2, inplace=True),
+                                  nn.Conv2d(channels, 1, 3, padding=1))
+        self.act = nn.LeakyReLU(0.2, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [self.act(self.stem(x))]
+        for conv in self.down:
+            skips.append(self.act(conv(skips[-1])))
+        y = skips.pop()
+        for conv in self.up:
+            skip = skips.pop()
+            y = nn.functional.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            y = self.act(conv(y)) + skip
+        return self.head(y).squeeze(1)
