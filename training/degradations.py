@@ -96,9 +96,20 @@ class DegradationConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> DegradationConfig:
+        """A YAML of these fields; ``base: FILE`` (beside it) names a YAML whose values it changes."""
         import yaml
 
-        return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
+        path = Path(path)
+        data = yaml.safe_load(path.read_text()) or {}
+        base = data.pop("base", None)
+        if base is not None:
+            merged = yaml.safe_load((path.parent / base).read_text()) or {}
+            if "base" in merged:
+                raise ValueError(f"{path}: its base {base} has a base of its own; one level only")
+            for key, value in data.items():
+                merged[key] = {**(merged.get(key) or {}), **(value or {})} if key in ("first", "second") else value
+            data = merged
+        return cls.from_dict(data)
 
     def check(self) -> None:
         for name in ("clean_prob", "web_jpeg_prob", "second_order_prob", "final_sinc_prob", "final_jpeg_prob"):
@@ -251,7 +262,7 @@ def degrade_one(hr: torch.Tensor, config: DegradationConfig, rng: np.random.Gene
         return quantise(downscale(hr, scale))
     if config.web_jpeg_prob > 0 and rng.random() < config.web_jpeg_prob:  # no draw at 0: same samples as before it existed
         quality = int(rng.integers(config.web_jpeg_quality[0], config.web_jpeg_quality[1] + 1))
-        return quantise(jpeg(downscale(hr, scale), quality))
+        return jpeg(downscale(hr, scale), quality)  # 8-bit already
     image = _stage(hr, config.first, (h, w), rng)
     if rng.random() < config.second_order_prob:
         image = _stage(image, config.second, lr_size, rng)

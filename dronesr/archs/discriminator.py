@@ -36,7 +36,8 @@ class Discriminator(nn.Module):
 
 
 def _sn_conv(in_ch: int, out_ch: int, kernel: int, stride: int = 1) -> nn.Module:
-    return nn.utils.parametrizations.spectral_norm(nn.Conv2d(in_ch, out_ch, kernel, stride, padding=(kernel - 1) // 2 if stride == 1 else 1, bias=False))
+    # padding 1 keeps the size at 3x3 stride 1 and halves it exactly at 4x4 stride 2
+    return nn.utils.parametrizations.spectral_norm(nn.Conv2d(in_ch, out_ch, kernel, stride, padding=1, bias=False))
 
 
 class UNetDiscriminator(nn.Module):

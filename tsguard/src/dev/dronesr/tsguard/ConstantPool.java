@@ -14,6 +14,14 @@ import java.io.UncheckedIOException;
 final class ConstantPool {
     private ConstantPool() {}
 
+    private static final int UTF8 = 1, LONG = 5, DOUBLE = 6;
+    /**
+     * Fixed payload size of each other tag (JVMS 4.4, table 4.4-B); 0: no such tag. Integer, Float,
+     * Fieldref, Methodref, InterfaceMethodref, NameAndType, Dynamic, InvokeDynamic 4; Long, Double 8;
+     * MethodHandle 3; Class, String, MethodType, Module, Package 2.
+     */
+    private static final int[] PAYLOAD_BYTES = {0, 0, 0, 4, 4, 8, 8, 2, 2, 4, 4, 4, 4, 0, 0, 3, 2, 4, 4, 2, 2};
+
     /** {@code classFile} with the Utf8 entry equal to {@code from} replaced by {@code to}; exactly one must exist. */
     static byte[] renameClass(byte[] classFile, String from, String to) {
         try {
@@ -32,42 +40,22 @@ final class ConstantPool {
             for (int index = 1; index < count; index++) {
                 int tag = in.readUnsignedByte();
                 out.writeByte(tag);
-                switch (tag) {
-                    case 1: // Utf8
-                        String text = in.readUTF();
-                        if (text.equals(from)) {
-                            text = to;
-                            replaced++;
-                        }
-                        out.writeUTF(text);
-                        break;
-                    case 5: // Long
-                    case 6: // Double: eight bytes and two pool slots
-                        copy(in, out, 8);
-                        index++;
-                        break;
-                    case 3: // Integer
-                    case 4: // Float
-                    case 9: // Fieldref
-                    case 10: // Methodref
-                    case 11: // InterfaceMethodref
-                    case 12: // NameAndType
-                    case 17: // Dynamic
-                    case 18: // InvokeDynamic
-                        copy(in, out, 4);
-                        break;
-                    case 15: // MethodHandle
-                        copy(in, out, 3);
-                        break;
-                    case 7: // Class
-                    case 8: // String
-                    case 16: // MethodType
-                    case 19: // Module
-                    case 20: // Package
-                        copy(in, out, 2);
-                        break;
-                    default:
-                        throw new IllegalArgumentException("unknown constant-pool tag " + tag);
+                if (tag == UTF8) {
+                    String text = in.readUTF();
+                    if (text.equals(from)) {
+                        text = to;
+                        replaced++;
+                    }
+                    out.writeUTF(text);
+                    continue;
+                }
+                int size = tag < PAYLOAD_BYTES.length ? PAYLOAD_BYTES[tag] : 0;
+                if (size == 0) {
+                    throw new IllegalArgumentException("unknown constant-pool tag " + tag);
+                }
+                copy(in, out, size);
+                if (tag == LONG || tag == DOUBLE) {
+                    index++; // eight bytes and two pool slots
                 }
             }
             if (replaced != 1) {
