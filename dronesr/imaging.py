@@ -55,6 +55,7 @@ class DecodedImage:
     alpha: np.ndarray | None  # H x W uint8, or None when fully opaque by construction
     source_format: str  # Pillow's name of the file's format (JPEG, PNG, ...)
     metadata: ImageMetadata | None = None  # EXIF, ICC, XMP of the file (dronesr/metadata.py)
+    quantization: dict[int, list[int]] | None = None  # a JPEG's quantisation tables (restore=auto reads its quality)
 
     @property
     def width(self) -> int:
@@ -122,6 +123,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
         image.seek(0)  # animated GIF/WebP/APNG: the first frame
         image.load()
         metadata = read_metadata(image)
+        quantization = dict(image.quantization) if getattr(image, "quantization", None) else None
         image = ImageOps.exif_transpose(image)
         rgb, alpha = _split_modes(image)
     except ImageError:
@@ -130,7 +132,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
         raise ImageError(f"The image data is truncated or corrupt ({exc}).") from None
     if alpha is not None and alpha.min() == 255:
         alpha = None  # an opaque alpha plane is not worth upscaling
-    return DecodedImage(np.ascontiguousarray(rgb), alpha, source_format, metadata)
+    return DecodedImage(np.ascontiguousarray(rgb), alpha, source_format, metadata, quantization)
 
 
 def parse_output_format(name: str | None, default: str = "png") -> str:

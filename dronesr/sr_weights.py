@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dronesr.archs import ARCHITECTURES, SRResNet
+from dronesr.archs import ARCHITECTURES, SR_ARCHITECTURES
 from dronesr.checkpoint import model_from_checkpoint
 from dronesr.tiling import DEFAULT_OVERLAP
 
@@ -132,14 +132,14 @@ def network_info(model: nn.Module) -> NetworkInfo:
     parameters = sum(p.numel() for p in model.parameters())
     if isinstance(model, ForeignSR):
         return NetworkInfo(model.family_name, model.scale, parameters, model.overlap, model.multiple_of)
-    return NetworkInfo(type(model).__name__, int(model.scale), parameters, DEFAULT_OVERLAP, 1)
+    return NetworkInfo(type(model).__name__, int(model.scale), parameters, getattr(model, "TILE_OVERLAP", DEFAULT_OVERLAP), 1)
 
 
 def sr_model_from_state(state: Any, name: str) -> nn.Module:
     """The SR network in what ``read_weights`` returned (float32, eval mode)."""
     if is_own_checkpoint(state):
         model = model_from_checkpoint(state, name)
-        if not isinstance(model, SRResNet):
+        if not isinstance(model, SR_ARCHITECTURES):
             raise WeightsError(f"{name}: {type(model).__name__} weights, not a super-resolution network")
         return model
     return foreign_network(state, name).float()

@@ -8,9 +8,14 @@ beside a raw body, or KServe instance keys):
 
 - ``outscale=S``: 1 < S <= the network's scale (default: the scale). The network's result is
   resized (antialiased bicubic) to round(S * side); limits apply to the network's own size.
-- ``fidelity=F`` (archives with ``fidelity_weights``: srgan): 0..1, default 0. Network
-  interpolation, parameter by parameter, between this archive's GAN weights (0) and the PSNR
-  network's (1: srresnet), rounded to 0.05; blends are cached.
+- ``fidelity=F`` (archives with ``fidelity_weights``: srgan): 0..1, default the archive's
+  ``default_fidelity``. Network interpolation, parameter by parameter, between this archive's GAN
+  weights (0: the GAN itself) and the PSNR network's (1: what srresnet gives), rounded to 0.05.
+- ``restore=R`` (archives with ``restore_weights``): ``auto`` (default) or 0..1. Interpolation of
+  the PSNR end between the clean-input network (0) and the JPEG/noise/blur restoration network
+  (1); ``auto`` decides per upload from the file (a JPEG's quality, the pixels' noise and
+  blocking: dronesr/restoration.py). The value used is sent back in ``X-Restore``.
+Blends are cached (dronesr/interpolation.py); one network in memory.
 
 The work lives in the shared ``dronesr`` package (packed into the archive by ``make archive``):
 this file only says which steps run, in which order, with the archive's settings.
@@ -24,11 +29,13 @@ from pathlib import Path
 from ts.metrics.metric_type_enum import MetricTypes
 
 from dronesr.imaging import DecodedImage, ImageError, resize_plane
-from dronesr.inference import Upscaler, outscaled_size, parse_outscale
-from dronesr.interpolation import FidelityBlend, parse_fidelity
+from dronesr.inference import outscaled_size, parse_outscale
+from dronesr.interpolation import parse_fidelity
+from dronesr.restoration import parse_restore
 from dronesr.serving.handler import ImageHandler
 from dronesr.serving.requests import sr_description, sr_parameters
-from dronesr.sr_weights import load_sr_model, network_info
+from dronesr.sr_model import BlendedUpscaler
+from dronesr.sr_weights import network_info
 from dronesr.tiling import count_tiles
 
 
@@ -36,13 +43,10 @@ class SuperResolutionHandler(ImageHandler):
     def load(self, model_dir: Path) -> None:
         s = self.settings
         tile = s.gpu_tile if self.device.type == "cuda" else s.tile
-        self.upscaler = Upscaler.from_weights(model_dir / s.weights, self.device, tile=tile, overlap=s.overlap, tile_batch=s.tile_batch)
+        self.sr = BlendedUpscaler.load(model_dir, s, self.device, tile)
+        self.upscaler = self.sr.upscaler
         self.info = network_info(self.upscaler.model)
-        self.blend = None
-        if s.fidelity_weights:
-            psnr = load_sr_model(model_dir / s.fidelity_weights)
-            self.blend = FidelityBlend(self.upscaler.model, self.upscaler.model.state_dict(), psnr.state_dict())
-        self.parameters = sr_parameters(self.blend is not None)
+        self.parameters = sr_parameters(self.sr.has_fidelity, self.sr.has_restore)
         self.report_precision(self.upscaler.select_precision(s.precision))
 
     def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
@@ -55,15 +59,17 @@ class SuperResolutionHandler(ImageHandler):
             )
         parse_outscale(params.get("outscale"), scale)
         parse_fidelity(params.get("fidelity"))
+        parse_restore(params.get("restore"))
 
     def output_size(self, image: DecodedImage, params: dict[str, str]) -> tuple[int, int]:
         return outscaled_size(image.width, image.height, parse_outscale(params.get("outscale"), self.upscaler.scale))
 
     def process(self, image: DecodedImage, params: dict[str, str], idx: int) -> DecodedImage:
-        if self.blend is not None:
-            self.blend.apply(parse_fidelity(params.get("fidelity")) or 0.0)
         size = self.output_size(image, params)
-        rgb = self.upscaler.upscale(image.rgb, size=size)  # tiles -> model -> stitched -> outscale
+        # the blend for this upload (fidelity, restore=auto's choice), then tiles -> model -> stitched -> outscale
+        rgb, choice = self.sr.upscale_image(image, parse_fidelity(params.get("fidelity")), parse_restore(params.get("restore")), size)
+        if choice.restore is not None:
+            self.context.set_response_header(idx, "X-Restore", choice.restore_header)
         alpha = resize_plane(image.alpha, size) if image.alpha is not None else None
         tiles = count_tiles(image.height, image.width, self.upscaler.tile, self.settings.overlap)
         self.context.set_response_header(idx, "X-Tiles", str(tiles))
@@ -72,6 +78,7 @@ class SuperResolutionHandler(ImageHandler):
 
     def describe(self) -> dict:
         return {
-            **sr_description(self.info, self.blend is not None),
+            **sr_description(self.info, self.sr.has_fidelity, self.sr.has_restore),
+            "default_fidelity": self.sr.default_fidelity if self.sr.has_fidelity else None,
             **super().describe(),
         }

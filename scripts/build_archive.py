@@ -74,7 +74,11 @@ def shipped_note(weights: Path, config: dict) -> dict:
         model = model_from_checkpoint(state, weights.name)
         return {"task": "style-transfer", "styles": list(model.style_names), "parameters": list(STYLE_PARAMETERS)}
     info = network_info(sr_model_from_state(state, weights.name))
-    return sr_description(info, fidelity=bool(config.get("handler", {}).get("fidelity_weights")))
+    settings = HandlerSettings.from_section(config.get("handler", {}))
+    note = sr_description(info, fidelity=bool(settings.fidelity_weights), restore=bool(settings.restore_weights))
+    if settings.fidelity_weights:
+        note["default_fidelity"] = settings.default_fidelity  # where the page's slider starts
+    return note
 
 
 def write_atomic(path: Path, text: str) -> None:

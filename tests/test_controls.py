@@ -1,5 +1,5 @@
-"""The user controls, in process: fidelity (network interpolation), outscale, and the style's
-preserve_colour; through the handlers with a mock context and through the CLI."""
+"""The user controls, in process: fidelity and restore (network interpolation), outscale, and the
+style's preserve_colour; through the handlers with a mock context and through the CLI."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from dronesr.checkpoint import save_model
 from dronesr.cli.main import main as cli_main
 from dronesr.imaging import ImageError
 from dronesr.inference import outscaled_size, parse_outscale, stylize_rgb
-from dronesr.interpolation import FidelityBlend, interpolate_states, parse_fidelity
+from dronesr.interpolation import WeightsBlend, interpolate_states, parse_fidelity
 from handlers.sr_handler import SuperResolutionHandler
 from handlers.style_handler import StyleTransferHandler
 from tests.helpers import encode, handler_reply, make_context, mean_chroma, rgb_pixels, synthetic_photo, tiny_srresnet, tiny_style_net
@@ -104,17 +104,90 @@ def test_interpolation_is_parameter_by_parameter_and_checks_the_networks():
         interpolate_states(a, other, 0.5)
 
 
-def test_fidelity_blend_sets_the_weights_and_bounds_its_cache():
+def test_weights_blend_sets_the_weights_and_bounds_its_cache():
     model = tiny_srresnet(seed=1)
     gan, psnr = model.state_dict(), tiny_srresnet(seed=2).state_dict()
     gan = {k: v.clone() for k, v in gan.items()}
-    blend = FidelityBlend(model, gan, psnr, cache_size=3)
+    blend = WeightsBlend(model, gan, psnr, cache_size=3)
     for value, expected in ((1.0, psnr), (0.0, gan)):
         blend.apply(value)
         assert all(torch.equal(model.state_dict()[k], expected[k]) for k in gan)
     for value in (0.1, 0.2, 0.3, 0.4, 0.5):
         blend.apply(value)
-    assert len(blend.cache) == 3 and list(blend.cache) == [0.3, 0.4, 0.5]
+    assert len(blend.cache) == 3 and list(blend.cache) == [(0.3, 0.0), (0.4, 0.0), (0.5, 0.0)]
+
+
+def test_weights_blend_restore_moves_the_psnr_end_and_fidelity_spans_gan_to_it():
+    gan, clean, restore = (tiny_srresnet(seed=s).state_dict() for s in (1, 2, 3))
+    gan = {k: v.clone() for k, v in gan.items()}
+    model = tiny_srresnet(seed=1)
+    blend = WeightsBlend(model, gan, clean, restore)
+    key = "tail.weight"
+    cases = {(0.0, 0.7): gan[key], (1.0, 0.0): clean[key], (1.0, 1.0): restore[key],
+             (1.0, 0.5): (clean[key] + restore[key]) / 2, (0.5, 1.0): (gan[key] + restore[key]) / 2}
+    for (fidelity, amount), expected in cases.items():
+        blend.apply(fidelity, amount)
+        assert torch.allclose(model.state_dict()[key], expected, atol=1e-7), (fidelity, amount)
+    # srresnet's archive: no GAN, the base is the clean network and restore blends it
+    plain = tiny_srresnet(seed=2)
+    only_restore = WeightsBlend(plain, clean, restore=restore)
+    only_restore.apply(0.3, 1.0)  # fidelity is ignored without a PSNR network to blend towards
+    assert torch.equal(plain.state_dict()[key], restore[key]) and not only_restore.has_fidelity and only_restore.has_restore
+    with pytest.raises(ValueError, match="not the same network"):
+        WeightsBlend(plain, clean, restore=tiny_srresnet(scale=2).state_dict())
+
+
+@pytest.fixture
+def restore_handler(tmp_path):
+    """A tiny srresnet-like archive: clean weights, restoration weights, float32 (exact)."""
+    save_model(tiny_srresnet(seed=2), tmp_path / "model.pt")
+    save_model(tiny_srresnet(seed=3), tmp_path / "restore.pt")
+    ctx = make_context(tmp_path, {"restore_weights": "restore.pt", "precision": "float32"})
+    handler = SuperResolutionHandler()
+    handler.initialize(ctx)
+    return handler, ctx, tmp_path
+
+
+def single_network_reply(model_dir, weights: str, body: bytes) -> np.ndarray:
+    shutil.copy(model_dir / weights, model_dir / "only.pt")
+    ctx = make_context(model_dir, {"weights": "only.pt", "precision": "float32"})
+    handler = SuperResolutionHandler()
+    handler.initialize(ctx)
+    code, reply = handler_reply(handler, ctx, {"body": body})
+    assert code == 200
+    return rgb_pixels(reply)
+
+
+def test_restore_ends_are_the_two_networks_and_auto_reads_the_file(restore_handler):
+    handler, ctx, model_dir = restore_handler
+    clean_png = encode(synthetic_photo(40, 32), "PNG")
+    rough_jpeg = encode(synthetic_photo(40, 32), "JPEG", quality=40)
+    _, zero = handler_reply(handler, ctx, {"body": clean_png, "restore": "0"})
+    assert ctx.get_response_headers(0)["X-Restore"] == "0 (requested)"
+    _, one = handler_reply(handler, ctx, {"body": clean_png, "restore": "1"})
+    assert np.array_equal(rgb_pixels(zero), single_network_reply(model_dir, "model.pt", clean_png))
+    assert np.array_equal(rgb_pixels(one), single_network_reply(model_dir, "restore.pt", clean_png))
+    code, auto = handler_reply(handler, ctx, {"body": rough_jpeg})
+    assert code == 200 and ctx.get_response_headers(0)["X-Restore"] == "1 (auto: jpeg quality 40)"
+    assert np.array_equal(rgb_pixels(auto), single_network_reply(model_dir, "restore.pt", rough_jpeg))
+    description = handler.describe()
+    assert description["restore"] is True and "restore" in description["parameters"] and description["fidelity"] is False
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5", "strong", "nan"])
+def test_bad_restore_is_400(restore_handler, value):
+    handler, ctx, _ = restore_handler
+    code, body = handler_reply(handler, ctx, {"body": encode(synthetic_photo(20, 20), "PNG"), "restore": value})
+    assert code == 400 and b"restore" in body
+
+
+def test_restore_on_a_model_without_it_is_an_unknown_parameter(tmp_path, tiny_weights):
+    shutil.copy(tiny_weights, tmp_path / "model.pt")
+    ctx = make_context(tmp_path)
+    handler = SuperResolutionHandler()
+    handler.initialize(ctx)
+    code, body = handler_reply(handler, ctx, {"body": encode(synthetic_photo(16, 16), "PNG"), "restore": "auto"})
+    assert code == 400 and b"Unknown parameter" in body
 
 
 def test_fidelity_one_is_the_psnr_network_and_zero_the_default(sr_handler):

@@ -181,8 +181,9 @@ def test_kserve_v1_json_through_torchserve(server):
 
 
 def test_evaluation_through_the_served_api_matches_in_process(server, tmp_path, capsys):
-    """make evaluate SERVED=...: the served model's PSNR equals the in-process one's (within the
-    low-precision drift the worker accepted)."""
+    """make evaluate SERVED=...: the served model's PSNR equals the in-process one's run as served
+    (restore=auto from the JPEG file, within the low-precision drift the worker accepted)."""
+    from dronesr.sr_model import BlendedUpscaler
     from training import evaluate
 
     folder = tmp_path / "hr"
@@ -191,7 +192,7 @@ def test_evaluation_through_the_served_api_matches_in_process(server, tmp_path, 
         Image.fromarray(synthetic_photo(96, 64, seed=i)).save(folder / f"photo_{i}.png")
     paths = sorted(folder.iterdir())
     served = evaluate.evaluate({"s": evaluate.served(f"{server.inference}/predictions/srresnet")}, paths, 4, "jpeg75")["s"][0]
-    local = evaluate.evaluate({"l": evaluate.in_process(Upscaler.from_weights(ROOT / "weights" / "srresnet.pt"))}, paths, 4, "jpeg75")["l"][0]
+    local = evaluate.evaluate({"l": evaluate.as_served(BlendedUpscaler.shipped("srresnet"))}, paths, 4, "jpeg75")["l"][0]
     assert served == pytest.approx(local, abs=0.05)
     assert evaluate.main(["--served", server.inference, "--models", "srresnet", "--sets", str(folder), "--degradations", "clean,noise5"]) == 0
     out = capsys.readouterr().out

@@ -6,13 +6,17 @@ on Y with the border shaved, on clean LR and on LR degraded the way real uploads
         --degradations clean,jpeg75,jpeg50,noise5,blur+noise3+jpeg70 \\
         --clean-sets ../shared/data/benchmarks/Set5 ../shared/data/benchmarks/Set14
 
-    # the same, through the served API (make serve): each LR is POSTed as PNG to /predictions/NAME
+    # the shipped models in process, as served (restore=auto reads each LR file, default fidelity)
+    python -m training.evaluate --shipped srresnet srgan --sets ...
+
+    # the same, through the served API (make serve): each LR file is POSTed to /predictions/NAME
     python -m training.evaluate --served http://127.0.0.1:8080 --models srresnet srgan --sets ...
 
 A set is a folder of HR images, or ``NAME:MANIFEST`` for the test split of a manifest written by
-``training.dataset``. Each row is one degradation of the LR; each cell is the mean PSNR and, in
-brackets, its gain over bicubic of the same LR. ``--sheet`` writes a comparison picture (LR |
-bicubic | each model | HR) of the first set, clean LR.
+``training.dataset``. Each row is one degradation of the LR, given to the model as the file a user
+would upload (JPEG rows as the JPEG bytes, the others as PNG: training/protocol.py); each cell is
+the mean PSNR, in brackets its gain over bicubic of the same LR, and the gain of the worst photo.
+``--sheet`` writes a comparison picture (LR | bicubic | each model | HR) of the first set, clean LR.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import io
 import sys
 import time
+from typing import NamedTuple
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,15 +33,19 @@ import numpy as np
 import torch
 from PIL import Image
 
+from dronesr.imaging import decode_image
 from dronesr.inference import Upscaler
 from dronesr.metrics import psnr_y, ssim_y
+from dronesr.sr_model import SHIPPED_SR, BlendedUpscaler
 from training.dataset import IMAGE_SUFFIXES, manifest_paths
 from training.options import ConfigError, exits_on_config_error
-from training.protocol import CLEAN, DEGRADATIONS, bicubic_baseline, check_degradations, hr_lr_pair, to_tensor
+from training.protocol import CLEAN, DEGRADATIONS, bicubic_baseline, check_degradations, hr_lr_upload, to_tensor
 from training.report import save_image_grid
 
-# A method maps a 1x3xhxw float LR to a 1x3x(sh)x(sw) float SR; None is the bicubic baseline.
-Method = Callable[[torch.Tensor], torch.Tensor] | None
+# A method maps (1x3xhxw float LR, the LR file a user would upload) to a 1x3x(sh)x(sw) float SR;
+# None is the bicubic baseline.
+Method = Callable[[torch.Tensor, bytes], torch.Tensor] | None
+UPLOAD_LIMIT = 10**9  # pixels: evaluation inputs are ours, the served limits are not the question here
 
 
 def resolve_set(spec: str) -> tuple[str, list[Path]]:
@@ -55,18 +64,29 @@ def resolve_set(spec: str) -> tuple[str, list[Path]]:
 
 
 def in_process(upscaler: Upscaler) -> Method:
-    return lambda lr: upscaler.upscale_tensor(lr, tiled=False)
+    """One weights file: the pixels only (no per-upload choice)."""
+    return lambda lr, data: upscaler.upscale_tensor(lr, tiled=False)
+
+
+def as_served(sr: BlendedUpscaler) -> Method:
+    """A shipped model as its handler runs it: the upload decoded, restore=auto and the default
+    fidelity chosen from it, tiled."""
+
+    def call(lr: torch.Tensor, data: bytes) -> torch.Tensor:
+        image = decode_image(data, UPLOAD_LIMIT)
+        sr.apply(sr.choose(image.rgb, image.quantization, None, None))
+        return sr.upscaler.upscale_tensor(lr)
+
+    return call
 
 
 def served(url: str, timeout: float = 300.0) -> Method:
-    """POST the LR as PNG to a served model (``http://host:port/predictions/NAME``); PNG back."""
+    """POST the LR file to a served model (``http://host:port/predictions/NAME``); PNG back."""
     import requests
 
-    def call(lr: torch.Tensor) -> torch.Tensor:
-        array = lr[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
-        buffer = io.BytesIO()
-        Image.fromarray(array).save(buffer, format="PNG", compress_level=1)
-        reply = requests.post(url, data=buffer.getvalue(), headers={"Content-Type": "image/png", "Accept": "image/png"}, timeout=timeout)
+    def call(lr: torch.Tensor, data: bytes) -> torch.Tensor:
+        content_type = "image/jpeg" if data[:2] == b"\xff\xd8" else "image/png"
+        reply = requests.post(url, data=data, headers={"Content-Type": content_type, "Accept": "image/png"}, timeout=timeout)
         if reply.status_code != 200:
             raise ConfigError(f"{url}: HTTP {reply.status_code} {reply.text[:200]}")
         with Image.open(io.BytesIO(reply.content)) as image:
@@ -75,28 +95,43 @@ def served(url: str, timeout: float = 300.0) -> Method:
     return call
 
 
-def evaluate(methods: dict[str, Method], paths: list[Path], scale: int, degradation: str = CLEAN) -> dict[str, tuple[float, float, float]]:
-    """Mean (PSNR, SSIM, seconds per image) per method for one degradation of the LR."""
-    sums = {name: [0.0, 0.0, 0.0] for name in methods}
+class Score(NamedTuple):
+    """One method on one degradation of a set: means, and the photo it did worst on (by its gain
+    over bicubic of the same LR: a mean can hide a photo made worse than bicubic)."""
+
+    psnr: float
+    ssim: float
+    seconds: float
+    worst_gain: float
+    worst_photo: str
+
+
+def evaluate(methods: dict[str, Method], paths: list[Path], scale: int, degradation: str = CLEAN) -> dict[str, Score]:
+    """Per method: mean PSNR, SSIM, seconds per image, and the worst photo's gain, for one degradation."""
+    rows: dict[str, list[tuple[float, float, float, float, str]]] = {name: [] for name in methods}
     for path in paths:
-        hr, lr, bicubic = hr_lr_pair(path, scale, degradation)
+        hr, data, lr, bicubic = hr_lr_upload(path, scale, degradation)
+        base = float(psnr_y(bicubic, hr, scale))
         for name, method in methods.items():
             started = time.perf_counter()
-            sr = bicubic if method is None else method(lr)
+            sr = bicubic if method is None else method(lr, data)
             elapsed = time.perf_counter() - started
-            sums[name][0] += float(psnr_y(sr, hr, scale))
-            sums[name][1] += float(ssim_y(sr, hr, scale))
-            sums[name][2] += elapsed
-    return {name: (p / len(paths), s / len(paths), t / len(paths)) for name, (p, s, t) in sums.items()}
+            psnr = float(psnr_y(sr, hr, scale))
+            rows[name].append((psnr, float(ssim_y(sr, hr, scale)), elapsed, psnr - base, Path(path).name))
+    scores = {}
+    for name, values in rows.items():
+        worst = min(values, key=lambda v: v[3])
+        scores[name] = Score(*(float(np.mean([v[i] for v in values])) for i in range(3)), worst[3], worst[4])
+    return scores
 
 
 def comparison_sheet(methods: dict[str, Method], paths: list[Path], scale: int, out: Path, crop: int) -> None:
     """Centre crops of each image (clean LR): LR (nearest) | bicubic | models | HR."""
     rows = []
     for path in paths:
-        hr, lr, bicubic = hr_lr_pair(path, scale)
+        hr, data, lr, bicubic = hr_lr_upload(path, scale)
         outputs = [torch.nn.functional.interpolate(lr, scale_factor=scale, mode="nearest")]
-        outputs += [bicubic if m is None else m(lr) for m in methods.values()]
+        outputs += [bicubic if m is None else m(lr, data) for m in methods.values()]
         outputs.append(hr)
         h, w = hr.shape[2:]
         c = min(crop, h, w)
@@ -105,15 +140,17 @@ def comparison_sheet(methods: dict[str, Method], paths: list[Path], scale: int, 
     save_image_grid(rows, ["LR", *methods, "HR"], out, cell=256)
 
 
-def real_input_sheet(methods: dict[str, Method], inputs: list[tuple[str, Image.Image]], scale: int, out: Path, view: int) -> None:
+def real_input_sheet(methods: dict[str, Method], inputs: list[tuple[str, bytes]], scale: int, out: Path, view: int) -> None:
     """Real inputs as they are (no downscaling, whatever JPEG and noise they carry): the input
     enlarged by nearest neighbour, bicubic and each model, at 1:1 output pixels, a ``view`` px
     window from the middle of each result."""
     rows = []
-    for _, image in inputs:
+    for _, data in inputs:
+        with Image.open(io.BytesIO(data)) as decoded:
+            image = decoded.convert("RGB")
         lr = to_tensor(image)
         outputs = [torch.nn.functional.interpolate(lr, scale_factor=scale, mode="nearest")]
-        outputs += [to_tensor(bicubic_baseline(image, scale)) if m is None else m(lr) for m in methods.values()]
+        outputs += [to_tensor(bicubic_baseline(image, scale)) if m is None else m(lr, data) for m in methods.values()]
         h, w = outputs[0].shape[2:]
         c = min(view, h, w)
         top, left = (h - c) // 2, (w - c) // 2
@@ -127,38 +164,43 @@ def spread(paths: list[Path], count: int) -> list[Path]:
     return [paths[i * len(paths) // count] for i in range(count)]
 
 
-def real_inputs(ifo: list[Path], aerial: list[Path], crop: int) -> list[tuple[str, Image.Image]]:
-    """IFO test photos at their native size and ``crop`` px centre crops of aerial test photos."""
-    found = []
-    for path in ifo:
-        with Image.open(path) as im:
-            found.append((path.name, im.convert("RGB")))
+def real_inputs(ifo: list[Path], aerial: list[Path], crop: int) -> list[tuple[str, bytes]]:
+    """IFO test photos at their native size, as their JPEG files, and ``crop`` px centre crops of
+    aerial test photos (as PNG: a crop is a new file)."""
+    found = [(path.name, path.read_bytes()) for path in ifo]
     for path in aerial:
         with Image.open(path) as im:
             image = im.convert("RGB")
         left, top = (image.width - crop) // 2, (image.height - crop) // 2
-        found.append((path.name, image.crop((left, top, left + crop, top + crop))))
+        buffer = io.BytesIO()
+        image.crop((left, top, left + crop, top + crop)).save(buffer, format="PNG")
+        found.append((path.name, buffer.getvalue()))
     return found
 
 
-def print_table(name: str, count: int, results: dict[str, dict[str, tuple[float, float, float]]]) -> None:
-    """One row per degradation: PSNR (gain over bicubic) per method, then SSIM per method."""
+def print_table(name: str, count: int, results: dict[str, dict[str, Score]]) -> None:
+    """One row per degradation: PSNR (gain over bicubic, worst photo's gain) per method, then SSIM
+    per method; the worst photos are named below the table."""
     methods = list(next(iter(results.values())))
-    print(f"\n{name} ({count} images): PSNR dB (gain over bicubic of the same LR) | SSIM")
-    print(f"{'LR':<20} " + " ".join(f"{m:>17}" for m in methods) + "   " + " ".join(f"{m:>8}" for m in methods))
+    print(f"\n{name} ({count} images): PSNR dB (gain over bicubic of the same LR, worst photo's gain) | SSIM")
+    print(f"{'LR':<20} " + " ".join(f"{m:>26}" for m in methods) + "   " + " ".join(f"{m:>8}" for m in methods))
     for degradation, row in results.items():
-        base = row["bicubic"][0]
-        cells = " ".join(f"{psnr:>8.2f} ({psnr - base:+6.2f})" if m != "bicubic" else f"{psnr:>17.2f}" for m, (psnr, _, _) in row.items())
-        ssims = " ".join(f"{ssim:>8.4f}" for _, ssim, _ in row.values())
+        base = row["bicubic"].psnr
+        cells = " ".join(f"{s.psnr:>8.2f} ({s.psnr - base:+6.2f}, {s.worst_gain:+6.2f})" if m != "bicubic" else f"{s.psnr:>26.2f}" for m, s in row.items())
+        ssims = " ".join(f"{s.ssim:>8.4f}" for s in row.values())
         print(f"{degradation:<20} {cells}   {ssims}", flush=True)
-    seconds = {m: np.mean([row[m][2] for row in results.values()]) for m in methods}
-    print(f"{'s/image':<20} " + " ".join(f"{s:>17.3f}" for s in seconds.values()))
+    seconds = {m: np.mean([row[m].seconds for row in results.values()]) for m in methods}
+    print(f"{'s/image':<20} " + " ".join(f"{s:>26.3f}" for s in seconds.values()))
+    for degradation, row in results.items():
+        worst = ", ".join(f"{m} {s.worst_photo} ({s.worst_gain:+.2f})" for m, s in row.items() if m != "bicubic")
+        print(f"  worst on {degradation}: {worst}")
 
 
 @exits_on_config_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", nargs="*", type=Path, default=[], help="SR weight files run in process (default: none)")
+    parser.add_argument("--shipped", nargs="*", default=[], choices=SHIPPED_SR, help="shipped models run in process as served: restore=auto per LR file, default fidelity (default: none)")
     parser.add_argument("--served", help="base URL of a running TorchServe (e.g. http://127.0.0.1:8080): run --models through its API")
     parser.add_argument("--models", nargs="*", default=[], help="served model names with --served (default: none)")
     parser.add_argument("--sets", nargs="+", required=True, help="HR folders or NAME:MANIFEST (test split), evaluated on every --degradations")
@@ -173,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-sheet", type=Path, help="write a sheet of real inputs as they are (IFO test photos at native size, aerial crops)")
     parser.add_argument("--real-ifo", default="", help="MANIFEST:N for --real-sheet: N IFO test photos spread over the split")
     parser.add_argument("--real-aerial", default="", help="MANIFEST:N for --real-sheet: N aerial test photos, centre-cropped")
+    parser.add_argument("--real-extra", nargs="*", type=Path, default=[], help="further SR weights shown only in --real-sheet (a slow peer such as Real-ESRGAN x4plus: make realesrgan)")
     parser.add_argument("--real-crop", type=int, default=300, help="aerial crop side for --real-sheet (default: 300)")
     parser.add_argument("--real-view", type=int, default=320, help="output window per cell in --real-sheet, 1:1 pixels (default: 320)")
     args = parser.parse_args(argv)
@@ -196,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
         if upscaler.scale != args.scale:
             raise ConfigError(f"{path} is a x{upscaler.scale} model; pass --scale {upscaler.scale}")
         methods[path.stem] = in_process(upscaler)
+    for name in args.shipped:
+        sr = BlendedUpscaler.shipped(name)
+        print(f"{name}: {sr.upscaler.select_precision(args.precision).summary()}")
+        methods[name] = as_served(sr)
     for name in args.models:
         methods[f"{name} (served)"] = served(f"{args.served.rstrip('/')}/predictions/{name}")
 
@@ -214,7 +261,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             manifest, _, count = spec.rpartition(":")
             picked.append(spread(manifest_paths(Path(manifest), "test"), int(count)))
-        real_input_sheet(methods, real_inputs(picked[0], picked[1], args.real_crop), args.scale, args.real_sheet, args.real_view)
+        sheet_methods = dict(methods)
+        for path in args.real_extra:
+            if not path.exists():
+                raise ConfigError(f"--real-extra {path}: not found")
+            upscaler = Upscaler.from_weights(path)
+            upscaler.select_precision(args.precision)
+            sheet_methods[path.stem] = in_process(upscaler)
+        real_input_sheet(sheet_methods, real_inputs(picked[0], picked[1], args.real_crop), args.scale, args.real_sheet, args.real_view)
         print(f"wrote {args.real_sheet}")
     for spec in args.clean_sets:
         name, paths = resolve_set(spec)

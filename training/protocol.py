@@ -11,6 +11,10 @@ benchmark, so a PSNR a run logs is the PSNR ``make evaluate`` reports for the sa
 - ``blur+noise3+jpeg70``: GaussianBlur(0.8), then noise sigma 3, then JPEG quality 70.
 - The baseline is Pillow BICUBIC upscaling of the same (degraded) LR.
 Noise is seeded by the image's file name, so every run sees the same noisy LR.
+
+Each LR is first the file a user would upload (``lr_file``): the JPEG rows are the JPEG bytes
+themselves (their quantisation tables tell restore=auto the quality), the others lossless PNG. The
+LR tensor is that file decoded, so in-process and served evaluation see the same pixels.
 """
 
 from __future__ import annotations
@@ -27,11 +31,16 @@ from PIL import Image, ImageFilter, ImageOps
 CLEAN = "clean"
 
 
-def _jpeg(image: Image.Image, quality: int) -> Image.Image:
+def _jpeg(image: Image.Image, quality: int) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
-    with Image.open(io.BytesIO(buffer.getvalue())) as decoded:
-        return decoded.convert("RGB")
+    return buffer.getvalue()
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 def _noise(image: Image.Image, sigma: float, rng: np.random.Generator) -> Image.Image:
@@ -40,12 +49,12 @@ def _noise(image: Image.Image, sigma: float, rng: np.random.Generator) -> Image.
     return Image.fromarray(noisy.astype(np.uint8), "RGB")
 
 
-# name -> (clean LR, rng) -> degraded LR
-DEGRADATIONS: dict[str, Callable[[Image.Image, np.random.Generator], Image.Image]] = {
-    CLEAN: lambda im, rng: im,
+# name -> (clean LR, rng) -> the LR file a user would upload (JPEG bytes for the JPEG rows, else PNG)
+DEGRADATIONS: dict[str, Callable[[Image.Image, np.random.Generator], bytes]] = {
+    CLEAN: lambda im, rng: _png(im),
     "jpeg75": lambda im, rng: _jpeg(im, 75),
     "jpeg50": lambda im, rng: _jpeg(im, 50),
-    "noise5": lambda im, rng: _noise(im, 5.0, rng),
+    "noise5": lambda im, rng: _png(_noise(im, 5.0, rng)),
     "blur+noise3+jpeg70": lambda im, rng: _jpeg(_noise(im.filter(ImageFilter.GaussianBlur(0.8)), 3.0, rng), 70),
 }
 
@@ -65,11 +74,21 @@ def load_hr(path: Path, scale: int) -> Image.Image:
     return image.crop((0, 0, w, h))
 
 
-def degraded_lr(hr: Image.Image, scale: int, degradation: str, seed_name: str) -> Image.Image:
-    """The protocol's LR of ``hr``: Pillow BICUBIC downscale, then the named degradation."""
+def lr_file(hr: Image.Image, scale: int, degradation: str, seed_name: str) -> bytes:
+    """The protocol's LR of ``hr`` as the uploaded file: Pillow BICUBIC downscale, then the named degradation."""
     lr = hr.resize((hr.width // scale, hr.height // scale), Image.BICUBIC)
     rng = np.random.default_rng(zlib.crc32(f"{seed_name}:{degradation}".encode()))
     return DEGRADATIONS[degradation](lr, rng)
+
+
+def decode_file(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB")
+
+
+def degraded_lr(hr: Image.Image, scale: int, degradation: str, seed_name: str) -> Image.Image:
+    """The protocol's LR of ``hr``: ``lr_file`` decoded."""
+    return decode_file(lr_file(hr, scale, degradation, seed_name))
 
 
 def bicubic_baseline(lr: Image.Image, scale: int) -> Image.Image:
@@ -81,8 +100,15 @@ def to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).unsqueeze(0).float().div(255)
 
 
+def hr_lr_upload(path: Path, scale: int, degradation: str = CLEAN) -> tuple[torch.Tensor, bytes, torch.Tensor, torch.Tensor]:
+    """(HR tensor, LR file bytes, LR tensor, bicubic baseline tensor), tensors 1x3xHxW in [0, 1]."""
+    hr = load_hr(path, scale)
+    data = lr_file(hr, scale, degradation, Path(path).name)
+    lr = decode_file(data)
+    return to_tensor(hr), data, to_tensor(lr), to_tensor(bicubic_baseline(lr, scale))
+
+
 def hr_lr_pair(path: Path, scale: int, degradation: str = CLEAN) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(HR, LR, bicubic baseline) tensors, 1x3xHxW in [0, 1], for one test image."""
-    hr = load_hr(path, scale)
-    lr = degraded_lr(hr, scale, degradation, Path(path).name)
-    return to_tensor(hr), to_tensor(lr), to_tensor(bicubic_baseline(lr, scale))
+    hr, _, lr, bicubic = hr_lr_upload(path, scale, degradation)
+    return hr, lr, bicubic

@@ -1,4 +1,6 @@
-"""Train the SRResNet generator (pixel loss) or fine-tune it as SRGAN (content, texture, adversarial).
+"""Train an SR generator (pixel loss) or fine-tune it as SRGAN (content, texture, adversarial).
+The generator is ``--arch span`` (SPAN, started from pretrained weights: make pretrained) or
+``--arch srresnet`` (the first releases' network, trained here from scratch).
 
     python -m training.train_sr --config training/configs/srresnet.yaml
     python -m training.train_sr --config training/configs/srgan.yaml
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dronesr.archs import Discriminator, SRResNet, UNetDiscriminator
+from dronesr.archs import SPAN, Discriminator, SRResNet, UNetDiscriminator
 from dronesr.checkpoint import load_model
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.precision import DEVICES, PRECISIONS, autocast, check_choice, choose_precision, resolve_device
@@ -37,6 +39,7 @@ from training.sr_data import CropSampler
 
 
 DISCRIMINATORS = {"strided": Discriminator, "unet": UNetDiscriminator}
+GENERATORS = {"span": SPAN, "srresnet": SRResNet}
 
 
 @dataclass
@@ -47,9 +50,10 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
     mode: str = option("psnr", "'psnr' (pixel loss only) or 'gan' (SRGAN fine-tuning)")
     init_weights: Path | None = option(None, "generator weights to start from (gan mode: the PSNR model)")
     # architecture
+    arch: str = option("srresnet", "generator: 'span' (fine-tune --init-weights, e.g. the pretrained SPAN) or 'srresnet'")
     scale: int = option(4, "upscaling factor, 2 or 4")
     channels: int = option(48, "generator feature channels")
-    num_blocks: int = option(8, "generator residual blocks")
+    num_blocks: int = option(8, "generator residual blocks (srresnet; SPAN always has six)")
     # data
     hr_crop: int = option(96, "HR training crop side (a multiple of scale)")
     batch_size: int = option(16, "crops per step")
@@ -77,6 +81,8 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
     def __post_init__(self) -> None:
         if self.mode not in ("psnr", "gan"):
             raise ConfigError(f"--mode must be psnr or gan, got {self.mode!r}")
+        if self.arch not in GENERATORS:
+            raise ConfigError(f"--arch must be one of {', '.join(GENERATORS)}, got {self.arch!r}")
         if self.d_arch not in DISCRIMINATORS:
             raise ConfigError(f"--d-arch must be one of {', '.join(DISCRIMINATORS)}, got {self.d_arch!r}")
         if self.pixel_loss not in losses.PIXEL_LOSSES:
@@ -100,7 +106,14 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
 
     @property
     def arch_kwargs(self) -> dict:
+        if self.arch == "span":
+            return {"scale": self.scale, "channels": self.channels}
         return {"scale": self.scale, "channels": self.channels, "num_blocks": self.num_blocks}
+
+    @property
+    def generator_name(self) -> str:
+        blocks = SPAN.NUM_BLOCKS if self.arch == "span" else self.num_blocks
+        return f"{GENERATORS[self.arch].__name__} {self.channels}ch x {blocks} blocks"
 
     @property
     def needs_loss_network(self) -> bool:
@@ -134,16 +147,17 @@ class SRTrainer(Trainer):
         super().reseed(seed)
         self.rng = np.random.default_rng(seed)  # the degradations' draws
 
-    def _build_generator(self) -> SRResNet:
+    def _build_generator(self) -> SPAN | SRResNet:
+        kind = GENERATORS[self.cfg.arch]
         if self.cfg.init_weights:
             model = load_model(self.cfg.init_weights)
-            if not isinstance(model, SRResNet):
-                raise ConfigError(f"{self.cfg.init_weights} is not SRResNet weights")
+            if not isinstance(model, kind):
+                raise ConfigError(f"{self.cfg.init_weights} is {type(model).__name__} weights, the run trains --arch {self.cfg.arch}")
             if {"scale": model.scale} != {"scale": self.cfg.scale}:
                 raise ConfigError(f"{self.cfg.init_weights} is x{model.scale}, config asks x{self.cfg.scale}")
             print(f"generator initialised from {self.cfg.init_weights}")
             return model.train()
-        return SRResNet(**self.cfg.arch_kwargs)
+        return kind(**self.cfg.arch_kwargs)
 
     # --- state ----------------------------------------------------------------------------
     def load_checkpoint_state(self, state: dict) -> None:
@@ -269,7 +283,7 @@ class SRTrainer(Trainer):
         gains = ", ".join(f"{d} {r['psnr']:.2f} ({r['psnr'] - r['bicubic_psnr']:+.2f})" for d, r in results.items())
         tqdm.write(f"step {self.step}: val PSNR (gain over bicubic) {gains}; mean {psnr:.2f} dB", nolock=False)
         save_image_grid(samples, ["LR (nearest)", "bicubic", "SR", "HR"], cfg.out_dir / "samples.png")
-        save_curves(self.history, cfg.out_dir / "curves.png", f"{cfg.mode} x{cfg.scale}, {cfg.channels}ch x {cfg.num_blocks} blocks")
+        save_curves(self.history, cfg.out_dir / "curves.png", f"{cfg.mode} x{cfg.scale}, {cfg.generator_name}")
         # A GAN trades PSNR for texture, so its export is the latest state, not the best PSNR.
         if cfg.mode == "gan" or psnr > self.best_psnr:
             self.best_psnr = max(self.best_psnr, psnr)

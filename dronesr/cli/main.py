@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     upscale = commands.add_parser("upscale", help="x4 super-resolution", description="x4 super-resolution of photos, folders and videos.", formatter_class=formatter)
     _common(upscale)
     upscale.add_argument("--model", default="srgan", help=f"{' or '.join(SR_MODELS)} (the shipped weights), or a weights file: ours, or any SR network spandrel knows (.pt .pth .safetensors)")
-    upscale.add_argument("--fidelity", type=float, help="srgan only, 0..1: network interpolation from srgan (0) to srresnet (1), in steps of 0.05; default: srgan as shipped")
+    upscale.add_argument("--fidelity", type=float, help="srgan only, 0..1: network interpolation from the GAN itself (0) to the PSNR network (1), in steps of 0.05; default: srgan's default_fidelity (handlers/srgan-config.yaml)")
+    upscale.add_argument("--restore", default="auto", help="srgan/srresnet: 0 (clean input) .. 1 (full JPEG/noise/blur restoration), or auto: chosen per photo from its JPEG quality, noise and blocking (video: from the first frame)")
     upscale.add_argument("--outscale", type=float, help="output scale, above 1 and at most the model's (resized after the network); default: the model's scale")
     upscale.add_argument("--tile", type=int, default=DEFAULT_TILE, help="LR tile side in pixels (bounds memory; tiles are stitched without seams)")
     upscale.add_argument("--max-output-pixels", type=int, default=limits.MAX_OUTPUT_PIXELS, help="inputs whose x4 result is larger are refused")
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 def load_transform(args: argparse.Namespace) -> Transform:
     device = resolve_device(args.device)
     if args.command == "upscale":
-        return UpscaleTransform.load(args.model, device, args.tile, args.precision, args.max_input_pixels, args.max_output_pixels, args.fidelity, args.outscale)
+        return UpscaleTransform.load(args.model, device, args.tile, args.precision, args.max_input_pixels, args.max_output_pixels, args.fidelity, args.outscale, args.restore)
     return StyleTransform.load(args.model, args.style, args.blend, args.strength, device, args.precision, args.max_input_pixels, args.max_side, args.preserve_colour)
 
 

@@ -14,13 +14,14 @@ from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
 from dronesr.imaging import DecodedImage, ImageError, fit_image, fit_within, resize_plane
 from dronesr.inference import Upscaler, outscaled_size, parse_outscale, parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
-from dronesr.interpolation import interpolate_states, parse_fidelity
+from dronesr.interpolation import parse_fidelity
+from dronesr.restoration import parse_restore
+from dronesr.sr_model import SHIPPED_SR, BlendChoice, BlendedUpscaler, shipped_settings
 from dronesr.sr_weights import load_sr_model, network_info
 
 # The shipped weights, by the name the endpoints use; beside the package in a checkout.
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
-SR_MODELS = ("srgan", "srresnet")
-FIDELITY_PAIR = ("srgan", "srresnet")  # --fidelity blends the first (0) with the second (1)
+SR_MODELS = SHIPPED_SR
 
 
 def resolve_weights(name_or_path: str, shipped: tuple[str, ...]) -> Path:
@@ -60,38 +61,49 @@ class Transform:
 
 @dataclass
 class UpscaleTransform(Transform):
-    upscaler: Upscaler
+    sr: BlendedUpscaler
     max_output_pixels: int
     outscale: float
+    fidelity: float | None = None  # None: the model's default
+    restore: float | None = None  # None: auto, per photo (per video: from its first frame)
+    video_choice: BlendChoice | None = None
 
     @classmethod
     def load(
         cls, model: str, device: torch.device, tile: int, precision: str, max_input_pixels: int, max_output_pixels: int,
-        fidelity: float | None = None, outscale: float | None = None,
+        fidelity: float | None = None, outscale: float | None = None, restore: str | None = None,
     ) -> UpscaleTransform:
-        """``model``: a shipped name or any SR weights file (ours, or a network spandrel knows);
-        ``fidelity`` (srgan only) and ``outscale`` as the srgan endpoint's parameters."""
-        path = resolve_weights(model, SR_MODELS)
-        network = load_sr_model(path)
-        info = network_info(network)
-        described = f"{path.name} ({info.family} x{info.scale})"
+        """``model``: a shipped name (its handler config says which weights it blends) or any SR
+        weights file (ours, or a network spandrel knows); ``fidelity``, ``restore`` and
+        ``outscale`` as the endpoints' parameters."""
+        if model in SR_MODELS:
+            sr = BlendedUpscaler.shipped(model, device)
+            path = WEIGHTS_DIR / shipped_settings(model).weights
+        else:
+            path = resolve_weights(model, SR_MODELS)
+            sr = BlendedUpscaler(Upscaler(prepare_for_inference(load_sr_model(path), device), device=device), None)
+        info = network_info(sr.upscaler.model)
+        sr.upscaler.tile, sr.upscaler.overlap = info.fit_tile(tile), info.overlap
+        described = f"{model if model in SR_MODELS else path.name} ({info.family} x{info.scale})"
         amount = parse_fidelity(None if fidelity is None else str(fidelity))
-        if amount is not None:
-            if model != FIDELITY_PAIR[0]:
-                raise ValueError(f"--fidelity blends {FIDELITY_PAIR[0]} (0) with {FIDELITY_PAIR[1]} (1): it needs --model {FIDELITY_PAIR[0]}")
-            psnr = load_sr_model(resolve_weights(FIDELITY_PAIR[1], SR_MODELS))
-            network.load_state_dict(interpolate_states(network.state_dict(), psnr.state_dict(), amount))
-            described += f" at fidelity {amount:g}"
+        if amount is not None and not sr.has_fidelity:
+            raise ValueError("--fidelity blends srgan's GAN with its PSNR network: it needs --model srgan")
+        if sr.has_fidelity:
+            described += f" at fidelity {sr.default_fidelity if amount is None else amount:g}"
+        restore_value = parse_restore(restore)
+        if restore_value is not None and not sr.has_restore:
+            raise ValueError(f"--restore needs a model with a restoration network ({' or '.join(SR_MODELS)})")
+        if sr.has_restore:
+            described += f", restore {'auto' if restore_value is None else f'{restore_value:g}'}"
         out = parse_outscale(None if outscale is None else str(outscale), info.scale)
-        upscaler = Upscaler(prepare_for_inference(network, device), tile=info.fit_tile(tile), overlap=info.overlap, device=device)
-        choice = upscaler.select_precision(precision)
+        choice = sr.upscaler.select_precision(precision)
         if out != info.scale:
             described += f", output x{out:g}"
-        return cls(max_input_pixels, f"{described} on {device}, {choice.summary()}", upscaler, max_output_pixels, out)
+        return cls(max_input_pixels, f"{described} on {device}, {choice.summary()}", sr, max_output_pixels, out, amount, restore_value)
 
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         self.check(width, height)
-        scale = self.upscaler.scale
+        scale = self.sr.upscaler.scale
         if width * height * scale * scale > self.max_output_pixels:
             raise ImageError(
                 f"{width}x{height} gives a {width * scale}x{height * scale} result, over the output limit of "
@@ -100,13 +112,18 @@ class UpscaleTransform(Transform):
         return outscaled_size(width, height, self.outscale)
 
     def frame(self, rgb: np.ndarray) -> np.ndarray:
-        return self.upscaler.upscale(rgb, size=outscaled_size(rgb.shape[1], rgb.shape[0], self.outscale))
+        """A video frame: restore=auto is decided once, on the first frame (no flicker between frames)."""
+        if self.video_choice is None:
+            self.video_choice = self.sr.choose(rgb, None, self.fidelity, self.restore)
+        self.sr.apply(self.video_choice)
+        return self.sr.upscaler.upscale(rgb, size=outscaled_size(rgb.shape[1], rgb.shape[0], self.outscale))
 
     def image(self, image: DecodedImage) -> DecodedImage:
         """``image`` enlarged; its limits were checked by ``result_size`` first (BatchRunner)."""
         size = outscaled_size(image.width, image.height, self.outscale)
         alpha = resize_plane(image.alpha, size) if image.alpha is not None else None
-        return dataclasses.replace(image, rgb=self.frame(image.rgb), alpha=alpha)
+        rgb, _ = self.sr.upscale_image(image, self.fidelity, self.restore, size)
+        return dataclasses.replace(image, rgb=rgb, alpha=alpha)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from dronesr.serving.requests import COMMON_PARAMETERS, ImageRequest, ParsedRequ
 from dronesr.serving.settings import HandlerSettings
 
 logger = logging.getLogger(__name__)
-EXPOSED_HEADERS = "X-Output-Size, X-Tiles, X-Resized-From"  # readable by the page's script (CORS)
+EXPOSED_HEADERS = "X-Output-Size, X-Tiles, X-Resized-From, X-Restore"  # readable by the page's script (CORS)
 
 
 class ImageHandler(BaseHandler):

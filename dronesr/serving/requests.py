@@ -60,17 +60,22 @@ ACCEPTED_TYPES = {content_type: key for key, (_, content_type) in OUTPUT_FORMATS
 COMMON_PARAMETERS = ("format", "strip_metadata")
 SR_PARAMETERS = ("outscale",)
 FIDELITY_PARAMETERS = ("fidelity",)  # SR archives with fidelity_weights (srgan)
+RESTORE_PARAMETERS = ("restore",)  # SR archives with restore_weights (srgan, srresnet)
 STYLE_PARAMETERS = ("style", "strength", "blend", "preserve_colour")
 
 
-def sr_parameters(fidelity: bool) -> tuple[str, ...]:
-    """An SR model's own parameters: outscale, and fidelity where the archive has the PSNR weights."""
-    return SR_PARAMETERS + (FIDELITY_PARAMETERS if fidelity else ())
+def sr_parameters(fidelity: bool, restore: bool = False) -> tuple[str, ...]:
+    """An SR model's own parameters: outscale; fidelity where the archive has the PSNR weights;
+    restore where it has the restoration weights."""
+    return SR_PARAMETERS + (FIDELITY_PARAMETERS if fidelity else ()) + (RESTORE_PARAMETERS if restore else ())
 
 
-def sr_description(info: NetworkInfo, fidelity: bool) -> dict:
+def sr_description(info: NetworkInfo, fidelity: bool, restore: bool = False) -> dict:
     """What an SR model says of itself: its ``describe`` reply and, from ``make archive``, the page's note."""
-    return {"task": "super-resolution", "scale": info.scale, "architecture": info.family, "parameters": list(sr_parameters(fidelity)), "fidelity": fidelity}
+    return {
+        "task": "super-resolution", "scale": info.scale, "architecture": info.family, "parameters": list(sr_parameters(fidelity, restore)),
+        "fidelity": fidelity, "restore": restore,
+    }
 
 
 def _checked_name(name: str) -> str:

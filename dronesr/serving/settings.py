@@ -17,7 +17,9 @@ class HandlerSettings:
     """The ``handler:`` section of a model's model-config.yaml; every limit a client can reach."""
 
     weights: str = "model.pt"  # file inside the archive (the --serialized-file)
-    fidelity_weights: str = ""  # SR: the PSNR network blended in by ``fidelity`` (srgan: srresnet.pt); empty: no fidelity control
+    fidelity_weights: str = ""  # SR: the PSNR network blended in by ``fidelity`` (srgan: span_clean.pt); empty: no fidelity control
+    default_fidelity: float = 0.0  # SR: ``fidelity`` when a request does not say (0: the GAN itself)
+    restore_weights: str = ""  # SR: the restoration network blended in by ``restore`` (span_restore.pt); empty: no restore control
     tile: int = DEFAULT_TILE  # LR tile side, pixels (CPU)
     gpu_tile: int = 512  # LR tile side on a GPU: more pixels per launch, memory is not the CPU's cache
     overlap: int = DEFAULT_OVERLAP  # LR pixels shared by neighbouring tiles (from the receptive field)
@@ -45,5 +47,7 @@ class HandlerSettings:
         if unknown:
             raise ValueError(f"model-config.yaml handler: unknown setting(s) {unknown}; known: {sorted(names)}")
         settings = cls(**section)
+        if not 0.0 <= settings.default_fidelity <= 1.0:
+            raise ValueError(f"model-config.yaml handler: default_fidelity must be 0..1, got {settings.default_fidelity}")
         check_choice("model-config.yaml handler: precision", settings.precision, PRECISIONS)
         return settings

@@ -1,0 +1,103 @@
+"""A served SR model as the handler, the CLI and the evaluation run it: one network, the weights
+its archive blends (``fidelity``, ``restore``), and the per-upload choice of those two values.
+
+The shipped models are described once, by their handler configs (handlers/srgan-config.yaml,
+handlers/srresnet-config.yaml): which weights files, which controls, which defaults. The CLI and
+the evaluation read the same files from the checkout that ``make archive`` packs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from dronesr.imaging import DecodedImage
+from dronesr.inference import Upscaler
+from dronesr.interpolation import WeightsBlend
+from dronesr.restoration import auto_restore, jpeg_quality
+from dronesr.serving.settings import HandlerSettings
+from dronesr.sr_weights import load_sr_model
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+SHIPPED_SR = ("srgan", "srresnet")
+
+
+def shipped_settings(name: str) -> HandlerSettings:
+    """The ``handler:`` section of a shipped SR model's config in this checkout."""
+    config = yaml.safe_load((CHECKOUT / "handlers" / f"{name}-config.yaml").read_text())
+    return HandlerSettings.from_section(config.get("handler", {}))
+
+
+@dataclass(frozen=True)
+class BlendChoice:
+    """The fidelity and restore values one upload runs with, and why (sent back as X-Restore)."""
+
+    fidelity: float | None  # None: the model has no fidelity control
+    restore: float | None  # None: the model has no restore control
+    restore_reason: str = ""
+
+    @property
+    def restore_header(self) -> str:
+        return f"{self.restore:g} ({self.restore_reason})"
+
+
+@dataclass
+class BlendedUpscaler:
+    upscaler: Upscaler
+    blend: WeightsBlend | None
+    default_fidelity: float = 0.0
+
+    @classmethod
+    def load(cls, weights_dir: Path, settings: HandlerSettings, device: torch.device, tile: int | None = None) -> BlendedUpscaler:
+        """The network in ``settings.weights`` with the fidelity/restore weights the settings name."""
+        upscaler = Upscaler.from_weights(weights_dir / settings.weights, device, tile=tile or settings.tile, overlap=settings.overlap, tile_batch=settings.tile_batch)
+        blend = None
+        if settings.fidelity_weights or settings.restore_weights:
+            psnr, restore = (load_sr_model(weights_dir / name).state_dict() if name else None for name in (settings.fidelity_weights, settings.restore_weights))
+            blend = WeightsBlend(upscaler.model, upscaler.model.state_dict(), psnr, restore)
+        return cls(upscaler, blend, settings.default_fidelity)
+
+    @classmethod
+    def shipped(cls, name: str, device: torch.device | str = "cpu", tile: int | None = None) -> BlendedUpscaler:
+        """A shipped model (``srgan``, ``srresnet``) from this checkout's weights/; ValueError when
+        a file its config names is missing."""
+        settings = shipped_settings(name)
+        weights = CHECKOUT / "weights"
+        for file in filter(None, (settings.weights, settings.fidelity_weights, settings.restore_weights)):
+            if not (weights / file).is_file():
+                raise ValueError(f"{name}: the shipped weights {weights / file} are not there")
+        return cls.load(weights, settings, torch.device(device), tile)
+
+    @property
+    def has_fidelity(self) -> bool:
+        return self.blend is not None and self.blend.has_fidelity
+
+    @property
+    def has_restore(self) -> bool:
+        return self.blend is not None and self.blend.has_restore
+
+    def choose(self, rgb: np.ndarray, quantization: dict | None, fidelity: float | None, restore: float | None) -> BlendChoice:
+        """The values for one upload: the requested ones, else the default fidelity and
+        restore=auto's decision from the file (dronesr/restoration.py)."""
+        if self.has_fidelity and fidelity is None:
+            fidelity = self.default_fidelity
+        reason = "requested"
+        if self.has_restore and restore is None:
+            decision = auto_restore(rgb, jpeg_quality(quantization))
+            restore, reason = decision.restore, f"auto: {decision.reason}"
+        return BlendChoice(fidelity if self.has_fidelity else None, restore if self.has_restore else None, reason)
+
+    def apply(self, choice: BlendChoice) -> None:
+        if self.blend is not None:
+            self.blend.apply(choice.fidelity or 0.0, choice.restore or 0.0)
+
+    def upscale_image(self, image: DecodedImage, fidelity: float | None = None, restore: float | None = None,
+                      size: tuple[int, int] | None = None) -> tuple[np.ndarray, BlendChoice]:
+        """A decoded upload enlarged with the values ``choose`` picks for it."""
+        choice = self.choose(image.rgb, image.quantization, fidelity, restore)
+        self.apply(choice)
+        return self.upscaler.upscale(image.rgb, size=size), choice
