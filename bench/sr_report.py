@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+from bench.sr_served import BASELINE_PREFIX
 from bench.timing import PEAK_INPUT, PEAK_RUNS, Step, Timing
 
 BN_NOTE = "folded batch norm: not applicable, the generator has no batch norm"
@@ -108,6 +109,9 @@ def print_served(r: Results) -> None:
     print(f"\n== Through TorchServe: model {r.model['served']}, {r.worker['workers']} worker(s); uploads: {uploads}; reply PNG")
     print(table(TIMING_HEADER, [timing_row(t, r.conv_peak_gflops) for t in r.served.values()]))
     print(f"  worker peak memory (VmHWM of pid {r.worker['pid']}): {r.worker['peak_mib']:.0f} MiB")
+    for label, timing in r.served.items():
+        if label.startswith(BASELINE_PREFIX):
+            print(f"  {label}: {timing.seconds:.2f} s, {timing.seconds / r.served[BAR_ROUTE].seconds:.2f}x the time of {r.model['served']} (same server, same frame)")
     bar = r.bar()
     verdict, relation = ("PASS", "<=") if bar["passed"] else ("FAIL", ">")
     print(

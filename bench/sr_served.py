@@ -16,6 +16,7 @@ from harness import ROOT, torchserve
 
 UPLOADS = {"PNG": "png", "JPEG q90": "jpeg"}  # label: encode_image format
 UPLOAD_JPEG_QUALITY = 90
+BASELINE_PREFIX = "baseline "
 
 
 # --- through TorchServe ------------------------------------------------------------------------
@@ -43,20 +44,26 @@ def frame_uploads(rgb: np.ndarray) -> dict[str, bytes]:
     return {label: encode_image(rgb, None, fmt, UPLOAD_JPEG_QUALITY)[0] for label, fmt in UPLOADS.items()}
 
 
-def time_served(bench: FrameBench, model_name: str, uploads: dict[str, bytes], flops: float) -> tuple[dict[str, Timing], dict]:
-    """Every upload to TorchServe's inference API; then the worker's peak memory."""
+def time_served(bench: FrameBench, model_name: str, uploads: dict[str, bytes], flops: float, baseline: str | None = None) -> tuple[dict[str, Timing], dict]:
+    """Every upload to TorchServe's inference API; then the worker's peak memory. With
+    ``baseline`` (another archive in model_store/, e.g. an earlier release's weights), its PNG
+    upload is timed by the same server in the same run."""
     store = ROOT / "model_store"
-    if not (store / f"{model_name}.mar").exists():
-        raise SystemExit(f"{store / model_name}.mar not found: run `make archive` first (or pass --skip-server)")
+    for name in filter(None, (model_name, baseline)):
+        if not (store / f"{name}.mar").exists():
+            raise SystemExit(f"{store / name}.mar not found: run `make archive` first (or pass --skip-server)")
     expected = f"{bench.image.shape[-1] * bench.scale}x{bench.image.shape[-2] * bench.scale}"
     with tempfile.TemporaryDirectory(prefix="sr_bench_") as workdir:
         log("starting TorchServe ...")
-        server = torchserve.start(Path(workdir), store, [model_name])
+        server = torchserve.start(Path(workdir), store, [model_name, *([baseline] if baseline else [])])
         try:
             served = {}
             for upload, body in uploads.items():
                 label = f"TorchServe, {upload} upload"
                 served[label] = bench.time(label, functools.partial(post_frame, f"{server.inference}/predictions/{model_name}", body, expected), flops)
+            if baseline:
+                label = f"{BASELINE_PREFIX}{baseline}, PNG upload"
+                served[label] = bench.time(label, functools.partial(post_frame, f"{server.inference}/predictions/{baseline}", uploads["PNG"], expected), 0.0)
             return served, worker_memory(server.management, model_name)
         finally:
             server.stop()

@@ -262,13 +262,13 @@ def test_cli_outscale_and_fidelity_rules(tmp_path, tiny_weights, capsys):
     assert exit_info.value.code == 2 and "outscale must be above 1 and at most 4" in capsys.readouterr().err
 
 
-def test_cli_fidelity_blends_the_shipped_pair(tmp_path):
+def test_cli_fidelity_spans_the_gan_to_srresnet(tmp_path):
     photo = tmp_path / "p.png"
     photo.write_bytes(encode(synthetic_photo(24, 20), "PNG"))
     outputs = {}
-    for model, extra in (("srgan", []), ("srresnet", []), ("srgan", ["--fidelity", "1"])):
-        out = tmp_path / f"{model}{len(extra)}"
+    for name, model, extra in (("gan", "srgan", ["--fidelity", "0"]), ("psnr", "srresnet", []), ("srgan at 1", "srgan", ["--fidelity", "1"])):
+        out = tmp_path / name.replace(" ", "_")
         assert cli_main(["upscale", str(photo), "-o", str(out), "--model", model, "--precision", "float32", *extra]) == 0
-        outputs[model + str(len(extra))] = rgb_pixels((out / "p.png").read_bytes())
-    assert np.abs(outputs["srgan2"] - outputs["srresnet0"]).max() <= 1
-    assert np.abs(outputs["srgan0"] - outputs["srresnet0"]).max() > 2
+        outputs[name] = rgb_pixels((out / "p.png").read_bytes())
+    assert np.abs(outputs["srgan at 1"] - outputs["psnr"]).max() <= 1
+    assert np.abs(outputs["gan"] - outputs["psnr"]).max() > 2

@@ -130,9 +130,16 @@ def test_web_jpeg_share_is_the_clean_lr_saved_once_as_jpeg(hr_batch):
         deg.DegradationConfig.from_dict({"web_jpeg_prob": -0.1})
 
 
-def test_second_stage_mix_is_the_first_with_a_web_jpeg_share():
-    """srresnet's stage 2 (degradations-jpeg.yaml) changes only the web-JPEG share, as its comment says."""
-    stage2 = deg.DegradationConfig.from_yaml(CONFIG.with_name("degradations-jpeg.yaml"))
-    assert stage2.web_jpeg_prob > 0
-    assert dataclasses.replace(stage2, web_jpeg_prob=0.0, web_jpeg_quality=deg.DegradationConfig().web_jpeg_quality) \
-        == deg.DegradationConfig.from_yaml(CONFIG)
+def test_restoration_mixes_change_only_what_their_comments_say():
+    """SPAN's restoration stages: stage 1 (degradations-restore.yaml) is the base pipeline with few
+    clean samples and a web-JPEG share; stage 2 (degradations-restore2.yaml) lowers the JPEG
+    qualities and blurs more at the LR size, and changes nothing else."""
+    base = deg.DegradationConfig.from_yaml(CONFIG)
+    stage1 = deg.DegradationConfig.from_yaml(CONFIG.with_name("degradations-restore.yaml"))
+    stage2 = deg.DegradationConfig.from_yaml(CONFIG.with_name("degradations-restore2.yaml"))
+    assert stage1.clean_prob < base.clean_prob and stage1.web_jpeg_prob > 0
+    assert dataclasses.replace(stage1, clean_prob=base.clean_prob, web_jpeg_prob=0.0, web_jpeg_quality=base.web_jpeg_quality) == base
+    assert stage2.web_jpeg_quality[1] < stage1.web_jpeg_quality[1] and stage2.final_jpeg_quality[1] < stage1.final_jpeg_quality[1]
+    assert stage2.second.blur_prob > stage1.second.blur_prob
+    second = dataclasses.replace(stage2.second, blur_prob=stage1.second.blur_prob, blur_sigma=stage1.second.blur_sigma)
+    assert dataclasses.replace(stage2, web_jpeg_quality=stage1.web_jpeg_quality, final_jpeg_quality=stage1.final_jpeg_quality, second=second) == stage1

@@ -37,12 +37,12 @@ def test_tiling_is_exact_for_a_pointwise_model():
 
 
 def _real_image_and_model():
-    weights = ROOT / "weights" / "srresnet.pt"
+    weights = ROOT / "weights" / "span_clean.pt"
     sample = SHARED_DATA / "ifo" / "Large_QuadCopters"
     if weights.exists() and sample.exists():
         path = sorted(sample.iterdir())[0]
         image = load_rgb(path).permute(1, 2, 0).numpy()[:200, :180]
-        return image, Upscaler.from_weights(weights, tile=64, overlap=16, tile_batch=4)
+        return image, Upscaler.from_weights(weights, tile=64, overlap=24, tile_batch=4)  # SPAN's overlap (dronesr/archs/span.py)
     return synthetic_photo(180, 200), Upscaler(prepare_for_inference(tiny_srresnet()), tile=64, overlap=16)
 
 

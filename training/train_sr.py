@@ -2,8 +2,8 @@
 The generator is ``--arch span`` (SPAN, started from pretrained weights: make pretrained) or
 ``--arch srresnet`` (the first releases' network, trained here from scratch).
 
-    python -m training.train_sr --config training/configs/srresnet.yaml
-    python -m training.train_sr --config training/configs/srgan.yaml
+    python -m training.train_sr --config training/configs/span_restore.yaml
+    python -m training.train_sr --config training/configs/span_gan.yaml
 
 Runs are bounded (``--steps`` and/or ``--max-minutes``; the cosine learning-rate schedule spans
 whichever ends first) and resumable: every ``--epoch-steps`` steps the run validates (PSNR/SSIM on
