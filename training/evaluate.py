@@ -68,6 +68,20 @@ def in_process(upscaler: Upscaler) -> Method:
     return lambda lr, data: upscaler.upscale_tensor(lr, tiled=False)
 
 
+def on_centre(method: Method, side: int) -> Method:
+    """``method`` on the LR's centre ``side`` px only (same parity as the LR, so the centre of its
+    result is the centre of the whole result): the real-input sheet shows only a centre window, and
+    a slow peer need not enlarge the rest."""
+
+    def call(lr: torch.Tensor, data: bytes) -> torch.Tensor:
+        h, w = lr.shape[-2:]
+        ch, cw = min(h, side + (h - side) % 2), min(w, side + (w - side) % 2)
+        top, left = (h - ch) // 2, (w - cw) // 2
+        return method(lr[..., top : top + ch, left : left + cw], data)
+
+    return call
+
+
 def as_served(sr: BlendedUpscaler) -> Method:
     """A shipped model as its handler runs it: the upload decoded, restore=auto and the default
     fidelity chosen from it, tiled."""
@@ -151,11 +165,19 @@ def real_input_sheet(methods: dict[str, Method], inputs: list[tuple[str, bytes]]
         lr = to_tensor(image)
         outputs = [torch.nn.functional.interpolate(lr, scale_factor=scale, mode="nearest")]
         outputs += [to_tensor(bicubic_baseline(image, scale)) if m is None else m(lr, data) for m in methods.values()]
-        h, w = outputs[0].shape[2:]
-        c = min(view, h, w)
-        top, left = (h - c) // 2, (w - c) // 2
-        rows.append([o[0, :, top : top + c, left : left + c] for o in outputs])
+        c = min(view, *outputs[0].shape[2:])
+        rows.append([o[0, :, (o.shape[2] - c) // 2 : (o.shape[2] - c) // 2 + c, (o.shape[3] - c) // 2 : (o.shape[3] - c) // 2 + c] for o in outputs])
     save_image_grid(rows, ["input (nearest)", *methods], out, cell=view)
+
+
+def softest(paths: list[Path], scale: int) -> Path:
+    """The photo whose clean LR bicubic already enlarges best: the softest, where a model that
+    sharpens past the truth loses most."""
+    def bicubic_psnr(path: Path) -> float:
+        hr, _, _, bicubic = hr_lr_upload(path, scale)
+        return float(psnr_y(bicubic, hr, scale))
+
+    return max(paths, key=bicubic_psnr)
 
 
 def spread(paths: list[Path], count: int) -> list[Path]:
@@ -215,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-sheet", type=Path, help="write a sheet of real inputs as they are (IFO test photos at native size, aerial crops)")
     parser.add_argument("--real-ifo", default="", help="MANIFEST:N for --real-sheet: N IFO test photos spread over the split")
     parser.add_argument("--real-aerial", default="", help="MANIFEST:N for --real-sheet: N aerial test photos, centre-cropped")
+    parser.add_argument("--real-soft", action="store_true", help="add to --real-sheet the softest IFO test photo (highest bicubic PSNR of its clean LR: where sharpening past the truth shows)")
     parser.add_argument("--real-extra", nargs="*", type=Path, default=[], help="further SR weights shown only in --real-sheet (a slow peer such as Real-ESRGAN x4plus: make realesrgan)")
     parser.add_argument("--real-crop", type=int, default=300, help="aerial crop side for --real-sheet (default: 300)")
     parser.add_argument("--real-view", type=int, default=320, help="output window per cell in --real-sheet, 1:1 pixels (default: 320)")
@@ -261,13 +284,16 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             manifest, _, count = spec.rpartition(":")
             picked.append(spread(manifest_paths(Path(manifest), "test"), int(count)))
+        if args.real_soft and args.real_ifo:
+            picked[0].append(softest(manifest_paths(Path(args.real_ifo.rpartition(":")[0]), "test"), args.scale))
         sheet_methods = dict(methods)
         for path in args.real_extra:
             if not path.exists():
                 raise ConfigError(f"--real-extra {path}: not found")
             upscaler = Upscaler.from_weights(path)
             upscaler.select_precision(args.precision)
-            sheet_methods[path.stem] = in_process(upscaler)
+            context = 2 * 32  # LR px around the shown window: beyond any of our peers' receptive fields' reach
+            sheet_methods[path.stem] = on_centre(in_process(upscaler), args.real_view // args.scale + context)
         real_input_sheet(sheet_methods, real_inputs(picked[0], picked[1], args.real_crop), args.scale, args.real_sheet, args.real_view)
         print(f"wrote {args.real_sheet}")
     for spec in args.clean_sets:
