@@ -30,6 +30,18 @@ def prepare_for_inference(model: nn.Module, device: torch.device | str = "cpu") 
     return model
 
 
+def photo_like_tile(side: int) -> torch.Tensor:
+    """A deterministic 1x3xSxS tile with what photos have (smooth shading, edges, a little noise)
+    for the precision probe. Uniform noise is no photo: SPAN's features on it grow ~100x larger
+    than on photos, and its bfloat16 output measured 12.7 dB from float32 there against 55.2 dB on
+    an IFO photo and 55.4 on this tile (weights/span_clean.pt)."""
+    y, x = torch.meshgrid(torch.linspace(0, 1, side), torch.linspace(0, 1, side), indexing="ij")
+    disc = ((x - 0.5) ** 2 + (y - 0.5) ** 2 < 0.09).float()
+    tile = torch.stack([0.5 + 0.4 * torch.sin(x * 7) * torch.cos(y * 5), x, 0.15 + 0.7 * disc])
+    noise = torch.randn(tile.shape, generator=torch.Generator().manual_seed(0)) * (2 / 255)
+    return (tile + noise).clamp(0, 1).unsqueeze(0)
+
+
 @dataclass
 class Upscaler:
     """A super-resolution model with its tiling settings, device and precision (autocast; the
@@ -59,8 +71,7 @@ class Upscaler:
     def select_precision(self, requested: str = "auto", repeats: int = 2) -> PrecisionChoice:
         """Set ``precision``: as requested, or (``auto``) the fastest one measured on one tile
         whose output stays within ``MIN_PSNR_DB`` of float32 (dronesr/precision.py)."""
-        generator = torch.Generator().manual_seed(0)
-        tile = torch.rand(1, 3, self.tile, self.tile, generator=generator).to(self.device)
+        tile = photo_like_tile(self.tile).to(self.device)
 
         def run(precision: str) -> torch.Tensor:
             with torch.inference_mode():
