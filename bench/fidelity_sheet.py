@@ -25,7 +25,7 @@ def at_fidelity(sr: BlendedUpscaler, fidelity: float):
 
     def call(lr: torch.Tensor, data: bytes) -> torch.Tensor:
         image = decode_image(data, UPLOAD_LIMIT)
-        sr.apply(sr.choose(image.rgb, image.quantization, fidelity, None))
+        sr.apply(sr.choose(image.rgb, image.quantization, fidelity, None, image.palette))
         return sr.upscaler.upscale_tensor(lr)
 
     return call

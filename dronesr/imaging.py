@@ -56,6 +56,7 @@ class DecodedImage:
     source_format: str  # Pillow's name of the file's format (JPEG, PNG, ...)
     metadata: ImageMetadata | None = None  # EXIF, ICC, XMP of the file (dronesr/metadata.py)
     quantization: dict[int, list[int]] | None = None  # a JPEG's quantisation tables (restore=auto reads its quality)
+    palette: bool = False  # decoded from a palette image (GIF, palette PNG): dithering, not noise
 
     @property
     def width(self) -> int:
@@ -124,6 +125,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
         image.load()
         metadata = read_metadata(image)
         quantization = dict(image.quantization) if getattr(image, "quantization", None) else None
+        palette = image.mode in ("P", "PA")
         image = ImageOps.exif_transpose(image)
         rgb, alpha = _split_modes(image)
     except ImageError:
@@ -132,7 +134,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
         raise ImageError(f"The image data is truncated or corrupt ({exc}).") from None
     if alpha is not None and alpha.min() == 255:
         alpha = None  # an opaque alpha plane is not worth upscaling
-    return DecodedImage(np.ascontiguousarray(rgb), alpha, source_format, metadata, quantization)
+    return DecodedImage(np.ascontiguousarray(rgb), alpha, source_format, metadata, quantization, palette)
 
 
 def parse_output_format(name: str | None, default: str = "png") -> str:

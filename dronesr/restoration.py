@@ -33,6 +33,11 @@ JPEG_QUALITY_RAMP = (95.0, 75.0)
 #   Measured with the SPAN restoration fine-tune, the clean photos lost 0.2-4.8 dB to it at every
 #   estimate, the noisy ones gained from about 2 up.
 NOISE_SIGMA_RAMP = (2.0, 3.0)
+# Beyond this the "noise" is nothing the restoration network was trained on (Gaussian/Poisson up
+# to sigma 10 per channel): measured, its output blew up to -62..83 on sigma-40 noise and on
+# web-palette dithering (estimates 15-27) while the clean network stayed within -1.3..2.6, so
+# such uploads get restore 0.
+NOISE_SIGMA_UNSEEN = 12.0
 NOISE_BLOCK = 16  # px side of the blocks the noise is measured in
 NOISE_FLAT_PERCENTILE = 10
 # - blockiness: clean LR 0.86-1.59 (median 1.01); JPEG q75 re-saved as PNG 0.97-2.63 (median 1.22).
@@ -132,15 +137,17 @@ class RestoreDecision:
     blockiness: float
 
 
-def auto_restore(rgb: np.ndarray, quality: int | None) -> RestoreDecision:
-    """restore=auto for an upload: its pixels and, for a JPEG, its quality."""
+def auto_restore(rgb: np.ndarray, quality: int | None, palette: bool = False) -> RestoreDecision:
+    """restore=auto for an upload: its pixels and, for a JPEG, its quality. ``palette``: decoded
+    from a palette image (GIF, palette PNG), whose dithering is not noise."""
     sigma, blocks = noise_sigma(rgb), blockiness(rgb)
     votes = {}  # on a tie the first names the reason: the file's own quality is the surest
     if quality is not None:
         votes[f"jpeg quality {quality}"] = _ramp(quality, *JPEG_QUALITY_RAMP)
-    votes[f"noise sigma {sigma:.1f}"] = _ramp(sigma, *NOISE_SIGMA_RAMP)
+    if not palette and sigma <= NOISE_SIGMA_UNSEEN:
+        votes[f"noise sigma {sigma:.1f}"] = _ramp(sigma, *NOISE_SIGMA_RAMP)
     votes[f"blockiness {blocks:.2f}"] = _ramp(blocks, *BLOCKINESS_RAMP)
     reason, value = max(votes.items(), key=lambda item: item[1])
     if value == 0.0:
-        reason = "clean" if quality is None else f"jpeg quality {quality}"
+        reason = "palette image" if palette else f"noise sigma {sigma:.1f} beyond the trained range" if sigma > NOISE_SIGMA_UNSEEN else "clean" if quality is None else f"jpeg quality {quality}"
     return RestoreDecision(round(round(value / RESTORE_STEP) * RESTORE_STEP, 4), reason, quality, sigma, blocks)

@@ -80,14 +80,14 @@ class BlendedUpscaler:
     def has_restore(self) -> bool:
         return self.blend is not None and self.blend.has_restore
 
-    def choose(self, rgb: np.ndarray, quantization: dict | None, fidelity: float | None, restore: float | None) -> BlendChoice:
+    def choose(self, rgb: np.ndarray, quantization: dict | None, fidelity: float | None, restore: float | None, palette: bool = False) -> BlendChoice:
         """The values for one upload: the requested ones, else the default fidelity and
         restore=auto's decision from the file (dronesr/restoration.py)."""
         if self.has_fidelity and fidelity is None:
             fidelity = self.default_fidelity
         reason = "requested"
         if self.has_restore and restore is None:
-            decision = auto_restore(rgb, jpeg_quality(quantization))
+            decision = auto_restore(rgb, jpeg_quality(quantization), palette)
             restore, reason = decision.restore, f"auto: {decision.reason}"
         return BlendChoice(fidelity if self.has_fidelity else None, restore if self.has_restore else None, reason)
 
@@ -98,6 +98,6 @@ class BlendedUpscaler:
     def upscale_image(self, image: DecodedImage, fidelity: float | None = None, restore: float | None = None,
                       size: tuple[int, int] | None = None) -> tuple[np.ndarray, BlendChoice]:
         """A decoded upload enlarged with the values ``choose`` picks for it."""
-        choice = self.choose(image.rgb, image.quantization, fidelity, restore)
+        choice = self.choose(image.rgb, image.quantization, fidelity, restore, image.palette)
         self.apply(choice)
         return self.upscaler.upscale(image.rgb, size=size), choice

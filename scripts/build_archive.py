@@ -51,6 +51,8 @@ def foreign_config(weights: Path, tile: int | None, overlap: int | None, max_out
     info = network_info(model)
     config = yaml.safe_load(FOREIGN_TEMPLATE.read_text())
     handler = config["handler"]
+    for key in ("fidelity_weights", "restore_weights", "default_fidelity"):  # the template's own blends, not this network's
+        handler.pop(key, None)
     handler["weights"] = weights.name
     side = tile or handler["tile"]
     handler["tile"] = info.fit_tile(side)

@@ -91,3 +91,17 @@ def test_parse_restore_rounds_to_the_cache_step(text, value):
 def test_parse_restore_refuses_anything_else(text):
     with pytest.raises(ImageError, match="restore must be auto or a number from 0 to 1"):
         parse_restore(text)
+
+
+def test_dithering_and_noise_beyond_the_trained_range_get_no_restoration():
+    """The restoration network blew up on web-palette dithering and on sigma-40 noise (measured),
+    so auto leaves both to the clean network."""
+    gif = upload(np.asarray(Image.fromarray(smooth_photo()).convert("P").convert("RGB")), "PNG")
+    palette_gif = io.BytesIO()
+    Image.fromarray(smooth_photo()).convert("P").save(palette_gif, format="GIF")
+    image = decode_image(palette_gif.getvalue(), 10**7)
+    assert image.palette and auto_restore(image.rgb, None, image.palette).reason == "palette image"
+    assert decode_image(gif, 10**7).palette is False  # the same pixels saved as RGB are judged as pixels
+    wild = np.clip(smooth_photo() + np.random.default_rng(2).normal(0, 40, (120, 160, 3)), 0, 255).astype(np.uint8)
+    result = decision(upload(wild, "PNG"))
+    assert result.restore == 0.0 and "beyond the trained range" in result.reason

@@ -88,7 +88,7 @@ def as_served(sr: BlendedUpscaler) -> Method:
 
     def call(lr: torch.Tensor, data: bytes) -> torch.Tensor:
         image = decode_image(data, UPLOAD_LIMIT)
-        sr.apply(sr.choose(image.rgb, image.quantization, None, None))
+        sr.apply(sr.choose(image.rgb, image.quantization, None, None, image.palette))
         return sr.upscaler.upscale_tensor(lr)
 
     return call
