@@ -415,6 +415,7 @@
     let models = [];
     let photo = null;
     let busy = false;
+    let fidelityAtDefault = fidelity.value; // the slider's value at the model's default (what sends no fidelity)
 
     const selectedModel = () => (form.querySelector('input[name="model"]:checked') || {}).value;
     const selectedInfo = () => models.find((m) => m.name === selectedModel()) || models[0];
@@ -450,6 +451,11 @@
 
     const defaultFidelity = (info) => Number(info.default_fidelity) || 0;
     const showFidelity = () => { $("sr-fidelity-value").textContent = Number(fidelity.value).toFixed(2); };
+    // Automatic: the slider is off, no restore is sent and the server decides from the file.
+    function showRestore() {
+      restore.disabled = busy || restoreAuto.checked;
+      $("sr-restore-value").textContent = restoreAuto.checked ? "auto" : Number(restore.value).toFixed(2);
+    }
 
     // The fidelity slider (at the model's default) and the restoration control for models that
     // have them, and the scales the model can give.
@@ -458,6 +464,7 @@
       show($("sr-fidelity-field"), Boolean(info.fidelity));
       show($("sr-restore-field"), Boolean(info.restore));
       fidelity.value = String(defaultFidelity(info));
+      fidelityAtDefault = fidelity.value; // as the slider holds it (a default off its steps is rounded to one)
       showFidelity();
       const previous = Number(outscale.value);
       outscale.replaceChildren();
@@ -530,6 +537,7 @@
       send.disabled = value || !photo;
       input.disabled = value;
       form.querySelectorAll("input[name=model], select, input[type=range], input[type=checkbox]").forEach((el) => { el.disabled = value; });
+      showRestore(); // the restoration slider stays off while automatic is ticked
       $("sr-drop").classList.toggle("disabled", value);
     }
 
@@ -554,7 +562,7 @@
         if ($("sr-strip-metadata").checked) params.strip_metadata = "true";
         if (s !== info.scale) params.outscale = String(s);
         const amount = Number(fidelity.value);
-        const blended = info.fidelity && amount !== defaultFidelity(info);
+        const blended = Boolean(info.fidelity) && fidelity.value !== fidelityAtDefault; // the default is the server's own
         if (blended) params.fidelity = amount.toFixed(2);
         if (info.restore && !restoreAuto.checked) params.restore = Number(restore.value).toFixed(2);
         const result = await predict(model, photo.file, params, job);
@@ -614,8 +622,9 @@
     form.addEventListener("change", (e) => { if (e.target.name === "model") modelChanged(); });
     outscale.addEventListener("change", scaleChanged);
     fidelity.addEventListener("input", showFidelity);
-    restore.addEventListener("input", () => { $("sr-restore-value").textContent = Number(restore.value).toFixed(2); });
-    restoreAuto.addEventListener("change", () => { restore.disabled = restoreAuto.checked; });
+    restore.addEventListener("input", showRestore);
+    restoreAuto.addEventListener("change", showRestore);
+    showRestore();
     resultImg.draggable = false;
     listModels(SHIPPED_SR);
     modelsReady.then(listModels);

@@ -10,10 +10,14 @@ Screenshots: the test's tmp_path, and copies in test-output/frontend-*.png (git-
 from __future__ import annotations
 
 import datetime
+import importlib.util
+import json
 import os
 import re
 import shutil
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
@@ -150,6 +154,7 @@ def test_served_models_fidelity_and_outscale(page, tmp_path):
     expect(page.locator("#sr-fidelity-field")).to_be_visible()
     expect(page.locator("#sr-fidelity-value")).to_have_text("0.50")  # srgan's default_fidelity
     expect(page.locator("#sr-restore-field")).to_be_visible()
+    expect(page.locator("#sr-restore-value")).to_have_text("auto")
     page.check("input[name=model][value=srresnet]")
     expect(page.locator("#sr-fidelity-field")).to_be_hidden()
     expect(page.locator("#sr-restore-field")).to_be_visible()
@@ -164,6 +169,7 @@ def test_served_models_fidelity_and_outscale(page, tmp_path):
     page.click("#sr-send")
     expect(page.locator("#sr-meta")).to_contain_text("SRGAN (fidelity 0.30) · 200 × 200 px", timeout=RESULT_TIMEOUT_MS)
     expect(page.locator("#sr-meta")).to_contain_text(re.compile(r"restoration [0-9.]+ \(auto: "))  # restore=auto, from X-Restore
+    expect(page.locator("#sr-restore")).to_be_disabled()  # still automatic after the page was busy
     assert natural_size(page, "#sr-result") == [200, 200]
     assert page.locator("#sr-bicubic").evaluate("c => [c.width, c.height]") == [200, 200]
     assert page.locator("#sr-download").get_attribute("download") == "drone_srgan_x2.png"
@@ -185,6 +191,170 @@ def test_restoration_is_automatic_unless_set_by_hand(page):
     page.click("#sr-send")
     expect(page.locator("#sr-meta")).to_contain_text("restoration 0.25 (requested)", timeout=RESULT_TIMEOUT_MS)
     assert page.evaluate("window.sentForms") == [{"format": "png", "restore": "0.25"}]
+
+
+# ------------------------------------------------------------------ the page against a stubbed API
+# No TorchServe: the page's own server (frontend/server.py, in this process) with model notes
+# written here, and Playwright answering the API's requests. For what the page shows and sends.
+STUB_API = "http://127.0.0.1:9"  # never reached: every request to it is answered by the route below
+STUB_NOTES = [
+    {"name": "srgan", "task": "super-resolution", "scale": 4, "architecture": "SPAN", "fidelity": True, "restore": True,
+     "default_fidelity": 0.5},
+    {"name": "srresnet", "task": "super-resolution", "scale": 4, "architecture": "SPAN", "fidelity": False, "restore": True},
+    {"name": "plain", "task": "super-resolution", "scale": 4, "architecture": "ESRGAN", "fidelity": False, "restore": False},
+]
+STUB_RESTORE = {  # X-Restore by model; none for a model without restore
+    "srgan": "1 (auto: jpeg quality 40)",
+    "srresnet": "0.35 (auto: <b>noise</b> sigma 2.6)",  # markup in server text must stay text
+}
+
+
+def page_server(tmp_path: Path):
+    spec = importlib.util.spec_from_file_location("frontend_page_server", ROOT / "frontend" / "server.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    store = tmp_path / "model_store"
+    store.mkdir()
+    for note in STUB_NOTES:
+        (store / f"{note['name']}.json").write_text(json.dumps(note))
+    return module.make_server("127.0.0.1", 0, STUB_API, model_store=store)
+
+
+@pytest.fixture
+def stub_page(browser, tmp_path):
+    """The page with srgan, srresnet and "plain" (no fidelity, no restore); each prediction is a
+    400 x 400 PNG with the model's X-Restore, read through the same CORS headers TorchServe sends."""
+    httpd = page_server(tmp_path)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    origin = f"http://127.0.0.1:{httpd.server_address[1]}"
+    result = encode(synthetic_photo(400, 400), "PNG", compress_level=1)
+
+    def answer(route):
+        cors = {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": "X-Output-Size, X-Tiles, X-Resized-From, X-Restore"}
+        path = urlsplit(route.request.url).path
+        model = path.rsplit("/", 1)[-1]
+        if path == "/ping":
+            route.fulfill(status=200, content_type="application/json", headers=cors, body='{"status": "Healthy"}')
+        elif path.startswith("/predictions/") and model in {n["name"] for n in STUB_NOTES}:
+            headers = {**cors, "X-Output-Size": "400x400", **({"X-Restore": STUB_RESTORE[model]} if model in STUB_RESTORE else {})}
+            route.fulfill(status=200, content_type="image/png", headers=headers, body=result)
+        else:
+            route.fulfill(status=404, content_type="application/json", headers=cors, body=(
+                f'{{"code": 404, "type": "ModelNotFoundException", "message": "Model not found: {model}"}}'))
+
+    context = browser.new_context(viewport=VIEWPORT)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.route(STUB_API + "/**", answer)
+    try:
+        tab.goto(origin + "/")
+        expect(tab.locator("#sr-models input[name=model]")).to_have_count(3)  # models.json was read
+        yield tab
+    finally:
+        context.close()
+        httpd.shutdown()
+        httpd.server_close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def send_and_wait(tab, meta_text: str) -> None:
+    tab.evaluate("document.getElementById('sr-meta').textContent = ''")
+    tab.click("#sr-send")
+    expect(tab.locator("#sr-meta")).to_contain_text(meta_text)
+
+
+def test_restoration_and_fidelity_controls_follow_the_model_notes(stub_page, tmp_path):
+    """Restoration is offered for models whose note says restore, automatic by default (no restore
+    sent, the server's choice shown from X-Restore as text); fidelity starts at the model's
+    default and is sent only when moved from it."""
+    tab = stub_page
+    restore_field, restore, auto = tab.locator("#sr-restore-field"), tab.locator("#sr-restore"), tab.locator("#sr-restore-auto")
+    expect(tab.locator("input[name=model][value=srgan]")).to_be_checked()
+    expect(tab.locator("#sr-fidelity-field")).to_be_visible()
+    expect(tab.locator("#sr-fidelity")).to_have_value("0.5")  # default_fidelity, not 0
+    expect(tab.locator("#sr-fidelity-value")).to_have_text("0.50")
+    expect(restore_field).to_be_visible()
+    expect(auto).to_be_checked()
+    expect(restore).to_be_disabled()
+    expect(tab.locator("#sr-restore-value")).to_have_text("auto")
+    expect(tab.locator("#sr-restore-hint")).to_have_text("0: keep the input as it is · 1: remove JPEG blocks, noise and blur")
+    expect(tab.locator("#sr-fidelity-hint")).to_have_text("0: the GAN's texture · 1: the PSNR model's smoothness (less invented detail)")
+    tab.check("input[name=model][value=srresnet]")
+    expect(tab.locator("#sr-fidelity-field")).to_be_hidden()
+    expect(restore_field).to_be_visible()
+    tab.check("input[name=model][value=plain]")
+    expect(tab.locator("#sr-fidelity-field")).to_be_hidden()
+    expect(restore_field).to_be_hidden()
+    tab.check("input[name=model][value=srgan]")
+    expect(restore_field).to_be_visible()
+
+    # Defaults: neither fidelity nor restore is sent; the server's restoration is shown.
+    tab.set_input_files("#sr-file", files=[{"name": "drone.jpg", "mimeType": "image/jpeg", "buffer": drone_photo()}])
+    tab.evaluate(RECORD_FORMS)
+    send_and_wait(tab, "SRGAN · 400 × 400 px · PNG")
+    expect(tab.locator("#sr-meta")).to_contain_text("restoration 1 (auto: jpeg quality 40)")
+    expect(restore).to_be_disabled()  # busy and back: still automatic
+
+    # By hand: the slider is enabled and its value sent with 2 decimals; fidelity moved off its
+    # default is sent, moved back it is not.
+    tab.uncheck("#sr-restore-auto")
+    expect(restore).to_be_enabled()
+    restore.fill("0.4")
+    expect(tab.locator("#sr-restore-value")).to_have_text("0.40")
+    tab.locator("#sr-fidelity").fill("0.3")
+    send_and_wait(tab, "SRGAN (fidelity 0.30) · 400 × 400 px")
+    expect(restore).to_be_enabled()
+    tab.locator("#sr-fidelity").fill("0.5")
+    send_and_wait(tab, "SRGAN · 400 × 400 px")
+    tab.check("#sr-restore-auto")
+    expect(restore).to_be_disabled()
+    expect(tab.locator("#sr-restore-value")).to_have_text("auto")
+    send_and_wait(tab, "SRGAN · 400 × 400 px")
+    assert tab.evaluate("window.sentForms") == [
+        {"format": "png"},
+        {"format": "png", "fidelity": "0.30", "restore": "0.40"},
+        {"format": "png", "restore": "0.40"},
+        {"format": "png"},
+    ]
+
+    # X-Restore is server text: shown as it came, never parsed as markup.
+    tab.check("input[name=model][value=srresnet]")
+    send_and_wait(tab, "SRResNet · 400 × 400 px")
+    expect(tab.locator("#sr-meta")).to_contain_text("restoration 0.35 (auto: <b>noise</b> sigma 2.6)")
+    expect(tab.locator("#sr-meta b")).to_have_count(0)
+    screenshot(tab, tmp_path, "frontend-sr-restoration")
+
+    # A model without restore: no restore sent even with automatic unticked, nothing shown.
+    tab.uncheck("#sr-restore-auto")
+    tab.check("input[name=model][value=plain]")
+    send_and_wait(tab, "plain · 400 × 400 px")
+    expect(tab.locator("#sr-meta")).not_to_contain_text("restoration")
+    assert tab.evaluate("window.sentForms.slice(4)") == [{"format": "png"}, {"format": "png"}]
+
+
+def test_without_models_json_the_shipped_models_have_fidelity_and_restoration(browser, tmp_path):
+    """models.json unreadable: the page's own list says srgan has fidelity (default 0.5) and
+    restoration, srresnet restoration."""
+    httpd = page_server(tmp_path)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        tab = context.new_page()
+        tab.route("**/models.json", lambda r: r.fulfill(status=500, content_type="text/plain", body="broken"))
+        tab.route(STUB_API + "/**", lambda r: r.abort("connectionrefused"))
+        tab.goto(f"http://127.0.0.1:{httpd.server_address[1]}/")
+        expect(tab.locator("#sr-models input[name=model]")).to_have_count(2)
+        expect(tab.locator("#sr-fidelity-value")).to_have_text("0.50")
+        expect(tab.locator("#sr-restore-field")).to_be_visible()
+        tab.check("input[name=model][value=srresnet]")
+        expect(tab.locator("#sr-fidelity-field")).to_be_hidden()
+        expect(tab.locator("#sr-restore-field")).to_be_visible()
+    finally:
+        context.close()
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def test_a_file_that_is_not_an_image_gets_a_readable_error(page, tmp_path):
