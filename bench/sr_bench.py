@@ -87,9 +87,10 @@ def reference_srresnet16(scale: int) -> SRResNet:
     return prepare_for_inference(model)
 
 
-def describe(model: SRResNet) -> str:
+def describe(model: nn.Module) -> str:
     parameters = sum(p.numel() for p in model.parameters())
-    return f"SRResNet {model.head[0].out_channels} ch x {len(model.body)} blocks, {parameters / 1e6:.2f} M parameters"
+    arguments = ", ".join(f"{k} {v}" for k, v in getattr(model, "arch_kwargs", {}).items())
+    return f"{type(model).__name__} ({arguments}), {parameters / 1e6:.2f} M parameters"
 
 
 def eager_forward(model: nn.Module, image: torch.Tensor, memory_format: torch.memory_format) -> Callable[[], torch.Tensor]:
