@@ -78,6 +78,14 @@ def test_clean_png_is_left_alone_and_noise_is_restored():
     assert second.restore >= 0.8 and second.reason.startswith("noise sigma") and 5.0 < second.noise_sigma < 7.5
 
 
+def test_thin_lines_are_not_noise():
+    """Wires and road markings 1 px wide: no Sobel gradient on the line itself, a large Laplacian."""
+    wires = photo().copy()
+    wires[::12], wires[:, ::12] = 20, 235
+    result = decision(upload(wires, "PNG"))
+    assert result.noise_sigma < 2.0 and result.restore == 0.0
+
+
 def test_clipped_highlights_do_not_hide_the_noise():
     """A blown-out sky is the flattest part of a noisy photo, but its noise was clipped away."""
     rgb = photo().astype(np.float64)
