@@ -13,22 +13,10 @@ from pathlib import Path
 
 import torch
 
-from dronesr.imaging import decode_image
 from dronesr.sr_model import BlendedUpscaler
 from harness import ROOT
 from training.dataset import manifest_paths
-from training.evaluate import UPLOAD_LIMIT, real_input_sheet, real_inputs, spread
-
-
-def at_fidelity(sr: BlendedUpscaler, fidelity: float):
-    """srgan as served (restore=auto from the file) at one fidelity: a sheet method."""
-
-    def call(lr: torch.Tensor, data: bytes) -> torch.Tensor:
-        image = decode_image(data, UPLOAD_LIMIT)
-        sr.apply(sr.choose(image.rgb, image.quantization, fidelity, None, image.palette))
-        return sr.upscaler.upscale_tensor(lr)
-
-    return call
+from training.evaluate import as_served, real_input_sheet, real_inputs, spread
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     for fidelity in args.fidelities:
         label = f"fidelity {fidelity:g}" + (" (the GAN)" if fidelity == 0 else " (= srresnet)" if fidelity == 1 else "")
         label += " (default)" if fidelity == sr.default_fidelity else ""
-        methods[label] = at_fidelity(sr, fidelity)
+        methods[label] = as_served(sr, fidelity)
     ifo, aerial = (spread(manifest_paths(m, "test"), n) for m, n in ((args.ifo, args.count[0]), (args.aerial, args.count[1])))
     inputs = real_inputs(ifo, aerial, args.crop)
     real_input_sheet(methods, inputs, sr.upscaler.scale, args.out, args.view)

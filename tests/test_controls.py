@@ -181,15 +181,6 @@ def test_bad_restore_is_400(restore_handler, value):
     assert code == 400 and b"restore" in body
 
 
-def test_restore_on_a_model_without_it_is_an_unknown_parameter(tmp_path, tiny_weights):
-    shutil.copy(tiny_weights, tmp_path / "model.pt")
-    ctx = make_context(tmp_path)
-    handler = SuperResolutionHandler()
-    handler.initialize(ctx)
-    code, body = handler_reply(handler, ctx, {"body": encode(synthetic_photo(16, 16), "PNG"), "restore": "auto"})
-    assert code == 400 and b"Unknown parameter" in body
-
-
 def test_fidelity_one_is_the_psnr_network_and_zero_the_default(sr_handler):
     handler, ctx, model_dir = sr_handler
     photo = encode(synthetic_photo(36, 28), "PNG")
@@ -209,12 +200,13 @@ def test_fidelity_one_is_the_psnr_network_and_zero_the_default(sr_handler):
     assert handler.describe()["fidelity"] is True and "fidelity" in handler.describe()["parameters"]
 
 
-def test_fidelity_on_a_model_without_it_is_an_unknown_parameter(tmp_path, tiny_weights):
+@pytest.mark.parametrize("name, value", [("fidelity", "0.5"), ("restore", "auto")])
+def test_blend_parameters_on_a_model_without_them_are_unknown(tmp_path, tiny_weights, name, value):
     shutil.copy(tiny_weights, tmp_path / "model.pt")
     ctx = make_context(tmp_path)
     handler = SuperResolutionHandler()
     handler.initialize(ctx)
-    code, body = handler_reply(handler, ctx, {"body": encode(synthetic_photo(16, 16), "PNG"), "fidelity": "0.5"})
+    code, body = handler_reply(handler, ctx, {"body": encode(synthetic_photo(16, 16), "PNG"), name: value})
     assert code == 400 and b"Unknown parameter" in body and b"outscale" in body
 
 

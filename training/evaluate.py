@@ -82,13 +82,13 @@ def on_centre(method: Method, side: int) -> Method:
     return call
 
 
-def as_served(sr: BlendedUpscaler) -> Method:
-    """A shipped model as its handler runs it: the upload decoded, restore=auto and the default
-    fidelity chosen from it, tiled."""
+def as_served(sr: BlendedUpscaler, fidelity: float | None = None) -> Method:
+    """A shipped model as its handler runs it: the upload decoded, restore=auto and (unless
+    given) the default fidelity chosen from it, tiled."""
 
     def call(lr: torch.Tensor, data: bytes) -> torch.Tensor:
         image = decode_image(data, UPLOAD_LIMIT)
-        sr.apply(sr.choose(image.rgb, image.quantization, None, None, image.palette))
+        sr.apply(sr.choose(image.rgb, image.quantization, fidelity, None, image.palette))
         return sr.upscaler.upscale_tensor(lr)
 
     return call
