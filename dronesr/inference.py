@@ -21,6 +21,9 @@ from dronesr.sr_weights import load_sr_model
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH, upscale_tiled
 
 
+MAX_GPU_TILE_BATCH = 16  # tiles per forward on a GPU at most: past it launches are already full
+
+
 def prepare_for_inference(model: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
     """eval mode on ``device``, frozen weights, and the model's ``inference_memory_format`` (default
     channels_last: oneDNN's fast layout for convolutions, measured faster for the SR networks)."""
@@ -82,18 +85,43 @@ class Upscaler:
         return choice
 
     @torch.inference_mode()
-    def upscale_tensor(self, image: torch.Tensor, tiled: bool = True, size: tuple[int, int] | None = None) -> torch.Tensor:
-        """1x3xHxW float [0,1] -> 1x3x(sH)x(sW) float (unclamped), on the CPU; with ``size``
-        (width, height), the network's result resized to it (antialiased bicubic, before
-        quantisation: the ``outscale`` path)."""
-        image = image.to(self.device)
+    def enlarge(self, image: torch.Tensor, tiled: bool = True, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """1x3xHxW float [0,1] -> 1x3x(sH)x(sW) float32 (unclamped) on the model's device; with
+        ``size`` (width, height), the network's result resized to it there (antialiased bicubic,
+        before quantisation: the ``outscale`` path)."""
+        image = self.to_device(image)
         if not tiled:
-            result = self._forward(image).cpu()
+            result = self._forward(image)
         else:
-            result = upscale_tiled(self._forward, image, self.scale, self.tile, self.overlap, self.tile_batch).cpu()
+            result = upscale_tiled(self._forward, image, self.scale, self.tile, self.overlap, self.tile_batch)
         if size is not None and (size[1], size[0]) != tuple(result.shape[-2:]):
             result = bicubic_resize(result, (size[1], size[0]))
         return result
+
+    def fit_tile_batch(self, limit: int = MAX_GPU_TILE_BATCH, share: float = 0.5) -> int:
+        """On CUDA, set ``tile_batch`` to as many tiles per forward as ``share`` of the free GPU
+        memory holds (one tile's peak measured at the chosen precision), at most ``limit``; on
+        other devices keep it. Returns it."""
+        if self.device.type != "cuda":
+            return self.tile_batch
+        torch.cuda.synchronize(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        before = torch.cuda.memory_allocated(self.device)
+        self.enlarge(photo_like_tile(self.tile), tiled=False)
+        per_tile = max(1, torch.cuda.max_memory_allocated(self.device) - before)
+        free, _ = torch.cuda.mem_get_info(self.device)
+        self.tile_batch = max(1, min(limit, int(free * share // per_tile)))
+        return self.tile_batch
+
+    def to_device(self, image: torch.Tensor) -> torch.Tensor:
+        """The input on the model's device; from pinned host memory without blocking on CUDA."""
+        if self.device.type == "cuda" and image.device.type == "cpu":
+            return image.pin_memory().to(self.device, non_blocking=True)
+        return image.to(self.device)
+
+    def upscale_tensor(self, image: torch.Tensor, tiled: bool = True, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """:meth:`enlarge`, the result brought back to the CPU."""
+        return self.enlarge(image, tiled, size).cpu()
 
     def upscale(self, rgb: np.ndarray, tiled: bool = True, size: tuple[int, int] | None = None) -> np.ndarray:
         """H x W x 3 uint8 -> sH x sW x 3 uint8 (or ``size`` = (width, height))."""

@@ -57,7 +57,10 @@ class WeightsBlend:
             if other is not None:
                 check_same_network(base, other)  # ValueError at start rather than per request
         self.model = model
-        self.base, self.psnr, self.restore = (_detached(s) for s in (base, psnr, restore))
+        # every state on the model's device: the blends mix them (a CPU file with a GPU network
+        # would fail there) and loading a blend then copies within one device
+        device = next(model.parameters()).device
+        self.base, self.psnr, self.restore = (_detached(s, device) for s in (base, psnr, restore))
         self.cache: OrderedDict[tuple[float, float], dict[str, torch.Tensor]] = OrderedDict()
         self.cache_size = cache_size
         self.current: tuple[float, float] | None = None
@@ -99,7 +102,7 @@ class WeightsBlend:
             self.current = key
 
 
-def _detached(state: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor] | None:
+def _detached(state: dict[str, torch.Tensor] | None, device: torch.device) -> dict[str, torch.Tensor] | None:
     if state is None:
         return None
-    return {k: v.detach().float().clone() if v.is_floating_point() else v for k, v in state.items()}
+    return {k: v.detach().to(device, torch.float32, copy=True) if v.is_floating_point() else v.to(device) for k, v in state.items()}

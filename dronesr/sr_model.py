@@ -18,6 +18,7 @@ import yaml
 from dronesr.imaging import DecodedImage
 from dronesr.inference import Upscaler
 from dronesr.interpolation import WeightsBlend
+from dronesr.precision import PrecisionChoice
 from dronesr.restoration import auto_restore, jpeg_quality
 from dronesr.serving.settings import HandlerSettings
 from dronesr.sr_weights import load_sr_model
@@ -50,16 +51,30 @@ class BlendedUpscaler:
     upscaler: Upscaler
     blend: WeightsBlend | None
     default_fidelity: float = 0.0
+    fit_tile_batch: bool = False  # prepare() sizes the GPU tile batch from free memory
 
     @classmethod
     def load(cls, weights_dir: Path, settings: HandlerSettings, device: torch.device, tile: int | None = None) -> BlendedUpscaler:
-        """The network in ``settings.weights`` with the fidelity/restore weights the settings name."""
-        upscaler = Upscaler.from_weights(weights_dir / settings.weights, device, tile=tile or settings.tile, overlap=settings.overlap, tile_batch=settings.tile_batch)
+        """The network in ``settings.weights`` with the fidelity/restore weights the settings name,
+        tiled as the settings say for ``device`` (a GPU's tile and tile batch, or the CPU's)."""
+        on_gpu = device.type == "cuda"
+        upscaler = Upscaler.from_weights(
+            weights_dir / settings.weights, device, tile=tile or (settings.gpu_tile if on_gpu else settings.tile),
+            overlap=settings.overlap, tile_batch=(settings.gpu_tile_batch or 1) if on_gpu else settings.tile_batch,
+        )
         blend = None
         if settings.fidelity_weights or settings.restore_weights:
             psnr, restore = (load_sr_model(weights_dir / name).state_dict() if name else None for name in (settings.fidelity_weights, settings.restore_weights))
             blend = WeightsBlend(upscaler.model, upscaler.model.state_dict(), psnr, restore)
-        return cls(upscaler, blend, settings.default_fidelity)
+        return cls(upscaler, blend, settings.default_fidelity, fit_tile_batch=on_gpu and not settings.gpu_tile_batch)
+
+    def prepare(self, precision: str = "auto") -> PrecisionChoice:
+        """Choose the precision (measured unless ``precision`` names one), then on a GPU the tile
+        batch that fits its free memory at that precision, unless the settings fixed it."""
+        choice = self.upscaler.select_precision(precision)
+        if self.fit_tile_batch:
+            self.upscaler.fit_tile_batch()
+        return choice
 
     @classmethod
     def shipped(cls, name: str, device: torch.device | str = "cpu", tile: int | None = None) -> BlendedUpscaler:

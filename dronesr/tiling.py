@@ -36,10 +36,14 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return starts
 
 
-def _ramp(length: int, margin: int, ramp: int, at_start: bool, at_end: bool) -> torch.Tensor:
-    """1-D weights: 0 in ``margin`` and a linear ramp over ``ramp`` at each shared edge, 1 elsewhere."""
-    weights = torch.ones(length)
-    profile = torch.cat([torch.zeros(margin), torch.linspace(0, 1, ramp + 2)[1:-1]]) if ramp > 0 or margin > 0 else torch.ones(0)
+def _ramp(length: int, margin: int, ramp: int, at_start: bool, at_end: bool, device: torch.device | None = None) -> torch.Tensor:
+    """1-D weights on ``device``: 0 in ``margin`` and a linear ramp over ``ramp`` at each shared
+    edge, 1 elsewhere."""
+    weights = torch.ones(length, device=device)
+    if ramp > 0 or margin > 0:
+        profile = torch.cat([torch.zeros(margin, device=device), torch.linspace(0, 1, ramp + 2, device=device)[1:-1]])
+    else:
+        profile = torch.ones(0, device=device)
     n = min(len(profile), length)
     if at_start:
         weights[:n] = torch.minimum(weights[:n], profile[:n])
@@ -74,7 +78,9 @@ def upscale_tiled(
     ``overlap`` is in input pixels: a quarter of it next to each tile's edge is discarded (margin) and
     the middle half is cross-faded between the two tiles.
     Memory holds the output accumulator plus ``batch_size`` tiles of activations, never the whole
-    frame's activations.
+    frame's activations. Everything the stitching creates lives on the device of the model's output
+    (a mask left on the CPU breaks CUDA; tests run this on PyTorch's ``meta`` device) and
+    accumulates in float32 whatever the model's precision.
     """
     if image.dim() != 4 or image.shape[0] != 1:
         raise ValueError("upscale_tiled expects a single image batch of shape 1xCxHxW")
@@ -85,7 +91,6 @@ def upscale_tiled(
     # overlap (output px) = margin | blend | margin: each tile keeps a margin's distance from its edge.
     margin = overlap * scale // 4
     ramp = overlap * scale - 2 * margin
-    out_channels = None
     output = weight_sum = None
     tiles = list(iter_tiles(height, width, tile, overlap))
     row_starts = sorted({t[0] for t in tiles})
@@ -96,12 +101,12 @@ def upscale_tiled(
         result = model(batch)
         if output is None:
             out_channels = result.shape[1]
-            output = image.new_zeros(1, out_channels, height * scale, width * scale)
-            weight_sum = image.new_zeros(1, 1, height * scale, width * scale)
-        for (top, left, h, w), out_tile in zip(group, result):
-            mask_y = _ramp(h * scale, margin, ramp, top != row_starts[0], top != row_starts[-1])
-            mask_x = _ramp(w * scale, margin, ramp, left != col_starts[0], left != col_starts[-1])
-            mask = (mask_y[:, None] * mask_x[None, :]).to(out_tile.dtype)
+            output = result.new_zeros(1, out_channels, height * scale, width * scale, dtype=torch.float32)
+            weight_sum = result.new_zeros(1, 1, height * scale, width * scale, dtype=torch.float32)
+        for (top, left, h, w), out_tile in zip(group, result.float()):
+            mask_y = _ramp(h * scale, margin, ramp, top != row_starts[0], top != row_starts[-1], out_tile.device)
+            mask_x = _ramp(w * scale, margin, ramp, left != col_starts[0], left != col_starts[-1], out_tile.device)
+            mask = mask_y[:, None] * mask_x[None, :]
             ys, xs = slice(top * scale, (top + h) * scale), slice(left * scale, (left + w) * scale)
             output[0, :, ys, xs] += out_tile * mask
             weight_sum[0, :, ys, xs] += mask

@@ -24,6 +24,7 @@ this file only says which steps run, in which order, with the archive's settings
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 from ts.metrics.metric_type_enum import MetricTypes
@@ -38,16 +39,17 @@ from dronesr.sr_model import BlendedUpscaler
 from dronesr.sr_weights import network_info
 from dronesr.tiling import count_tiles
 
+logger = logging.getLogger(__name__)
+
 
 class SuperResolutionHandler(ImageHandler):
     def load(self, model_dir: Path) -> None:
-        s = self.settings
-        tile = s.gpu_tile if self.device.type == "cuda" else s.tile
-        self.sr = BlendedUpscaler.load(model_dir, s, self.device, tile)
+        self.sr = BlendedUpscaler.load(model_dir, self.settings, self.device)
         self.upscaler = self.sr.upscaler
         self.info = network_info(self.upscaler.model)
         self.parameters = sr_parameters(self.sr.has_fidelity, self.sr.has_restore)
-        self.report_precision(self.upscaler.select_precision(s.precision))
+        self.report_precision(self.sr.prepare(self.settings.precision))
+        logger.info("%s tiles: %d px, overlap %d, %d per forward on %s", type(self).__name__, self.upscaler.tile, self.upscaler.overlap, self.upscaler.tile_batch, self.device)
 
     def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
         scale = self.upscaler.scale
@@ -77,8 +79,10 @@ class SuperResolutionHandler(ImageHandler):
         return dataclasses.replace(image, rgb=rgb, alpha=alpha)
 
     def describe(self) -> dict:
+        u = self.upscaler
         return {
             **sr_description(self.info, self.sr.has_fidelity, self.sr.has_restore),
             "default_fidelity": self.sr.default_fidelity if self.sr.has_fidelity else None,
+            "tiling": {"tile": u.tile, "overlap": u.overlap, "tile_batch": u.tile_batch},
             **super().describe(),
         }

@@ -264,3 +264,14 @@ def test_cli_fidelity_spans_the_gan_to_srresnet(tmp_path):
         outputs[name] = rgb_pixels((out / "p.png").read_bytes())
     assert np.abs(outputs["srgan at 1"] - outputs["psnr"]).max() <= 1
     assert np.abs(outputs["gan"] - outputs["psnr"]).max() > 2
+
+
+def test_weights_blend_mixes_on_the_models_device():
+    """The GAN lives with the network on its device, the PSNR and restoration files are read on
+    the CPU: every blend must still be computed on one device (``meta`` stands in for a GPU)."""
+    clean, restore = (tiny_srresnet(seed=s).state_dict() for s in (2, 3))
+    model = tiny_srresnet(seed=1).to("meta")
+    blend = WeightsBlend(model, model.state_dict(), clean, restore)
+    for fidelity, amount in ((0.5, 0.5), (0.25, 1.0), (1.0, 0.3)):
+        blend.apply(fidelity, amount)
+        assert all(v.device.type == "meta" for v in blend.state(fidelity, amount).values())

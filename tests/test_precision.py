@@ -12,7 +12,7 @@ import torch
 from dronesr import precision as prec
 from dronesr.inference import Upscaler, prepare_for_inference
 from handlers.sr_handler import SuperResolutionHandler
-from tests.helpers import make_context, synthetic_photo, tiny_srresnet
+from tests.helpers import encode, handler_reply, make_context, rgb_pixels, synthetic_photo, tiny_srresnet
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -78,6 +78,10 @@ def test_handler_reports_its_choice_in_describe_and_metrics(tmp_path, tiny_weigh
     assert described["precision"]["precision"] in ("float32", "bfloat16", "float16")
     assert "float32" in described["precision"]["seconds"]
     assert any(name == "DronesrPrecisionTileMs" for name, _ in ctx.metrics.times)
+    on_gpu = torch.cuda.is_available()
+    settings = handler.settings
+    assert described["tiling"]["tile"] == (settings.gpu_tile if on_gpu else settings.tile)
+    assert (described["tiling"]["tile_batch"] >= 1) if on_gpu else (described["tiling"]["tile_batch"] == settings.tile_batch)
 
 
 def test_handler_refuses_an_unknown_precision_setting(tmp_path, tiny_weights):
@@ -103,3 +107,7 @@ def test_cuda_handler_uses_the_assigned_gpu_and_its_tile(tmp_path, tiny_weights)
     handler = SuperResolutionHandler()
     handler.initialize(ctx)
     assert handler.device.type == "cuda" and handler.upscaler.tile == handler.settings.gpu_tile
+    # the tile batch fitted to free memory, and a frame of several GPU tiles through the handler
+    assert 1 <= handler.upscaler.tile_batch <= 16
+    status, body = handler_reply(handler, ctx, {"body": encode(synthetic_photo(700, 300))})
+    assert status == 200 and rgb_pixels(body).shape == (1200, 2800, 3)

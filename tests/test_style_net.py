@@ -121,3 +121,18 @@ def test_checkpoint_roundtrip_keeps_names_and_outputs(tmp_path):
     with torch.no_grad():
         assert torch.equal(loaded(x, loaded.style_vector("gamma")), net(x, net.style_vector("gamma")))
     json.dumps(torch.load(path, weights_only=True)["arch_kwargs"])  # JSON-able
+
+
+@pytest.mark.parametrize("preserve_colour", [False, True])
+def test_stylize_keeps_every_tensor_on_the_models_device(preserve_colour):
+    """PyTorch's ``meta`` device stands in for a GPU on every machine: a tensor the style path
+    creates on the CPU (the guided upsample's, the colour transfer's) fails here as on CUDA."""
+    from dronesr.colour import luminance, with_chroma_of
+
+    model = prepare_for_inference(tiny_style_net(), "meta")
+    photo = torch.rand(1, 3, 90, 120).to("meta")
+    source = luminance(photo).expand(-1, 3, -1, -1) if preserve_colour else photo
+    result = model.stylize(source, model.style_vector(NAMES[0]), work_side=48, strength=0.7)  # guided upsample from 48 px
+    if preserve_colour:
+        result = with_chroma_of(result, photo)
+    assert result.device.type == "meta" and result.shape == photo.shape

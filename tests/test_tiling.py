@@ -74,3 +74,25 @@ def test_upscaler_uint8_roundtrip_shapes(tiny_weights):
     upscaler = Upscaler.from_weights(tiny_weights, tile=32, overlap=8)
     out = upscaler.upscale(synthetic_photo(50, 40))
     assert out.shape == (160, 200, 3) and out.dtype == np.uint8
+
+
+def _on_meta(model: torch.nn.Module) -> Upscaler:
+    """An Upscaler whose model lives on PyTorch's ``meta`` device: a non-CPU device on every
+    machine, so a tensor the tiled path creates on the CPU fails here as it would on CUDA."""
+    return Upscaler(prepare_for_inference(model, "meta"), tile=48, overlap=8, tile_batch=3, device=torch.device("meta"))
+
+
+@pytest.mark.parametrize("size", [None, (260, 150)])  # the network's own size, and outscale's resize
+def test_tiled_path_keeps_every_tensor_on_the_models_device(size):
+    upscaler = _on_meta(tiny_srresnet())
+    image = torch.rand(1, 3, 100, 130)  # 3x3 tiles of 48: masks on every shared edge
+    result = upscaler.enlarge(image, size=size)
+    assert result.device.type == "meta" and result.dtype == torch.float32
+    assert tuple(result.shape[-2:]) == ((400, 520) if size is None else (150, 260))
+
+
+def test_shipped_span_tiles_on_a_non_cpu_device():
+    from dronesr.archs import SPAN
+
+    upscaler = _on_meta(SPAN(scale=4, channels=8))
+    assert upscaler.enlarge(torch.rand(1, 3, 70, 90)).shape == (1, 3, 280, 360)

@@ -22,6 +22,7 @@ from dronesr.cli.transforms import SR_MODELS, StyleTransform, Transform, Upscale
 from dronesr.cli.video import VideoOptions
 from dronesr.imaging import ImageError
 from dronesr.precision import DEVICES, PRECISIONS, resolve_device
+from dronesr.serving.settings import HandlerSettings
 from dronesr.tiling import DEFAULT_TILE
 
 FORMATS = ("same", "png", "jpeg", "webp")
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument("--fidelity", type=float, help="srgan only, 0..1: network interpolation from the GAN itself (0) to the PSNR network (1), in steps of 0.05; default: srgan's default_fidelity (handlers/srgan-config.yaml)")
     upscale.add_argument("--restore", default="auto", help="srgan/srresnet: 0 (clean input) .. 1 (full JPEG/noise/blur restoration), or auto: chosen per photo from its JPEG quality, noise and blocking (video: from the first frame)")
     upscale.add_argument("--outscale", type=float, help="output scale, above 1 and at most the model's (resized after the network); default: the model's scale")
-    upscale.add_argument("--tile", type=int, default=DEFAULT_TILE, help="LR tile side in pixels (bounds memory; tiles are stitched without seams)")
+    upscale.add_argument("--tile", type=int, help=f"LR tile side in pixels (bounds memory; tiles are stitched without seams); default: {DEFAULT_TILE} on a CPU, {HandlerSettings.gpu_tile} on a GPU")
     upscale.add_argument("--max-output-pixels", type=int, default=limits.MAX_OUTPUT_PIXELS, help="inputs whose x4 result is larger are refused")
 
     stylize = commands.add_parser("stylize", help="paint photos in a style", description="Fast neural style transfer of photos, folders and videos.", formatter_class=formatter)

@@ -17,7 +17,9 @@ from dronesr.inference import Upscaler, outscaled_size, parse_outscale, parse_st
 from dronesr.interpolation import parse_fidelity
 from dronesr.restoration import parse_restore
 from dronesr.sr_model import SHIPPED_SR, BlendChoice, BlendedUpscaler, shipped_settings
+from dronesr.serving.settings import HandlerSettings
 from dronesr.sr_weights import load_sr_model, network_info
+from dronesr.tiling import DEFAULT_TILE
 
 # The shipped weights, by the name the endpoints use; beside the package in a checkout.
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
@@ -70,7 +72,7 @@ class UpscaleTransform(Transform):
 
     @classmethod
     def load(
-        cls, model: str, device: torch.device, tile: int, precision: str, max_input_pixels: int, max_output_pixels: int,
+        cls, model: str, device: torch.device, tile: int | None, precision: str, max_input_pixels: int, max_output_pixels: int,
         fidelity: float | None = None, outscale: float | None = None, restore: str | None = None,
     ) -> UpscaleTransform:
         """``model``: a shipped name (its handler config says which weights it blends) or any SR
@@ -83,7 +85,8 @@ class UpscaleTransform(Transform):
             path = resolve_weights(model, SR_MODELS)
             sr = BlendedUpscaler(Upscaler(prepare_for_inference(load_sr_model(path), device), device=device), None)
         info = network_info(sr.upscaler.model)
-        sr.upscaler.tile, sr.upscaler.overlap = info.fit_tile(tile), info.overlap
+        device_tile = HandlerSettings.gpu_tile if device.type == "cuda" else DEFAULT_TILE
+        sr.upscaler.tile, sr.upscaler.overlap = info.fit_tile(tile or device_tile), info.overlap
         described = f"{model if model in SR_MODELS else path.name} ({info.family} x{info.scale})"
         amount = parse_fidelity(None if fidelity is None else str(fidelity))
         if amount is not None and not sr.has_fidelity:
@@ -96,7 +99,7 @@ class UpscaleTransform(Transform):
         if sr.has_restore:
             described += f", restore {'auto' if restore_value is None else f'{restore_value:g}'}"
         out = parse_outscale(None if outscale is None else str(outscale), info.scale)
-        choice = sr.upscaler.select_precision(precision)
+        choice = sr.prepare(precision)
         if out != info.scale:
             described += f", output x{out:g}"
         return cls(max_input_pixels, f"{described} on {device}, {choice.summary()}", sr, max_output_pixels, out, amount, restore_value)

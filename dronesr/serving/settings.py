@@ -23,7 +23,8 @@ class HandlerSettings:
     tile: int = DEFAULT_TILE  # LR tile side, pixels (CPU)
     gpu_tile: int = 512  # LR tile side on a GPU: more pixels per launch, memory is not the CPU's cache
     overlap: int = DEFAULT_OVERLAP  # LR pixels shared by neighbouring tiles (from the receptive field)
-    tile_batch: int = DEFAULT_TILE_BATCH  # tiles per forward pass
+    tile_batch: int = DEFAULT_TILE_BATCH  # tiles per forward pass (CPU)
+    gpu_tile_batch: int = 0  # tiles per forward pass on a GPU; 0: as many as half the free GPU memory holds (at most 16)
     max_input_pixels: int = limits.MAX_INPUT_PIXELS  # decoded image, checked before decoding
     max_output_pixels: int = limits.MAX_OUTPUT_PIXELS  # result of super-resolution
     max_side: int = limits.STYLE_MAX_SIDE  # style model: larger inputs are scaled down to this side
