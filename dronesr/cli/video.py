@@ -1,9 +1,12 @@
 """Video through a transform, frame by frame, with PyAV: H.264 (yuv420p) at the source's frame
 rate and time base, every audio stream copied unchanged (remuxed, not re-encoded), the rotation
-kept. Frames stream through one at a time, so memory does not grow with the clip's length."""
+kept. Decoding, the model and encoding run on three threads with a few frames between them, so
+memory does not grow with the clip's length."""
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 
 from dronesr.cli.transforms import Transform
 
@@ -55,6 +59,52 @@ def first_frame_rotation(source: Path) -> int:
     return 0
 
 
+class _Stage(threading.Thread):
+    """A pipeline stage on its own thread: ``work(item)`` for each item of ``inbox`` until the end
+    marker; the first exception is kept for the caller and stops the stage."""
+
+    def __init__(self, name: str, work: Callable[[object], None], inbox: queue.Queue):
+        super().__init__(name=name, daemon=True)
+        self.work, self.inbox, self.error = work, inbox, None
+        self.cancelled = threading.Event()  # the caller gave up (an error, Ctrl-C): skip the rest
+
+    def run(self) -> None:
+        try:
+            while (item := self.inbox.get()) is not _END:
+                if self.cancelled.is_set():
+                    continue
+                self.work(item)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which re-raises it
+            self.error = exc
+            _drain(self.inbox)
+
+
+_END = object()  # end of a stage's input
+QUEUE_FRAMES = 4  # frames waiting between two stages: bounds memory, enough to ride out jitter
+
+
+def _drain(inbox: queue.Queue) -> None:
+    """Empty ``inbox`` until its end marker so that a producer blocked on it can finish."""
+    while inbox.get() is not _END:
+        pass
+
+
+def _put(box: queue.Queue, item: object, consumer: _Stage) -> None:
+    """``box.put(item)`` that gives up when the consumer died (its error is raised by the caller)."""
+    while True:
+        if consumer.error is not None or not consumer.is_alive():
+            raise _StageFailed
+        try:
+            box.put(item, timeout=0.5)
+            return
+        except queue.Full:
+            continue
+
+
+class _StageFailed(Exception):
+    """A downstream stage stopped; its own exception is the one reported."""
+
+
 def process_video(
     source: Path,
     target: Path,
@@ -65,7 +115,12 @@ def process_video(
 ) -> VideoResult:
     """Write ``source`` through ``transform`` to ``target`` (its suffix picks the container).
     ``progress(done, total)`` is called after each frame (total 0 when the container does not say).
-    ``keep_metadata`` copies the container's tags (creation time, a drone's GPS ``location``)."""
+    ``keep_metadata`` copies the container's tags (creation time, a drone's GPS ``location``).
+
+    Three stages overlap: this thread demuxes and decodes, a model thread runs the transform, a
+    writer thread encodes and muxes (audio packets travel through the same queues, so the output
+    keeps the source's order). Decoding, x264 and PyTorch release the GIL while they work.
+    """
     started = time.perf_counter()
     with av.open(str(source)) as source_file:
         if not source_file.streams.video:
@@ -87,23 +142,64 @@ def process_video(
             if rotation:  # before anything is muxed: the container header carries it
                 video_out.set_display_rotation(rotation)
             audio_out = {stream.index: target_file.add_stream_from_template(stream) for stream in audio_in}
+            decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
+            enlarged: queue.Queue = queue.Queue(QUEUE_FRAMES)
             done = 0
-            for packet in source_file.demux(video_in, *audio_in):
-                if packet.stream.type == "audio":
-                    if packet.dts is not None:  # the demuxer's flush packet has none
-                        packet.stream = audio_out[packet.stream.index]
-                        target_file.mux(packet)
-                    continue
-                for frame in packet.decode():
-                    pixels = transform.frame(frame.to_ndarray(format="rgb24"))[: video_out.height, : video_out.width]
-                    out = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-                    if frame.pts is not None:
-                        out.pts, out.time_base = frame.pts, frame.time_base
-                    else:  # containers without timestamps (some AVI): count frames at the frame rate
-                        out.pts, out.time_base = round(done / rate / video_in.time_base), video_in.time_base
-                    target_file.mux(video_out.encode(out))
-                    done += 1
-                    if progress:
-                        progress(done, total)
+
+            def write(item: object) -> None:
+                if isinstance(item, av.Packet):
+                    target_file.mux(item)
+                    return
+                pixels, pts, time_base = item
+                out = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                out.pts, out.time_base = pts, time_base
+                target_file.mux(video_out.encode(out))
+
+            def enlarge(item: object) -> None:
+                nonlocal done
+                if isinstance(item, av.Packet):
+                    _put(enlarged, item, writer)
+                    return
+                rgb, pts, time_base = item
+                if pts is None:  # containers without timestamps (some AVI): count frames at the frame rate
+                    pts, time_base = round(done / rate / video_in.time_base), video_in.time_base
+                pixels = transform.frame(rgb)[: video_out.height, : video_out.width]
+                _put(enlarged, (np.ascontiguousarray(pixels), pts, time_base), writer)
+                done += 1
+                if progress:
+                    progress(done, total)
+
+            writer = _Stage("video-encode", write, enlarged)
+            model = _Stage("video-model", enlarge, decoded)
+            writer.start()
+            model.start()
+            try:
+                for packet in source_file.demux(video_in, *audio_in):
+                    if packet.stream.type == "audio":
+                        if packet.dts is not None:  # the demuxer's flush packet has none
+                            packet.stream = audio_out[packet.stream.index]
+                            _put(decoded, packet, model)
+                        continue
+                    for frame in packet.decode():
+                        _put(decoded, (frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base), model)
+            except _StageFailed:
+                pass
+            except BaseException:
+                model.cancelled.set()
+                writer.cancelled.set()
+                raise
+            finally:
+                _finish(model, decoded)
+                _finish(writer, enlarged)
+            for stage in (model, writer):
+                if stage.error is not None and not isinstance(stage.error, _StageFailed):
+                    raise stage.error
             target_file.mux(video_out.encode(None))
     return VideoResult(done, time.perf_counter() - started, (width, height))
+
+
+def _finish(stage: _Stage, inbox: queue.Queue) -> None:
+    """Send the end marker (the stage drains its queue after an error, so this never blocks for
+    long) and wait for the stage."""
+    inbox.put(_END)
+    stage.join()
