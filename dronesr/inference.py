@@ -15,7 +15,8 @@ from dronesr.archs import StyleNet
 from dronesr.colour import luminance, with_chroma_of
 from dronesr.imaging import ImageError, echo, rgb_to_tensor, tensor_to_rgb
 from dronesr.params import parse_fraction
-from dronesr.precision import PrecisionChoice, autocast, choose_precision
+from dronesr.onnx_runtime import OnnxRunner
+from dronesr.precision import EXECUTIONS, PrecisionChoice, autocast, check_choice, choose_precision
 from dronesr.resample import bicubic_resize
 from dronesr.sr_weights import load_sr_model
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH, upscale_tiled
@@ -56,6 +57,8 @@ class Upscaler:
     tile_batch: int = DEFAULT_TILE_BATCH
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     precision: str = "float32"
+    execution: str = "pytorch"  # or "onnxruntime" (float32, CPU): dronesr/onnx_runtime.py
+    runner: OnnxRunner | None = field(default=None, repr=False)
 
     @classmethod
     def from_weights(cls, path: str | Path, device: torch.device | str = "cpu", **settings) -> Upscaler:
@@ -68,20 +71,42 @@ class Upscaler:
         return self.model.scale
 
     def _forward(self, batch: torch.Tensor, precision: str | None = None) -> torch.Tensor:
-        with autocast(self.device, precision or self.precision):
+        """The network on a batch: ``precision`` (default: the chosen one) names a PyTorch
+        precision, or ``onnxruntime`` for that path."""
+        precision = precision or (self.execution if self.execution != "pytorch" else self.precision)
+        if precision == "onnxruntime":
+            return self.runner(batch).to(self.device)
+        with autocast(self.device, precision):
             return self.model(batch.contiguous(memory_format=getattr(self.model, "inference_memory_format", torch.channels_last))).float()
 
-    def select_precision(self, requested: str = "auto", repeats: int = 2) -> PrecisionChoice:
-        """Set ``precision``: as requested, or (``auto``) the fastest one measured on one tile
-        whose output stays within ``MIN_PSNR_DB`` of float32 (dronesr/precision.py)."""
+    def select_precision(self, requested: str = "auto", repeats: int = 2, execution: str = "auto") -> PrecisionChoice:
+        """Set ``precision`` and ``execution``: as requested, or (``auto``) the fastest measured on
+        one tile whose output stays within ``MIN_PSNR_DB`` of PyTorch's float32
+        (dronesr/precision.py). ONNX Runtime is a candidate on the CPU when the network exports."""
+        check_choice("execution", execution, EXECUTIONS)
         tile = photo_like_tile(self.tile).to(self.device)
+        runtimes, note = (), ""
+        if execution != "pytorch" and self.device.type == "cpu":
+            try:
+                self.runner = OnnxRunner(self.model, tile)
+                runtimes = ("onnxruntime",)
+            except (ImportError, RuntimeError) as exc:
+                if execution == "onnxruntime":
+                    raise ValueError(f"execution onnxruntime asked for, but {exc}") from exc
+                note = f"; onnxruntime not a candidate: {exc}"
 
         def run(precision: str) -> torch.Tensor:
             with torch.inference_mode():
                 return self._forward(tile, precision)
 
-        choice = choose_precision(run, self.device, requested, repeats=repeats)
-        self.precision = choice.precision
+        if execution == "onnxruntime":
+            choice = PrecisionChoice("float32", self.device.type, reason="set in the configuration", execution="onnxruntime")
+        else:
+            choice = choose_precision(run, self.device, requested, repeats=repeats, runtimes=runtimes if requested == "auto" else ())
+        choice.reason += note
+        self.precision, self.execution = choice.precision, choice.execution
+        if self.execution == "pytorch":
+            self.runner = None  # not kept: its graph and session hold a copy of the weights
         return choice
 
     @torch.inference_mode()

@@ -19,6 +19,9 @@ from pathlib import Path
 import torch
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+# Who runs the network: PyTorch (at the chosen precision) or ONNX Runtime (float32, CPU only:
+# dronesr/onnx_runtime.py); ``auto`` times both at worker start with the precisions.
+EXECUTIONS = ("auto", "pytorch", "onnxruntime")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # Low precisions worth timing per device type (float16 convolutions on a CPU are not accelerated).
@@ -94,14 +97,23 @@ class PrecisionChoice:
     seconds: dict[str, float] = field(default_factory=dict)  # per precision timed
     psnr_db: dict[str, float] = field(default_factory=dict)  # low precision vs float32 (serving)
     reason: str = ""
+    execution: str = "pytorch"  # or a runtime ``run`` knows (onnxruntime), which runs float32
+
+    @property
+    def path(self) -> str:
+        """The chosen candidate as ``seconds`` names it: a PyTorch precision or a runtime."""
+        return self.precision if self.execution == "pytorch" else self.execution
 
     def summary(self) -> str:
         timed = ", ".join(f"{p} {s * 1000:.0f} ms" for p, s in self.seconds.items())
         drift = ", ".join(f"{p} {d:.1f} dB" for p, d in self.psnr_db.items())
-        return f"precision {self.precision} on {self.device} ({self.reason}; timed: {timed or '-'}; vs float32: {drift or '-'})"
+        return f"{self.execution} {self.precision} on {self.device} ({self.reason}; timed: {timed or '-'}; vs PyTorch float32: {drift or '-'})"
 
     def as_dict(self) -> dict:
-        return {"precision": self.precision, "device": self.device, "seconds": self.seconds, "psnr_db_vs_float32": self.psnr_db, "reason": self.reason}
+        return {
+            "precision": self.precision, "execution": self.execution, "device": self.device, "seconds": self.seconds,
+            "psnr_db_vs_float32": self.psnr_db, "reason": self.reason,
+        }
 
 
 def choose_precision(
@@ -110,13 +122,15 @@ def choose_precision(
     requested: str = "auto",
     min_psnr_db: float | None = MIN_PSNR_DB,
     repeats: int = 3,
+    runtimes: tuple[str, ...] = (),
 ) -> PrecisionChoice:
     """Pick the precision to run ``run(precision) -> output`` in.
 
     An explicit ``requested`` precision is kept as is (nothing is timed). ``auto`` times float32
-    and every low-precision candidate of the device; a candidate whose output is below
-    ``min_psnr_db`` against float32 is refused (``None``: outputs are not compared, e.g. training
-    steps). The fastest survivor wins."""
+    and every low-precision candidate of the device, and each of ``runtimes`` (other execution
+    paths ``run`` knows by name, e.g. ``onnxruntime``); a candidate whose output is below
+    ``min_psnr_db`` against PyTorch's float32 is refused (``None``: outputs are not compared, e.g.
+    training steps). The fastest survivor wins."""
     check_choice("precision", requested, PRECISIONS)
     where = f"{device.type}" + (f" ({cpu_features()})" if device.type == "cpu" else f" ({torch.cuda.get_device_name(device)})")
     if requested != "auto":
@@ -124,7 +138,7 @@ def choose_precision(
     reference = run("float32")
     seconds = {"float32": time_call(lambda: run("float32"), device, repeats)}
     drift: dict[str, float] = {}
-    for candidate in CANDIDATES[device.type]:
+    for candidate in CANDIDATES[device.type] + tuple(runtimes):
         try:
             output = run(candidate)
         except RuntimeError:  # an op without a kernel in this dtype on this device
@@ -138,4 +152,6 @@ def choose_precision(
     usable = {p: s for p, s in seconds.items() if p == "float32" or (min_psnr_db is None or drift.get(p, 0) >= min_psnr_db)}
     best = min(usable, key=usable.get)
     reason = "fastest measured" if best != "float32" else "float32 was fastest or the only precision accurate enough"
+    if best in runtimes:
+        return PrecisionChoice("float32", where, seconds, drift, reason, execution=best)
     return PrecisionChoice(best, where, seconds, drift, reason)

@@ -68,10 +68,10 @@ class BlendedUpscaler:
             blend = WeightsBlend(upscaler.model, upscaler.model.state_dict(), psnr, restore)
         return cls(upscaler, blend, settings.default_fidelity, fit_tile_batch=on_gpu and not settings.gpu_tile_batch)
 
-    def prepare(self, precision: str = "auto") -> PrecisionChoice:
-        """Choose the precision (measured unless ``precision`` names one), then on a GPU the tile
-        batch that fits its free memory at that precision, unless the settings fixed it."""
-        choice = self.upscaler.select_precision(precision)
+    def prepare(self, precision: str = "auto", execution: str = "auto") -> PrecisionChoice:
+        """Choose the precision and execution path (measured unless named), then on a GPU the
+        tile batch that fits its free memory at that precision, unless the settings fixed it."""
+        choice = self.upscaler.select_precision(precision, execution=execution)
         if self.fit_tile_batch:
             self.upscaler.fit_tile_batch()
         return choice

@@ -48,7 +48,7 @@ class SuperResolutionHandler(ImageHandler):
         self.upscaler = self.sr.upscaler
         self.info = network_info(self.upscaler.model)
         self.parameters = sr_parameters(self.sr.has_fidelity, self.sr.has_restore)
-        self.report_precision(self.sr.prepare(self.settings.precision))
+        self.report_precision(self.sr.prepare(self.settings.precision, self.settings.execution))
         logger.info("%s tiles: %d px, overlap %d, %d per forward on %s", type(self).__name__, self.upscaler.tile, self.upscaler.overlap, self.upscaler.tile_batch, self.device)
 
     def validate(self, image: DecodedImage, params: dict[str, str]) -> None:

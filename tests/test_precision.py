@@ -3,6 +3,7 @@ Upscaler; CUDA paths run only where CUDA is present."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from dronesr import precision as prec
 from dronesr.inference import Upscaler, prepare_for_inference
 from handlers.sr_handler import SuperResolutionHandler
-from tests.helpers import encode, handler_reply, make_context, rgb_pixels, synthetic_photo, tiny_srresnet
+from tests.helpers import ROOT, encode, handler_reply, make_context, rgb_pixels, synthetic_photo, tiny_srresnet
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -111,3 +112,23 @@ def test_cuda_handler_uses_the_assigned_gpu_and_its_tile(tmp_path, tiny_weights)
     assert 1 <= handler.upscaler.tile_batch <= 16
     status, body = handler_reply(handler, ctx, {"body": encode(synthetic_photo(700, 300))})
     assert status == 200 and rgb_pixels(body).shape == (1200, 2800, 3)
+
+
+def test_onnxruntime_is_timed_as_a_path_and_matches_pytorch(tmp_path, tiny_weights):
+    """The worker's ``auto`` times ONNX Runtime beside PyTorch's precisions; when it runs, its
+    output is PyTorch's float32 one, also after a fidelity/restore blend loads new weights."""
+    upscaler = Upscaler.from_weights(ROOT / "weights" / "span_clean.pt", tile=64, overlap=24)
+    choice = upscaler.select_precision("auto", repeats=1)
+    assert "onnxruntime" in choice.seconds and choice.psnr_db["onnxruntime"] > 100
+    assert choice.execution in ("pytorch", "onnxruntime") and choice.path in choice.seconds
+    upscaler.select_precision("auto", execution="onnxruntime")
+    assert upscaler.execution == "onnxruntime" and upscaler.runner is not None
+    photo = torch.from_numpy(synthetic_photo(100, 80)).permute(2, 0, 1)[None].float() / 255
+    pytorch = dataclasses.replace(upscaler, execution="pytorch", precision="float32")
+    assert (upscaler.upscale_tensor(photo) - pytorch.upscale_tensor(photo)).abs().max() < 1e-3
+    # new weights loaded in place (as WeightsBlend does) reach the ONNX Runtime session
+    restore = torch.load(ROOT / "weights" / "span_restore.pt", weights_only=True)["state_dict"]
+    upscaler.model.load_state_dict(restore)
+    assert (upscaler.upscale_tensor(photo) - pytorch.upscale_tensor(photo)).abs().max() < 1e-3
+    with pytest.raises(ValueError, match="execution"):
+        upscaler.select_precision("auto", execution="tensorrt")

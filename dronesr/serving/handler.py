@@ -59,7 +59,7 @@ class ImageHandler(BaseHandler):
         from ts.metrics.dimension import Dimension
 
         for precision, seconds in choice.seconds.items():
-            chosen = "yes" if precision == choice.precision else "no"
+            chosen = "yes" if precision == choice.path else "no"
             metrics.add_metric("DronesrPrecisionTileMs", round(seconds * 1000, 2), "ms", None, [Dimension("Precision", precision), Dimension("Chosen", chosen)], MetricTypes.GAUGE)
 
     # --- to implement ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dronesr import limits
-from dronesr.precision import PRECISIONS, check_choice
+from dronesr.precision import EXECUTIONS, PRECISIONS, check_choice
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH
 
 
@@ -32,6 +32,7 @@ class HandlerSettings:
     default_format: str = "png"
     jpeg_quality: int = 92
     precision: str = "auto"  # auto (measured at worker start), float32, bfloat16, float16
+    execution: str = "auto"  # SR: auto (measured at worker start), pytorch, onnxruntime (float32, CPU)
     max_response_bytes: int = 134_217_728  # config.properties max_response_size: over it TorchServe kills the worker
 
     @classmethod
@@ -51,4 +52,5 @@ class HandlerSettings:
         if not 0.0 <= settings.default_fidelity <= 1.0:
             raise ValueError(f"model-config.yaml handler: default_fidelity must be 0..1, got {settings.default_fidelity}")
         check_choice("model-config.yaml handler: precision", settings.precision, PRECISIONS)
+        check_choice("model-config.yaml handler: execution", settings.execution, EXECUTIONS)
         return settings
