@@ -154,8 +154,8 @@ baseline-archive: ## build model_store/turn2.mar from the turn-2 release's srgan
 clean: ## remove built archives and caches (not .venv)
 	rm -rf build bundle model_store/*.mar model_store/*.json logs .pytest_cache
 
-kserve-bundle: archive ## bundle/ (config + model-store) for KServe's TorchServe runtime (deploy/README.md)
-	bash scripts/kserve_bundle.sh bundle
+kserve-bundle: archive ## bundle/ (config + model-store + inferenceservice.yaml) for KServe's TorchServe runtime; GPU=1 for GPU nodes (deploy/README.md)
+	GPU=$(or $(GPU),0) bash scripts/kserve_bundle.sh bundle
 
 load: install archive ## load test of the inference API with 1 then 2 workers (bench/load.py; LOAD_ARGS=...)
 	$(PY) -m bench.load --workers 1 2 $(LOAD_ARGS)

@@ -113,3 +113,20 @@ def test_kserve_v1_client_error_is_4xx_json(api):
 def test_v1_model_readiness(api):
     response = requests.get(f"{api}/v1/models/srgan", timeout=10)
     assert response.status_code == 200 and response.json() == {"name": "srgan", "ready": True}
+
+
+def test_gpu_bundle_asks_for_gpus_and_hands_them_to_workers(bundle, tmp_path):
+    """`make kserve-bundle GPU=1`: the InferenceService requests a GPU (KServe then runs the
+    runtime's -gpu image) and TorchServe gives it to the workers; the default bundle stays on CPUs."""
+    import yaml
+
+    assert read_properties(bundle / "config" / "config.properties")["number_of_gpu"] == "0"
+    cpu = yaml.safe_load((bundle / "inferenceservice.yaml").read_text())["spec"]["predictor"]["model"]["resources"]
+    assert "nvidia.com/gpu" not in cpu["limits"]
+    env = {**os.environ, "MODELS": "srgan", "GPU": "1"}
+    subprocess.run(["bash", "scripts/kserve_bundle.sh", str(tmp_path)], check=True, cwd=ROOT, capture_output=True, env=env, timeout=120)
+    assert read_properties(tmp_path / "config" / "config.properties")["number_of_gpu"] == "1"
+    gpu = yaml.safe_load((tmp_path / "inferenceservice.yaml").read_text())["spec"]["predictor"]["model"]["resources"]
+    assert gpu["limits"]["nvidia.com/gpu"] == gpu["requests"]["nvidia.com/gpu"] == "1"
+    refused = subprocess.run(["bash", "scripts/kserve_bundle.sh", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, env={**env, "GPU": "yes"})
+    assert refused.returncode == 2 and "GPU must be a number" in refused.stderr
