@@ -82,9 +82,10 @@ test: install ## install, then run every test (unit and end-to-end against a rea
 unit-test: install ## only the fast tests (no TorchServe)
 	$(PY) -m pytest -q -m "not e2e"
 
-bench: install archive ## performance figures on this machine (bench/README.md); beside model_store/turn2.mar when built
+bench: install archive ## served SR and style against their references, video frames/s; names the CPU (and GPU) (bench/README.md)
 	$(PY) -m bench.sr_bench $(if $(wildcard $(MODEL_STORE)/turn2.mar),--baseline turn2)
 	$(PY) -m bench.style_bench
+	$(PY) -m bench.video_bench
 
 dataset: install ## split manifests of the IFO and aerial photos (SHARED=path/to/data)
 	$(PY) -m training.dataset --images $(SHARED)/ifo --out data/ifo_manifest.json

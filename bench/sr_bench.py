@@ -6,8 +6,8 @@ and serving must not give that back in HTTP, decoding, tiling and encoding. Henc
 
     a request to TorchServe's inference API (PNG upload, decode, tiles, model in the precision
     the worker measured fastest, stitch, PNG encode, reply), divided by a plain in-process float32
-    channels_last SRResNet-16 forward of the same frame, is at most 0.40 on a CPU with AMX
-    (bfloat16 matrix units) and at most 0.65 on one without,
+    channels_last SRResNet-16 forward of the same frame, is at most 0.15 on a CPU with AMX
+    (bfloat16 matrix units) and at most 0.30 on one without,
 
 both timed here, side by side, in one run. Around it are the figures needed to read it: the
 machine's convolution peak (achieved GFLOP/s only mean something as a fraction of it), our model

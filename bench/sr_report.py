@@ -12,7 +12,7 @@ from bench.timing import PEAK_INPUT, PEAK_RUNS, Step, Timing
 
 BN_NOTE = "folded batch norm: not applicable, the generator has no batch norm"
 BAR_ROUTE = "TorchServe, PNG upload"
-BAR_RATIO = {"amx": 0.40, "no amx": 0.65}  # served / reference, by whether the CPU has AMX
+BAR_RATIO = {"amx": 0.15, "no amx": 0.30}  # served / reference, by whether the CPU has AMX
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ TIMING_HEADER = ["configuration", "seconds", "out MP/s", "GFLOP", "GFLOP/s", "of
 
 def print_report(r: Results) -> None:
     m, f = r.machine, r.frame
-    print(f"\n== Machine: {m['cpu']} ({m['cpu_capability']}; {m['cpu_features']}), {m['logical_cpus']} logical CPUs; torch {m['torch']}, threads {m['threads']}")
+    print(f"\n== Machine: {m['cpu']} ({m['cpu_capability']}; {m['cpu_features']}), {m['logical_cpus']} logical CPUs; torch {m['torch']}, threads {m['threads']}; GPU: {m.get('gpu') or 'none'}")
     peak_input = "x".join(map(str, PEAK_INPUT))
     print(f"  conv peak: 3x3 conv 64->64 on {peak_input}, channels_last fp32, best of {PEAK_RUNS}: {r.conv_peak_gflops:.1f} GFLOP/s")
     print(f"\n== Frame: {f['width']}x{f['height']} -> {f['out_width']}x{f['out_height']} (x{f['scale']}), {f['source']}")

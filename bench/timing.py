@@ -163,4 +163,5 @@ def machine_info(threads: int) -> dict:
         "logical_cpus": os.cpu_count(),
         "torch": torch.__version__,
         "threads": threads,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }

@@ -22,8 +22,7 @@ import torch
 from dronesr.cli.transforms import UpscaleTransform
 from dronesr.cli.video import VideoOptions, process_video
 from dronesr.limits import MAX_INPUT_PIXELS, MAX_OUTPUT_PIXELS
-from dronesr.precision import cpu_features
-from dronesr.tiling import DEFAULT_TILE
+from dronesr.precision import DEVICES, hardware, resolve_device
 
 AUDIO_RATE = 44100
 
@@ -61,6 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--hd-frames", type=int, default=3, help="1920x1080 frames to time (0: skip) (default: 3)")
     p.add_argument("--preset", default=VideoOptions.preset, help=f"x264 preset (default: {VideoOptions.preset}, the command's)")
     p.add_argument("--precision", default="auto", help="as the command's --precision (default: auto)")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="as the command's --device (default: auto: the GPU when there is one)")
     return p.parse_args(argv)
 
 
@@ -77,9 +77,9 @@ def run_clip(transform: UpscaleTransform, size: tuple[int, int], fps: int, frame
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    transform = UpscaleTransform.load(args.model, torch.device("cpu"), DEFAULT_TILE, args.precision, MAX_INPUT_PIXELS, MAX_OUTPUT_PIXELS)
+    transform = UpscaleTransform.load(args.model, resolve_device(args.device), None, args.precision, MAX_INPUT_PIXELS, MAX_OUTPUT_PIXELS)
     print(f"model: {transform.summary}")
-    print(f"CPU: {cpu_features()}, {torch.get_num_threads()} torch threads; x264 preset {args.preset}")
+    print(f"machine: {hardware()}, {torch.get_num_threads()} torch threads; x264 preset {args.preset}; decode, model and encode pipelined")
     with tempfile.TemporaryDirectory() as folder:
         frames = round(args.seconds * args.fps)
         fps, model_s = run_clip(transform, (640, 360), args.fps, frames, args.preset, Path(folder))
