@@ -2,7 +2,10 @@
 ICC colour profile and XMP.
 
 Pixels are decoded upright (EXIF orientation applied), so the copy written out says
-Orientation 1, and its pixel-size tags give the result's size. JPEG, PNG and WebP each hold all
+Orientation 1, and its pixel-size tags give the result's size. Survey-safe: photogrammetry computes
+the focal length in pixels from the focal-plane resolution (sensor pixels per unit), so that is
+scaled with the pixels (per sensor axis); the XMP packet (a DJI drone's ``drone-dji:`` flight data:
+altitude, gimbal angles) is kept byte for byte apart from ``tiff:Orientation``. JPEG, PNG and WebP each hold all
 three kinds; a JPEG marker holds at most 65,533 bytes, so an EXIF or XMP block over that is dropped
 from a JPEG result (the ICC profile is split over markers by the encoder and always fits).
 Used by the CLI and the handlers alike (``strip_metadata`` drops all of it).
@@ -11,15 +14,20 @@ Used by the CLI and the handlers alike (``strip_metadata`` drops all of it).
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from dataclasses import dataclass
 
 from PIL import Image, PngImagePlugin
+from PIL.TiffImagePlugin import IFDRational
 
 IMAGE_WIDTH, IMAGE_LENGTH = 0x0100, 0x0101  # TIFF-style size tags some cameras also write into IFD0
 ORIENTATION = 0x0112
 EXIF_IFD = 0x8769
 PIXEL_X_DIMENSION = 0xA002
 PIXEL_Y_DIMENSION = 0xA003
+FOCAL_PLANE_X_RESOLUTION, FOCAL_PLANE_Y_RESOLUTION = 0xA20E, 0xA20F  # sensor pixels per unit, along its X and Y
+TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
+RATIONAL_DENOMINATOR = 10_000  # an EXIF RATIONAL is two uint32: 4 decimals keep any sensor's resolution  # the stored X axis is the upright picture's Y axis
 JPEG_MARKER_BYTES = 65533 - len(b"http://ns.adobe.com/xap/1.0/\x00")  # Pillow's bound for EXIF/XMP in one APP1
 _XMP_ORIENTATION = re.compile(rb'(tiff:Orientation\s*=\s*["\']|<tiff:Orientation>)\s*\d')
 
@@ -29,6 +37,8 @@ class ImageMetadata:
     exif: Image.Exif | None = None
     icc_profile: bytes | None = None
     xmp: bytes | None = None
+    source_size: tuple[int, int] | None = None  # the upright source's (width, height): the scale of a result
+    transposed: bool = False  # the source's orientation swapped its axes (sensor X = upright Y)
 
     @property
     def empty(self) -> bool:
@@ -44,12 +54,16 @@ def read_metadata(image: Image.Image) -> ImageMetadata:
     icc = image.info.get("icc_profile") or None
     if icc and icc[16:20] != b"RGB ":
         icc = None  # a CMYK or grey profile does not describe the RGB pixels the result holds
-    return ImageMetadata(exif=exif if len(exif) else None, icc_profile=icc, xmp=xmp or None)
+    transposed = exif.get(ORIENTATION, 1) in TRANSPOSING_ORIENTATIONS
+    size = image.size[::-1] if transposed else image.size
+    return ImageMetadata(exif=exif if len(exif) else None, icc_profile=icc, xmp=xmp or None, source_size=size, transposed=transposed)
 
 
-def exif_bytes_for(exif: Image.Exif, size: tuple[int, int]) -> bytes:
+def exif_bytes_for(exif: Image.Exif, size: tuple[int, int], source_size: tuple[int, int] | None = None, transposed: bool = False) -> bytes:
     """EXIF bytes for an upright result of ``size`` = (width, height): Orientation 1, the
-    pixel-size tags of the Exif IFD (when present) set to ``size``; every other tag kept."""
+    pixel-size tags of the Exif IFD (when present) set to ``size``, the focal-plane resolutions
+    multiplied by the result's scale from the upright ``source_size`` along each sensor axis
+    (``transposed``: the sensor's X is the upright Y); every other tag kept."""
     copy = Image.Exif()
     copy.load(exif.tobytes())
     if ORIENTATION in copy:
@@ -62,6 +76,14 @@ def exif_bytes_for(exif: Image.Exif, size: tuple[int, int]) -> bytes:
         ifd[PIXEL_X_DIMENSION] = size[0]
     if PIXEL_Y_DIMENSION in ifd:
         ifd[PIXEL_Y_DIMENSION] = size[1]
+    if source_size:
+        scale_x, scale_y = size[0] / source_size[0], size[1] / source_size[1]
+        if transposed:
+            scale_x, scale_y = scale_y, scale_x
+        for tag, scale in ((FOCAL_PLANE_X_RESOLUTION, scale_x), (FOCAL_PLANE_Y_RESOLUTION, scale_y)):
+            if tag in ifd and scale != 1:
+                value = Fraction(float(ifd[tag]) * scale).limit_denominator(RATIONAL_DENOMINATOR)
+                ifd[tag] = IFDRational(value.numerator, value.denominator)
     return copy.tobytes()
 
 
@@ -75,7 +97,7 @@ def save_options(metadata: ImageMetadata | None, pil_format: str, size: tuple[in
     if metadata is None or metadata.empty:
         return {}
     options: dict = {}
-    exif = exif_bytes_for(metadata.exif, size) if metadata.exif else None
+    exif = exif_bytes_for(metadata.exif, size, metadata.source_size, metadata.transposed) if metadata.exif else None
     xmp = upright_xmp(metadata.xmp) if metadata.xmp else None
     if pil_format == "JPEG":
         exif = exif if exif and len(exif) <= JPEG_MARKER_BYTES else None

@@ -53,3 +53,49 @@ def test_exif_too_long_for_a_jpeg_marker_is_dropped_not_fatal():
     assert len(Image.open(io.BytesIO(body)).getexif()) == 0
     body, _ = encode_image(image.rgb, None, "png", metadata=image.metadata)  # PNG holds it
     assert dict(Image.open(io.BytesIO(body)).getexif().get_ifd(EXIF_GPS_IFD)) == GPS
+
+
+DJI_XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description rdf:about="DJI Meta Data" xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/"'
+    b' drone-dji:AbsoluteAltitude="+126.43" drone-dji:RelativeAltitude="+80.10"'
+    b' drone-dji:GimbalRollDegree="+0.00" drone-dji:GimbalYawDegree="-93.20" drone-dji:GimbalPitchDegree="-89.90"'
+    b' drone-dji:FlightYawDegree="-92.70"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+def survey_jpeg(orientation: int) -> bytes:
+    """A JPEG as a survey drone writes it: focal length, focal-plane resolution (sensor pixels per
+    cm, different along X and Y), pixel dimensions, GPS and DJI's flight data in XMP."""
+    from fractions import Fraction
+
+    from PIL.TiffImagePlugin import IFDRational
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[EXIF_GPS_IFD] = GPS
+    ifd = exif.get_ifd(0x8769)
+    ifd[0x920A] = IFDRational(88, 10)  # FocalLength 8.8 mm
+    ifd[0xA002], ifd[0xA003] = 60, 40
+    ifd[0xA20E], ifd[0xA20F] = IFDRational(Fraction("4178.0513")), IFDRational(Fraction("4200.25"))
+    ifd[0xA210] = 3  # FocalPlaneResolutionUnit: cm
+    return encode(synthetic_photo(60, 40), "JPEG", quality=95, exif=exif.tobytes(), xmp=DJI_XMP)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp"])
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_survey_tags_follow_the_pixels_and_flight_data_is_kept_byte_for_byte(fmt, orientation):
+    image = decode_image(survey_jpeg(orientation), 10**6)
+    body, _ = encode_image(enlarge(image, 4), None, fmt, metadata=image.metadata)
+    result = Image.open(io.BytesIO(body))
+    exif = result.getexif().get_ifd(0x8769)
+    assert (exif[0xA002], exif[0xA003]) == result.size == (image.width * 4, image.height * 4)
+    # the sensor's axes do not turn with the picture: X stays X whatever the orientation
+    assert float(exif[0xA20E]) == pytest.approx(4 * 4178.0513, abs=1e-3)
+    assert float(exif[0xA20F]) == pytest.approx(4 * 4200.25, abs=1e-3)
+    assert float(exif[0x920A]) == pytest.approx(8.8) and exif[0xA210] == 3
+    assert dict(result.getexif().get_ifd(EXIF_GPS_IFD)) == GPS
+    xmp = result.info.get("xmp") or result.info.get("XML:com.adobe.xmp")
+    xmp = xmp if isinstance(xmp, bytes) else xmp.encode()
+    flight = DJI_XMP[DJI_XMP.index(b"<rdf:Description") : DJI_XMP.index(b"</rdf:RDF>")]
+    assert flight in xmp
