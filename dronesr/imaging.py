@@ -19,6 +19,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from dronesr.metadata import ImageMetadata, read_metadata, save_options
+from dronesr.provenance import Provenance
 
 # Formats a client may upload. GIF is accepted for its first frame only.
 INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "MPO")
@@ -57,6 +58,7 @@ class DecodedImage:
     metadata: ImageMetadata | None = None  # EXIF, ICC, XMP of the file (dronesr/metadata.py)
     quantization: dict[int, list[int]] | None = None  # a JPEG's quantisation tables (restore=auto reads its quality)
     palette: bool = False  # decoded from a palette image (GIF, palette PNG): dithering, not noise
+    provenance: Provenance | None = None  # set on a result: what made it (dronesr/provenance.py)
 
     @property
     def width(self) -> int:
@@ -146,10 +148,11 @@ def parse_output_format(name: str | None, default: str = "png") -> str:
 
 
 def encode_image(
-    rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, jpeg_quality: int = 92, metadata: ImageMetadata | None = None
+    rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, jpeg_quality: int = 92, metadata: ImageMetadata | None = None,
+    provenance: Provenance | None = None,
 ) -> tuple[bytes, str]:
     """Encode to ``fmt`` (a key of OUTPUT_FORMATS), with ``metadata`` (EXIF/ICC/XMP of the source,
-    upright, sizes updated) when given. Returns (bytes, Content-Type).
+    upright, sizes updated) and the ``provenance`` record (XMP) when given. Returns (bytes, Content-Type).
 
     JPEG has no alpha: a transparent image is composited over white rather than turning black.
     PNG uses a fast compression level: at 4K the default level costs seconds for a few % of size.
@@ -164,7 +167,7 @@ def encode_image(
         image.putalpha(Image.fromarray(alpha, "L"))
     buffer = io.BytesIO()
     options = {"PNG": {"compress_level": 1}, "JPEG": {"quality": jpeg_quality}, "WEBP": {"quality": 90, "method": 2}}
-    image.save(buffer, format=pil_format, **options[pil_format], **save_options(metadata, pil_format, image.size))
+    image.save(buffer, format=pil_format, **options[pil_format], **save_options(metadata, pil_format, image.size, provenance))
     return buffer.getvalue(), content_type
 
 

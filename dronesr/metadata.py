@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from PIL import Image, PngImagePlugin
 from PIL.TiffImagePlugin import IFDRational
 
+from dronesr.provenance import Provenance
+
 IMAGE_WIDTH, IMAGE_LENGTH = 0x0100, 0x0101  # TIFF-style size tags some cameras also write into IFD0
 ORIENTATION = 0x0112
 EXIF_IFD = 0x8769
@@ -92,13 +94,19 @@ def upright_xmp(xmp: bytes) -> bytes:
     return _XMP_ORIENTATION.sub(lambda m: m.group(1) + b"1", xmp)
 
 
-def save_options(metadata: ImageMetadata | None, pil_format: str, size: tuple[int, int]) -> dict:
-    """Pillow ``save`` keyword arguments that write ``metadata`` into a ``pil_format`` result."""
-    if metadata is None or metadata.empty:
+def save_options(metadata: ImageMetadata | None, pil_format: str, size: tuple[int, int], provenance: Provenance | None = None) -> dict:
+    """Pillow ``save`` keyword arguments that write ``metadata`` (the camera's; None: stripped)
+    and the ``provenance`` record (added to the XMP) into a ``pil_format`` result."""
+    metadata = metadata or ImageMetadata()
+    if metadata.empty and provenance is None:
         return {}
     options: dict = {}
     exif = exif_bytes_for(metadata.exif, size, metadata.source_size, metadata.transposed) if metadata.exif else None
     xmp = upright_xmp(metadata.xmp) if metadata.xmp else None
+    if provenance is not None:
+        combined = provenance.into_xmp(xmp)
+        # a camera packet too large to share one JPEG marker with the record gives way to it
+        xmp = combined if pil_format != "JPEG" or len(combined) <= JPEG_MARKER_BYTES else provenance.into_xmp(None)
     if pil_format == "JPEG":
         exif = exif if exif and len(exif) <= JPEG_MARKER_BYTES else None
         xmp = xmp if xmp and len(xmp) <= JPEG_MARKER_BYTES else None

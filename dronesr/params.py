@@ -12,11 +12,11 @@ from dronesr.imaging import ImageError, echo
 BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
-def parse_flag(name: str, text: str | None) -> bool:
-    """A yes/no parameter (true/false, 1/0, yes/no, on/off); absent or empty is false."""
+def parse_flag(name: str, text: str | None, default: bool = False) -> bool:
+    """A yes/no parameter (true/false, 1/0, yes/no, on/off); absent or empty is ``default``."""
     key = (text or "").strip().lower()
     if not key:
-        return False
+        return default
     if key not in BOOLEAN_WORDS:
         raise ImageError(f"{name} must be true or false, got {echo(text)}.")
     return BOOLEAN_WORDS[key]

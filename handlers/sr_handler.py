@@ -32,6 +32,7 @@ from ts.metrics.metric_type_enum import MetricTypes
 from dronesr.imaging import DecodedImage, ImageError, resize_plane
 from dronesr.inference import outscaled_size, parse_outscale
 from dronesr.interpolation import parse_fidelity
+from dronesr.provenance import Provenance, sha256_of
 from dronesr.restoration import parse_restore
 from dronesr.serving.handler import ImageHandler
 from dronesr.serving.requests import sr_description, sr_parameters
@@ -49,6 +50,9 @@ class SuperResolutionHandler(ImageHandler):
         self.info = network_info(self.upscaler.model)
         self.parameters = sr_parameters(self.sr.has_fidelity, self.sr.has_restore)
         self.report_precision(self.sr.prepare(self.settings.precision, self.settings.execution))
+        files = {"weights": self.settings.weights, "fidelity_weights": self.settings.fidelity_weights, "restore_weights": self.settings.restore_weights}
+        hashes = {role: sha256_of(model_dir / name) for role, name in files.items() if name}
+        self.provenance = Provenance(self.model_name, self.info.family, self.info.scale, hashes)
         logger.info("%s tiles: %d px, overlap %d, %d per forward on %s", type(self).__name__, self.upscaler.tile, self.upscaler.overlap, self.upscaler.tile_batch, self.device)
 
     def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
@@ -67,7 +71,8 @@ class SuperResolutionHandler(ImageHandler):
         return outscaled_size(image.width, image.height, parse_outscale(params.get("outscale"), self.upscaler.scale))
 
     def process(self, image: DecodedImage, params: dict[str, str], idx: int) -> DecodedImage:
-        size = self.output_size(image, params)
+        outscale = parse_outscale(params.get("outscale"), self.upscaler.scale)
+        size = outscaled_size(image.width, image.height, outscale)
         # the blend for this upload (fidelity, restore=auto's choice), then tiles -> model -> stitched -> outscale
         rgb, choice = self.sr.upscale_image(image, parse_fidelity(params.get("fidelity")), parse_restore(params.get("restore")), size)
         if choice.restore is not None:
@@ -76,7 +81,12 @@ class SuperResolutionHandler(ImageHandler):
         tiles = count_tiles(image.height, image.width, self.upscaler.tile, self.settings.overlap)
         self.context.set_response_header(idx, "X-Tiles", str(tiles))
         self.record("DronesrTiles", tiles, "count", MetricTypes.COUNTER)
-        return dataclasses.replace(image, rgb=rgb, alpha=alpha)
+        u = self.upscaler
+        provenance = self.provenance.with_parameters(
+            fidelity=choice.fidelity, restore=choice.restore, outscale=outscale, tile=u.tile, overlap=u.overlap,
+            precision=self.precision_choice.path, device=str(self.device),
+        )
+        return dataclasses.replace(image, rgb=rgb, alpha=alpha, provenance=provenance)
 
     def describe(self) -> dict:
         u = self.upscaler

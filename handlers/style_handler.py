@@ -33,6 +33,7 @@ from dronesr.checkpoint import load_model
 from dronesr.imaging import DecodedImage, fit_image, fit_within
 from dronesr.inference import parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
 from dronesr.params import parse_flag
+from dronesr.provenance import Provenance, sha256_of
 from dronesr.serving.handler import ImageHandler
 from dronesr.serving.requests import STYLE_PARAMETERS
 
@@ -55,6 +56,7 @@ class StyleTransferHandler(ImageHandler):
         choice = select_style_precision(self.model, self.device, self.settings.precision)
         self.precision = choice.precision
         self.report_precision(choice)
+        self.provenance = Provenance(self.model_name, type(model).__name__, 1, {"weights": sha256_of(model_dir / self.settings.weights)})
 
     def style_request(self, params: dict[str, str]) -> tuple[torch.Tensor, float]:
         """The request's (style weights ``[1, S]``, strength); ImageError (400) when malformed."""
@@ -74,7 +76,12 @@ class StyleTransferHandler(ImageHandler):
         if fitted is not image:
             self.context.set_response_header(idx, "X-Resized-From", f"{image.width}x{image.height}")
         preserve = parse_flag("preserve_colour", params.get("preserve_colour"))
-        return dataclasses.replace(fitted, rgb=stylize_rgb(self.model, fitted.rgb, weights, strength, self.precision, preserve))
+        mix = ",".join(f"{name}:{w:.3g}" for name, w in zip(self.model.style_names, weights[0].tolist()) if w > 0)
+        provenance = self.provenance.with_parameters(
+            styles=mix, strength=strength, preserve_colour=preserve, work_side=self.model.work_side,
+            precision=self.precision, device=str(self.device),
+        )
+        return dataclasses.replace(fitted, rgb=stylize_rgb(self.model, fitted.rgb, weights, strength, self.precision, preserve), provenance=provenance)
 
     def describe(self) -> dict:
         return {

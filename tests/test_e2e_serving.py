@@ -3,6 +3,7 @@ send real images and bad input through HTTP."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import subprocess
@@ -13,6 +14,7 @@ import requests
 from PIL import Image
 
 from dronesr.inference import Upscaler
+from dronesr.provenance import read_record
 from harness import ts_setting
 from tests.helpers import ROOT, assert_camera_metadata_kept, assert_json_error, assert_no_metadata, camera_jpeg, drone_photo, encode, rgb_pixels, synthetic_photo
 
@@ -44,6 +46,11 @@ def test_camera_metadata_is_kept_and_strip_metadata_drops_it(server):
     stripped = requests.post(f"{server.inference}/predictions/srgan", files=files, data={"format": "jpeg", "strip_metadata": "true"}, timeout=120)
     assert stripped.status_code == 200, stripped.text
     assert_no_metadata(stripped.content)
+    # the provenance record outlives strip_metadata: XMP and header name the model and its weights
+    record = read_record(Image.open(io.BytesIO(stripped.content)).info["xmp"])
+    digest = hashlib.sha256((ROOT / "weights" / "span_gan.pt").read_bytes()).hexdigest()
+    assert record["Model"] == "srgan" and record["WeightsSha256"] == digest
+    assert f"weights_sha256={digest}" in stripped.headers["X-Provenance"]
     headers = {"Content-Type": "image/jpeg", "X-Dronesr-Strip-Metadata": "yes"}
     raw = requests.post(f"{server.inference}/predictions/srresnet", data=camera_jpeg(), headers=headers, timeout=120)
     assert raw.status_code == 200 and raw.headers["Content-Type"] == "image/png"

@@ -90,6 +90,7 @@ class BatchRunner:
     strip_metadata: bool = False
     overwrite: bool = False
     video: VideoOptions = field(default_factory=VideoOptions)
+    provenance: bool = True  # write the provenance record (dronesr/provenance.py) into images
 
     def target_for(self, job: Job, source_format: str | None = None) -> Path:
         if job.is_video:
@@ -132,7 +133,10 @@ class BatchRunner:
         fmt = self.format_for(job, image.source_format)  # --format same: the decoded format, not the suffix
         check_encodable(self.transform.result_size(image.width, image.height), fmt)
         result = self.transform.image(image)
-        body, _ = encode_image(result.rgb, result.alpha, fmt, self.jpeg_quality, None if self.strip_metadata else result.metadata)
+        body, _ = encode_image(
+            result.rgb, result.alpha, fmt, self.jpeg_quality, None if self.strip_metadata else result.metadata,
+            result.provenance if self.provenance else None,
+        )
         with atomic_output(self.target_for(job, image.source_format)) as path:
             path.write_bytes(body)
         return f"{image.width}x{image.height} -> {result.width}x{result.height} {fmt}"

@@ -38,6 +38,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--max-input-pixels", type=int, default=limits.MAX_INPUT_PIXELS, help="larger images and frames are refused")
     parser.add_argument("--strip-metadata", action="store_true", help="drop EXIF (camera, date, GPS), ICC and XMP; video: the container's tags")
+    parser.add_argument("--no-provenance", action="store_true", help="do not write the provenance record (model, weights SHA-256, settings) into images' XMP")
     parser.add_argument("--overwrite", action="store_true", help="redo outputs that already exist (else they are skipped)")
     parser.add_argument("--crf", type=int, default=VideoOptions.crf, help="video: x264 constant quality (lower is better)")
     parser.add_argument("--preset", default=VideoOptions.preset, help="video: x264 preset (ultrafast ... veryslow)")
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, f"dronesr: {exc.message if isinstance(exc, ImageError) else exc}\n")
     print(f"dronesr {args.command}: {transform.summary}; {len(jobs)} input(s) -> {args.out_dir}", file=sys.stderr)
     summary = Summary(failed=list(problems))
-    runner = BatchRunner(transform, args.out_dir, args.format, args.quality, args.strip_metadata, args.overwrite, VideoOptions(args.crf, args.preset))
+    runner = BatchRunner(transform, args.out_dir, args.format, args.quality, args.strip_metadata, args.overwrite, VideoOptions(args.crf, args.preset), not args.no_provenance)
     try:
         runner.run(jobs, summary)
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ from dronesr.checkpoint import load_model
 from dronesr.imaging import DecodedImage, ImageError, fit_image, fit_within, resize_plane
 from dronesr.inference import Upscaler, outscaled_size, parse_outscale, parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
 from dronesr.interpolation import parse_fidelity
+from dronesr.provenance import Provenance, sha256_of
 from dronesr.restoration import parse_restore
 from dronesr.sr_model import SHIPPED_SR, BlendChoice, BlendedUpscaler, shipped_settings
 from dronesr.serving.settings import HandlerSettings
@@ -69,6 +70,7 @@ class UpscaleTransform(Transform):
     fidelity: float | None = None  # None: the model's default
     restore: float | None = None  # None: auto, per photo (per video: from its first frame)
     video_choice: BlendChoice | None = None
+    provenance: Provenance | None = None  # what made the results, without the per-photo values
 
     @classmethod
     def load(
@@ -80,10 +82,14 @@ class UpscaleTransform(Transform):
         ``outscale`` as the endpoints' parameters."""
         if model in SR_MODELS:
             sr = BlendedUpscaler.shipped(model, device)
-            path = WEIGHTS_DIR / shipped_settings(model).weights
+            settings = shipped_settings(model)
+            path = WEIGHTS_DIR / settings.weights
+            files = {"weights": settings.weights, "fidelity_weights": settings.fidelity_weights, "restore_weights": settings.restore_weights}
+            hashes = {role: sha256_of(WEIGHTS_DIR / name) for role, name in files.items() if name}
         else:
             path = resolve_weights(model, SR_MODELS)
             sr = BlendedUpscaler(Upscaler(prepare_for_inference(load_sr_model(path), device), device=device), None)
+            hashes = {"weights": sha256_of(path)}
         info = network_info(sr.upscaler.model)
         device_tile = HandlerSettings.gpu_tile if device.type == "cuda" else DEFAULT_TILE
         sr.upscaler.tile, sr.upscaler.overlap = info.fit_tile(tile or device_tile), info.overlap
@@ -102,7 +108,10 @@ class UpscaleTransform(Transform):
         choice = sr.prepare(precision)
         if out != info.scale:
             described += f", output x{out:g}"
-        return cls(max_input_pixels, f"{described} on {device}, {choice.summary()}", sr, max_output_pixels, out, amount, restore_value)
+        provenance = Provenance(model if model in SR_MODELS else path.name, info.family, info.scale, hashes).with_parameters(
+            outscale=out, tile=sr.upscaler.tile, overlap=sr.upscaler.overlap, precision=choice.path, device=str(device),
+        )
+        return cls(max_input_pixels, f"{described} on {device}, {choice.summary()}", sr, max_output_pixels, out, amount, restore_value, provenance=provenance)
 
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         self.check(width, height)
@@ -125,8 +134,9 @@ class UpscaleTransform(Transform):
         """``image`` enlarged; its limits were checked by ``result_size`` first (BatchRunner)."""
         size = outscaled_size(image.width, image.height, self.outscale)
         alpha = resize_plane(image.alpha, size) if image.alpha is not None else None
-        rgb, _ = self.sr.upscale_image(image, self.fidelity, self.restore, size)
-        return dataclasses.replace(image, rgb=rgb, alpha=alpha)
+        rgb, choice = self.sr.upscale_image(image, self.fidelity, self.restore, size)
+        provenance = self.provenance.with_parameters(fidelity=choice.fidelity, restore=choice.restore) if self.provenance else None
+        return dataclasses.replace(image, rgb=rgb, alpha=alpha, provenance=provenance)
 
 
 @dataclass
@@ -137,6 +147,7 @@ class StyleTransform(Transform):
     max_side: int
     precision: str
     preserve_colour: bool = False
+    provenance: Provenance | None = None
 
     @classmethod
     def load(
@@ -153,7 +164,11 @@ class StyleTransform(Transform):
         styles = ", ".join(f"{n} {w:.2f}" for n, w in zip(network.style_names, weights[0].tolist()) if w > 0)
         colours = "; the photo's colours" if preserve_colour else ""
         summary = f"{path.name} ({styles}; strength {amount:g}{colours}) on {device}, {choice.summary()}"
-        return cls(max_input_pixels, summary, network, weights, amount, max_side, choice.precision, preserve_colour)
+        mix = ",".join(f"{n}:{w:.3g}" for n, w in zip(network.style_names, weights[0].tolist()) if w > 0)
+        provenance = Provenance(model if model == "style" else path.name, type(network).__name__, 1, {"weights": sha256_of(path)}).with_parameters(
+            styles=mix, strength=amount, preserve_colour=preserve_colour, work_side=network.work_side, precision=choice.path, device=str(device),
+        )
+        return cls(max_input_pixels, summary, network, weights, amount, max_side, choice.precision, preserve_colour, provenance)
 
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         self.check(width, height)
@@ -165,4 +180,5 @@ class StyleTransform(Transform):
     def image(self, image: DecodedImage) -> DecodedImage:
         """``image`` stylised; its limits were checked by ``result_size`` first (BatchRunner, video)."""
         fitted = fit_image(image, self.max_side)
-        return dataclasses.replace(fitted, rgb=stylize_rgb(self.model, fitted.rgb, self.weights, self.strength, self.precision, self.preserve_colour))
+        rgb = stylize_rgb(self.model, fitted.rgb, self.weights, self.strength, self.precision, self.preserve_colour)
+        return dataclasses.replace(fitted, rgb=rgb, provenance=self.provenance)

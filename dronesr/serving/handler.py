@@ -23,11 +23,23 @@ from ts.torch_handler.base_handler import BaseHandler
 from dronesr.imaging import DecodedImage, ImageError, check_encodable, decode_image, echo, encode_image, parse_output_format
 from dronesr.params import parse_flag
 from dronesr.precision import PrecisionChoice, resolve_device
+from dronesr.provenance import HEADER as PROVENANCE_HEADER
+from dronesr.provenance import Provenance
 from dronesr.serving.requests import COMMON_PARAMETERS, ImageRequest, ParsedRequest, parse_request, reason_phrase
 from dronesr.serving.settings import HandlerSettings
 
 logger = logging.getLogger(__name__)
-EXPOSED_HEADERS = "X-Output-Size, X-Tiles, X-Resized-From, X-Restore"  # readable by the page's script (CORS)
+EXPOSED_HEADERS = "X-Output-Size, X-Tiles, X-Resized-From, X-Restore, X-Provenance"  # readable by the page's script (CORS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Output:
+    """One encoded result: its bytes, Content-Type, "WxH" and the provenance record written into it."""
+
+    body: bytes
+    content_type: str
+    size: str
+    provenance: Provenance | None = None
 
 
 class ImageHandler(BaseHandler):
@@ -44,6 +56,7 @@ class ImageHandler(BaseHandler):
             torch.set_num_threads(self.settings.threads)
         # The GPU TorchServe assigned this worker, when CUDA is present; else the CPU.
         self.device = resolve_device("auto", context.system_properties.get("gpu_id"))
+        self.model_name = getattr(context, "model_name", "") or "unnamed"
         model_dir = Path(context.system_properties.get("model_dir", "."))
         self.load(model_dir)
         self.initialized = True
@@ -103,14 +116,18 @@ class ImageHandler(BaseHandler):
         self.record("DronesrHandlerTime", round((time.perf_counter() - started) * 1000, 2), "ms")
         return reply
 
-    def reply(self, parsed: ParsedRequest, outputs: list[tuple[bytes, str, str]], idx: int) -> bytes:
+    def reply(self, parsed: ParsedRequest, outputs: list[Output], idx: int) -> bytes:
         """The response body (and its headers), refused with a 400 when over max_response_bytes:
         TorchServe would kill the worker on a reply over its max_response_size."""
         if parsed.kserve:
-            predictions = [{"b64": base64.b64encode(body).decode("ascii"), "content_type": ctype, "size": size} for body, ctype, size in outputs]
+            predictions = [
+                {"b64": base64.b64encode(o.body).decode("ascii"), "content_type": o.content_type, "size": o.size,
+                 **({"provenance": o.provenance.fields()} if o.provenance else {})}
+                for o in outputs
+            ]
             body, content_type = json.dumps({"predictions": predictions}).encode(), "application/json"
         else:
-            body, content_type, size = outputs[0]
+            body, content_type, size = outputs[0].body, outputs[0].content_type, outputs[0].size
         if len(body) > self.settings.max_response_bytes:
             raise ImageError(
                 f"The reply would be {len(body)} bytes, over the limit of {self.settings.max_response_bytes} (max_response_size); "
@@ -119,12 +136,14 @@ class ImageHandler(BaseHandler):
         self.context.set_response_content_type(idx, content_type)
         if not parsed.kserve:
             self.context.set_response_header(idx, "X-Output-Size", size)
+            if outputs[0].provenance:
+                self.context.set_response_header(idx, PROVENANCE_HEADER, outputs[0].provenance.header())
             # TorchServe's CORS settings allow the page's origin; this lets its script read our headers.
             self.context.set_response_header(idx, "Access-Control-Expose-Headers", EXPOSED_HEADERS)
         return body
 
-    def run(self, item: ImageRequest, idx: int) -> tuple[bytes, str, str]:
-        """decode -> validate -> process -> encode one image; returns (bytes, Content-Type, "WxH")."""
+    def run(self, item: ImageRequest, idx: int) -> Output:
+        """decode -> validate -> process -> encode one image."""
         accepted = (*COMMON_PARAMETERS, *self.parameters)
         unknown = sorted(set(item.params) - set(accepted))
         if unknown:
@@ -132,6 +151,7 @@ class ImageHandler(BaseHandler):
             raise ImageError(f"Unknown parameter(s) {names}; this model accepts: {', '.join(accepted)}.")
         fmt = parse_output_format(item.params.get("format"), self.settings.default_format)
         strip = parse_flag("strip_metadata", item.params.get("strip_metadata"))
+        record = parse_flag("provenance", item.params.get("provenance"), default=True)
         budget = getattr(self, "pixels_left", self.settings.max_input_pixels)
         image = decode_image(item.image_bytes, budget)
         self.pixels_left = budget - image.width * image.height
@@ -139,8 +159,9 @@ class ImageHandler(BaseHandler):
         self.validate(image, item.params)
         check_encodable(self.output_size(image, item.params), fmt)
         result = self.process(image, item.params, idx)
-        body, content_type = encode_image(result.rgb, result.alpha, fmt, self.settings.jpeg_quality, None if strip else result.metadata)
-        return body, content_type, f"{result.width}x{result.height}"
+        provenance = result.provenance if record else None
+        body, content_type = encode_image(result.rgb, result.alpha, fmt, self.settings.jpeg_quality, None if strip else result.metadata, provenance)
+        return Output(body, content_type, f"{result.width}x{result.height}", provenance)
 
     def error(self, idx: int, status: int, message: str) -> bytes:
         self.context.set_response_status(status, reason_phrase(status), idx)

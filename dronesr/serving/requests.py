@@ -55,9 +55,10 @@ MAX_KSERVE_INSTANCES = 4
 ACCEPTED_TYPES = {content_type: key for key, (_, content_type) in OUTPUT_FORMATS.items() if key != "jpg"}
 
 
-# Parameters of every image model (the output format, whether to drop the camera's metadata), and
-# of each kind: the handlers accept these, `make archive` tells the page about them.
-COMMON_PARAMETERS = ("format", "strip_metadata")
+# Parameters of every image model (the output format, whether to drop the camera's metadata,
+# whether to write the provenance record), and of each kind: the handlers accept these, `make
+# archive` tells the page about them.
+COMMON_PARAMETERS = ("format", "strip_metadata", "provenance")
 SR_PARAMETERS = ("outscale",)
 FIDELITY_PARAMETERS = ("fidelity",)  # SR archives with fidelity_weights (srgan)
 RESTORE_PARAMETERS = ("restore",)  # SR archives with restore_weights (srgan, srresnet)
