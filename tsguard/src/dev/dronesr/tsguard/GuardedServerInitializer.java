@@ -11,10 +11,11 @@ import org.pytorch.serve.util.ConnectorType;
 /**
  * What TorchServe's ModelServer constructs, through the agent, for each listening port: TorchServe's
  * own {@link ServerInitializer} builds the pipeline (ssl?, "http" codec, "aggregator", "handler"),
- * then four handlers join it:
+ * then five handlers join it:
  *
  * <pre>
- *   [ssl] -> received-bytes -> http -> request-deadline -> header-checks -> aggregator -> form-body -> handler
+ *   [ssl] -> received-bytes -> http -> request-deadline -> header-checks -> query-parameters
+ *         -> aggregator -> form-body -> handler
  * </pre>
  *
  * and a connection over the port's cap gets only the codec and a 429.
@@ -45,6 +46,7 @@ public class GuardedServerInitializer extends ChannelInitializer<Channel> {
         pipeline.addBefore("http", "dronesr-received-bytes", deadline.receivedBytes());
         pipeline.addAfter("http", "dronesr-request-deadline", deadline);
         pipeline.addBefore("aggregator", "dronesr-header-checks", new HeaderChecks());
+        pipeline.addBefore("aggregator", "dronesr-query-parameters", new QueryParameters());
         pipeline.addBefore("handler", "dronesr-form-body", new FormBody());
     }
 }
