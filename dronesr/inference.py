@@ -17,6 +17,7 @@ from dronesr.imaging import ImageError, echo, rgb_to_tensor, tensor_to_rgb
 from dronesr.params import parse_fraction
 from dronesr.onnx_runtime import OnnxRunner
 from dronesr.precision import EXECUTIONS, PrecisionChoice, autocast, check_choice, choose_precision
+from dronesr.region import Region
 from dronesr.resample import bicubic_resize
 from dronesr.sr_weights import load_sr_model
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH, upscale_tiled
@@ -148,9 +149,19 @@ class Upscaler:
         """:meth:`enlarge`, the result brought back to the CPU."""
         return self.enlarge(image, tiled, size).cpu()
 
-    def upscale(self, rgb: np.ndarray, tiled: bool = True, size: tuple[int, int] | None = None) -> np.ndarray:
-        """H x W x 3 uint8 -> sH x sW x 3 uint8 (or ``size`` = (width, height))."""
-        return tensor_to_rgb(self.upscale_tensor(rgb_to_tensor(rgb), tiled, size))
+    def upscale(self, rgb: np.ndarray, tiled: bool = True, size: tuple[int, int] | None = None, region: Region | None = None) -> np.ndarray:
+        """H x W x 3 uint8 -> sH x sW x 3 uint8 (or ``size`` = (width, height)). With ``region``,
+        only that window is enlarged: the network sees it with ``overlap`` pixels of the frame
+        around it (its receptive field), so the result equals that window of the whole frame's."""
+        if region is None:
+            return tensor_to_rgb(self.upscale_tensor(rgb_to_tensor(rgb), tiled, size))
+        height, width = rgb.shape[:2]
+        window, inner = region.with_context(self.overlap, width, height)
+        result = inner.crop(self.enlarge(rgb_to_tensor(window.crop(rgb)), tiled).permute(0, 2, 3, 1)[0], self.scale)
+        result = result.permute(2, 0, 1)[None]
+        if size is not None and (size[1], size[0]) != tuple(result.shape[-2:]):
+            result = bicubic_resize(result, (size[1], size[0]))
+        return tensor_to_rgb(result.cpu())
 
 
 def parse_outscale(text: str | None, scale: int) -> float:

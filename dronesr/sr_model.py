@@ -19,6 +19,7 @@ from dronesr.imaging import DecodedImage
 from dronesr.inference import Upscaler
 from dronesr.interpolation import WeightsBlend
 from dronesr.precision import PrecisionChoice
+from dronesr.region import Region
 from dronesr.restoration import auto_restore, jpeg_quality
 from dronesr.serving.settings import HandlerSettings
 from dronesr.sr_weights import load_sr_model
@@ -111,8 +112,9 @@ class BlendedUpscaler:
             self.blend.apply(choice.fidelity or 0.0, choice.restore or 0.0)
 
     def upscale_image(self, image: DecodedImage, fidelity: float | None = None, restore: float | None = None,
-                      size: tuple[int, int] | None = None) -> tuple[np.ndarray, BlendChoice]:
-        """A decoded upload enlarged with the values ``choose`` picks for it."""
+                      size: tuple[int, int] | None = None, region: Region | None = None) -> tuple[np.ndarray, BlendChoice]:
+        """A decoded upload (or its ``region``) enlarged with the values ``choose`` picks for it
+        (restore=auto reads the whole upload: its file and all its pixels)."""
         choice = self.choose(image.rgb, image.quantization, fidelity, restore, image.palette)
         self.apply(choice)
-        return self.upscaler.upscale(image.rgb, size=size), choice
+        return self.upscaler.upscale(image.rgb, size=size, region=region), choice

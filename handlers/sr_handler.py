@@ -3,9 +3,12 @@ and any archive built with ``make archive NAME=... WEIGHTS=...``).
 
     decode -> validate -> tile -> model -> stitch -> (outscale) -> encode
 
-Parameters besides ``format`` and ``strip_metadata`` (form fields, ``X-Dronesr-<Name>`` headers
-beside a raw body, or KServe instance keys):
+Parameters besides ``format``, ``strip_metadata`` and ``provenance`` (form fields, query
+parameters, ``X-Dronesr-<Name>`` headers beside a raw body, or KServe instance keys):
 
+- ``region=x,y,w,h`` (pixels of the upright input): enlarge only that window, with the frame's
+  pixels around it as context, so it equals that window of the whole frame's result; limits apply
+  to the region's result (the frame may be up to ``max_region_frame_pixels``).
 - ``outscale=S``: 1 < S <= the network's scale (default: the scale). The network's result is
   resized (antialiased bicubic) to round(S * side); limits apply to the network's own size.
 - ``fidelity=F`` (archives with ``fidelity_weights``: srgan): 0..1, default the archive's
@@ -33,6 +36,7 @@ from dronesr.imaging import DecodedImage, ImageError, resize_plane
 from dronesr.inference import outscaled_size, parse_outscale
 from dronesr.interpolation import parse_fidelity
 from dronesr.provenance import Provenance, sha256_of
+from dronesr.region import Region, parse_region
 from dronesr.restoration import parse_restore
 from dronesr.serving.handler import ImageHandler
 from dronesr.serving.requests import sr_description, sr_parameters
@@ -55,12 +59,23 @@ class SuperResolutionHandler(ImageHandler):
         self.provenance = Provenance(self.model_name, self.info.family, self.info.scale, hashes)
         logger.info("%s tiles: %d px, overlap %d, %d per forward on %s", type(self).__name__, self.upscaler.tile, self.upscaler.overlap, self.upscaler.tile_batch, self.device)
 
+    def decode_budget(self, params: dict[str, str], budget: int) -> int:
+        # a region's result is bounded, so its frame may be larger than a frame enlarged whole
+        return max(budget, self.settings.max_region_frame_pixels) if params.get("region", "").strip() else budget
+
+    def source_size(self, image: DecodedImage, params: dict[str, str]) -> tuple[Region | None, int, int]:
+        """(the region or None, the width and height the network's result covers)."""
+        region = parse_region(params.get("region"), image.width, image.height)
+        return (region, region.width, region.height) if region else (None, image.width, image.height)
+
     def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
         scale = self.upscaler.scale
-        out_pixels = image.width * image.height * scale * scale
+        region, width, height = self.source_size(image, params)
+        out_pixels = width * height * scale * scale
         if out_pixels > self.settings.max_output_pixels:
+            what = f"region {region} of a {image.width}x{image.height} image" if region else f"{image.width}x{image.height} image"
             raise ImageError(
-                f"A {image.width}x{image.height} image gives a {image.width * scale}x{image.height * scale} result "
+                f"A {what} gives a {width * scale}x{height * scale} result "
                 f"({out_pixels} pixels), over the limit of {self.settings.max_output_pixels} (max_output_pixels)."
             )
         parse_outscale(params.get("outscale"), scale)
@@ -68,25 +83,29 @@ class SuperResolutionHandler(ImageHandler):
         parse_restore(params.get("restore"))
 
     def output_size(self, image: DecodedImage, params: dict[str, str]) -> tuple[int, int]:
-        return outscaled_size(image.width, image.height, parse_outscale(params.get("outscale"), self.upscaler.scale))
+        _, width, height = self.source_size(image, params)
+        return outscaled_size(width, height, parse_outscale(params.get("outscale"), self.upscaler.scale))
 
     def process(self, image: DecodedImage, params: dict[str, str], idx: int) -> DecodedImage:
+        region, width, height = self.source_size(image, params)
         outscale = parse_outscale(params.get("outscale"), self.upscaler.scale)
-        size = outscaled_size(image.width, image.height, outscale)
+        size = outscaled_size(width, height, outscale)
         # the blend for this upload (fidelity, restore=auto's choice), then tiles -> model -> stitched -> outscale
-        rgb, choice = self.sr.upscale_image(image, parse_fidelity(params.get("fidelity")), parse_restore(params.get("restore")), size)
+        rgb, choice = self.sr.upscale_image(image, parse_fidelity(params.get("fidelity")), parse_restore(params.get("restore")), size, region)
         if choice.restore is not None:
             self.context.set_response_header(idx, "X-Restore", choice.restore_header)
-        alpha = resize_plane(image.alpha, size) if image.alpha is not None else None
-        tiles = count_tiles(image.height, image.width, self.upscaler.tile, self.settings.overlap)
+        alpha = resize_plane(region.crop(image.alpha) if region else image.alpha, size) if image.alpha is not None else None
+        u = self.upscaler
+        seen = region.with_context(u.overlap, image.width, image.height)[0] if region else None
+        tiles = count_tiles(seen.height if seen else image.height, seen.width if seen else image.width, u.tile, u.overlap)
         self.context.set_response_header(idx, "X-Tiles", str(tiles))
         self.record("DronesrTiles", tiles, "count", MetricTypes.COUNTER)
-        u = self.upscaler
         provenance = self.provenance.with_parameters(
-            fidelity=choice.fidelity, restore=choice.restore, outscale=outscale, tile=u.tile, overlap=u.overlap,
-            precision=self.precision_choice.path, device=str(self.device),
+            fidelity=choice.fidelity, restore=choice.restore, outscale=outscale, region=str(region) if region else None,
+            tile=u.tile, overlap=u.overlap, precision=self.precision_choice.path, device=str(self.device),
         )
-        return dataclasses.replace(image, rgb=rgb, alpha=alpha, provenance=provenance)
+        metadata = dataclasses.replace(image.metadata, source_size=(width, height)) if region and image.metadata else image.metadata
+        return dataclasses.replace(image, rgb=rgb, alpha=alpha, metadata=metadata, provenance=provenance)
 
     def describe(self) -> dict:
         u = self.upscaler

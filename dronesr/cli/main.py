@@ -22,6 +22,7 @@ from dronesr.cli.transforms import SR_MODELS, StyleTransform, Transform, Upscale
 from dronesr.cli.video import VideoOptions
 from dronesr.imaging import ImageError
 from dronesr.precision import DEVICES, PRECISIONS, resolve_device
+from dronesr.region import Region, parse_region
 from dronesr.serving.settings import HandlerSettings
 from dronesr.tiling import DEFAULT_TILE
 
@@ -44,6 +45,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=VideoOptions.preset, help="video: x264 preset (ultrafast ... veryslow)")
 
 
+def region_option(text: str) -> Region:
+    try:
+        return parse_region(text)
+    except ImageError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="dronesr", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -54,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument("--model", default="srgan", help=f"{' or '.join(SR_MODELS)} (the shipped weights), or a weights file: ours, or any SR network spandrel knows (.pt .pth .safetensors)")
     upscale.add_argument("--fidelity", type=float, help="srgan only, 0..1: network interpolation from the GAN itself (0) to the PSNR network (1), in steps of 0.05; default: srgan's default_fidelity (handlers/srgan-config.yaml)")
     upscale.add_argument("--restore", default="auto", help="srgan/srresnet: 0 (clean input) .. 1 (full JPEG/noise/blur restoration), or auto: chosen per photo from its JPEG quality, noise and blocking (video: from the first frame)")
+    upscale.add_argument(
+        "--region", type=region_option, metavar="X,Y,W,H",
+        help=f"enlarge only this window (pixels of the upright input) of every photo and frame, with the frame around it as context; "
+        f"frames up to {limits.MAX_REGION_FRAME_PIXELS} pixels are then accepted (the result is bounded by --max-output-pixels)",
+    )
     upscale.add_argument("--outscale", type=float, help="output scale, above 1 and at most the model's (resized after the network); default: the model's scale")
     upscale.add_argument("--tile", type=int, help=f"LR tile side in pixels (bounds memory; tiles are stitched without seams); default: {DEFAULT_TILE} on a CPU, {HandlerSettings.gpu_tile} on a GPU")
     upscale.add_argument("--max-output-pixels", type=int, default=limits.MAX_OUTPUT_PIXELS, help="inputs whose x4 result is larger are refused")
@@ -72,7 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
 def load_transform(args: argparse.Namespace) -> Transform:
     device = resolve_device(args.device)
     if args.command == "upscale":
-        return UpscaleTransform.load(args.model, device, args.tile, args.precision, args.max_input_pixels, args.max_output_pixels, args.fidelity, args.outscale, args.restore)
+        max_input = max(args.max_input_pixels, limits.MAX_REGION_FRAME_PIXELS) if args.region else args.max_input_pixels
+        return UpscaleTransform.load(
+            args.model, device, args.tile, args.precision, max_input, args.max_output_pixels, args.fidelity, args.outscale, args.restore, args.region,
+        )
     return StyleTransform.load(args.model, args.style, args.blend, args.strength, device, args.precision, args.max_input_pixels, args.max_side, args.preserve_colour)
 
 

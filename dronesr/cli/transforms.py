@@ -16,6 +16,7 @@ from dronesr.imaging import DecodedImage, ImageError, fit_image, fit_within, res
 from dronesr.inference import Upscaler, outscaled_size, parse_outscale, parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
 from dronesr.interpolation import parse_fidelity
 from dronesr.provenance import Provenance, sha256_of
+from dronesr.region import Region
 from dronesr.restoration import parse_restore
 from dronesr.sr_model import SHIPPED_SR, BlendChoice, BlendedUpscaler, shipped_settings
 from dronesr.serving.settings import HandlerSettings
@@ -71,11 +72,12 @@ class UpscaleTransform(Transform):
     restore: float | None = None  # None: auto, per photo (per video: from its first frame)
     video_choice: BlendChoice | None = None
     provenance: Provenance | None = None  # what made the results, without the per-photo values
+    region: Region | None = None  # enlarge only this window of every photo and frame
 
     @classmethod
     def load(
         cls, model: str, device: torch.device, tile: int | None, precision: str, max_input_pixels: int, max_output_pixels: int,
-        fidelity: float | None = None, outscale: float | None = None, restore: str | None = None,
+        fidelity: float | None = None, outscale: float | None = None, restore: str | None = None, region: Region | None = None,
     ) -> UpscaleTransform:
         """``model``: a shipped name (its handler config says which weights it blends) or any SR
         weights file (ours, or a network spandrel knows); ``fidelity``, ``restore`` and
@@ -108,13 +110,18 @@ class UpscaleTransform(Transform):
         choice = sr.prepare(precision)
         if out != info.scale:
             described += f", output x{out:g}"
+        if region is not None:
+            described += f", region {region}"
         provenance = Provenance(model if model in SR_MODELS else path.name, info.family, info.scale, hashes).with_parameters(
-            outscale=out, tile=sr.upscaler.tile, overlap=sr.upscaler.overlap, precision=choice.path, device=str(device),
+            outscale=out, region=str(region) if region else None, tile=sr.upscaler.tile, overlap=sr.upscaler.overlap, precision=choice.path, device=str(device),
         )
-        return cls(max_input_pixels, f"{described} on {device}, {choice.summary()}", sr, max_output_pixels, out, amount, restore_value, provenance=provenance)
+        return cls(max_input_pixels, f"{described} on {device}, {choice.summary()}", sr, max_output_pixels, out, amount, restore_value, provenance=provenance, region=region)
 
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         self.check(width, height)
+        if self.region is not None:
+            self.region.check_inside(width, height)
+            width, height = self.region.width, self.region.height
         scale = self.sr.upscaler.scale
         if width * height * scale * scale > self.max_output_pixels:
             raise ImageError(
@@ -128,15 +135,19 @@ class UpscaleTransform(Transform):
         if self.video_choice is None:
             self.video_choice = self.sr.choose(rgb, None, self.fidelity, self.restore)
         self.sr.apply(self.video_choice)
-        return self.sr.upscaler.upscale(rgb, size=outscaled_size(rgb.shape[1], rgb.shape[0], self.outscale))
+        width, height = (self.region.width, self.region.height) if self.region else (rgb.shape[1], rgb.shape[0])
+        return self.sr.upscaler.upscale(rgb, size=outscaled_size(width, height, self.outscale), region=self.region)
 
     def image(self, image: DecodedImage) -> DecodedImage:
-        """``image`` enlarged; its limits were checked by ``result_size`` first (BatchRunner)."""
-        size = outscaled_size(image.width, image.height, self.outscale)
-        alpha = resize_plane(image.alpha, size) if image.alpha is not None else None
-        rgb, choice = self.sr.upscale_image(image, self.fidelity, self.restore, size)
+        """``image`` (or its region) enlarged; its limits were checked by ``result_size`` first (BatchRunner)."""
+        region = self.region
+        width, height = (region.width, region.height) if region else (image.width, image.height)
+        size = outscaled_size(width, height, self.outscale)
+        alpha = resize_plane(region.crop(image.alpha) if region else image.alpha, size) if image.alpha is not None else None
+        rgb, choice = self.sr.upscale_image(image, self.fidelity, self.restore, size, region)
         provenance = self.provenance.with_parameters(fidelity=choice.fidelity, restore=choice.restore) if self.provenance else None
-        return dataclasses.replace(image, rgb=rgb, alpha=alpha, provenance=provenance)
+        metadata = dataclasses.replace(image.metadata, source_size=(width, height)) if region and image.metadata else image.metadata
+        return dataclasses.replace(image, rgb=rgb, alpha=alpha, metadata=metadata, provenance=provenance)
 
 
 @dataclass

@@ -79,6 +79,10 @@ class ImageHandler(BaseHandler):
     def load(self, model_dir: Path) -> None:
         raise NotImplementedError
 
+    def decode_budget(self, params: dict[str, str], budget: int) -> int:
+        """Pixels an upload with these params may decode to (default: what the request has left)."""
+        return budget
+
     def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
         """Raise ImageError for anything this model cannot do with this image and these params."""
 
@@ -152,7 +156,7 @@ class ImageHandler(BaseHandler):
         fmt = parse_output_format(item.params.get("format"), self.settings.default_format)
         strip = parse_flag("strip_metadata", item.params.get("strip_metadata"))
         record = parse_flag("provenance", item.params.get("provenance"), default=True)
-        budget = getattr(self, "pixels_left", self.settings.max_input_pixels)
+        budget = self.decode_budget(item.params, getattr(self, "pixels_left", self.settings.max_input_pixels))
         image = decode_image(item.image_bytes, budget)
         self.pixels_left = budget - image.width * image.height
         self.record("DronesrInputMegapixels", image.width * image.height / 1e6, "MP")

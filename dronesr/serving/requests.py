@@ -59,7 +59,7 @@ ACCEPTED_TYPES = {content_type: key for key, (_, content_type) in OUTPUT_FORMATS
 # whether to write the provenance record), and of each kind: the handlers accept these, `make
 # archive` tells the page about them.
 COMMON_PARAMETERS = ("format", "strip_metadata", "provenance")
-SR_PARAMETERS = ("outscale",)
+SR_PARAMETERS = ("outscale", "region")
 FIDELITY_PARAMETERS = ("fidelity",)  # SR archives with fidelity_weights (srgan)
 RESTORE_PARAMETERS = ("restore",)  # SR archives with restore_weights (srgan, srresnet)
 STYLE_PARAMETERS = ("style", "strength", "blend", "preserve_colour")

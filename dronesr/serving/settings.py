@@ -26,6 +26,7 @@ class HandlerSettings:
     tile_batch: int = DEFAULT_TILE_BATCH  # tiles per forward pass (CPU)
     gpu_tile_batch: int = 0  # tiles per forward pass on a GPU; 0: as many as half the free GPU memory holds (at most 16)
     max_input_pixels: int = limits.MAX_INPUT_PIXELS  # decoded image, checked before decoding
+    max_region_frame_pixels: int = limits.MAX_REGION_FRAME_PIXELS  # SR: a decoded frame sent with a region
     max_output_pixels: int = limits.MAX_OUTPUT_PIXELS  # result of super-resolution
     max_side: int = limits.STYLE_MAX_SIDE  # style model: larger inputs are scaled down to this side
     threads: int = 0  # torch intra-op threads per worker (0: torch's default)
