@@ -18,6 +18,7 @@ import yaml
 from dronesr.imaging import DecodedImage
 from dronesr.inference import Upscaler
 from dronesr.interpolation import WeightsBlend
+from dronesr.invention import invention_map
 from dronesr.precision import PrecisionChoice
 from dronesr.region import Region
 from dronesr.restoration import auto_restore, jpeg_quality
@@ -118,3 +119,22 @@ class BlendedUpscaler:
         choice = self.choose(image.rgb, image.quantization, fidelity, restore, image.palette)
         self.apply(choice)
         return self.upscaler.upscale(image.rgb, size=size, region=region), choice
+
+    def upscale_with_map(self, image: DecodedImage, fidelity: float | None = None, restore: float | None = None,
+                         size: tuple[int, int] | None = None, region: Region | None = None) -> tuple[np.ndarray, np.ndarray, BlendChoice]:
+        """``upscale_image``'s result and its invention map (dronesr/invention.py): the result
+        against the faithful end (fidelity 1, same restoration) and against the input. ValueError
+        for a model without a fidelity control (no faithful network to compare with)."""
+        if not self.has_fidelity:
+            raise ValueError("the invention map needs a model with a PSNR network to compare with (fidelity_weights)")
+        result, choice = self.upscale_image(image, fidelity, restore, size, region)
+        self.apply(BlendChoice(1.0, choice.restore, choice.restore_reason))
+        faithful = self.upscaler.upscale(image.rgb, size=size, region=region)
+        source = region.crop(image.rgb) if region else image.rgb
+        return result, invention_map(result, faithful, source), choice
+
+    def invention_map(self, image: DecodedImage, fidelity: float | None = None, restore: float | None = None,
+                      size: tuple[int, int] | None = None, region: Region | None = None) -> tuple[np.ndarray, BlendChoice]:
+        """The invention map alone (``output=map``), with the values it was made for."""
+        _, mapped, choice = self.upscale_with_map(image, fidelity, restore, size, region)
+        return mapped, choice

@@ -39,7 +39,7 @@ from dronesr.provenance import Provenance, sha256_of
 from dronesr.region import Region, parse_region
 from dronesr.restoration import parse_restore
 from dronesr.serving.handler import ImageHandler
-from dronesr.serving.requests import sr_description, sr_parameters
+from dronesr.serving.requests import parse_output, sr_description, sr_parameters
 from dronesr.sr_model import BlendedUpscaler
 from dronesr.sr_weights import network_info
 from dronesr.tiling import count_tiles
@@ -81,6 +81,7 @@ class SuperResolutionHandler(ImageHandler):
         parse_outscale(params.get("outscale"), scale)
         parse_fidelity(params.get("fidelity"))
         parse_restore(params.get("restore"))
+        parse_output(params.get("output"))
 
     def output_size(self, image: DecodedImage, params: dict[str, str]) -> tuple[int, int]:
         _, width, height = self.source_size(image, params)
@@ -91,16 +92,19 @@ class SuperResolutionHandler(ImageHandler):
         outscale = parse_outscale(params.get("outscale"), self.upscaler.scale)
         size = outscaled_size(width, height, outscale)
         # the blend for this upload (fidelity, restore=auto's choice), then tiles -> model -> stitched -> outscale
-        rgb, choice = self.sr.upscale_image(image, parse_fidelity(params.get("fidelity")), parse_restore(params.get("restore")), size, region)
+        output = parse_output(params.get("output"))
+        enlarge = self.sr.invention_map if output == "map" else self.sr.upscale_image
+        rgb, choice = enlarge(image, parse_fidelity(params.get("fidelity")), parse_restore(params.get("restore")), size, region)
         if choice.restore is not None:
             self.context.set_response_header(idx, "X-Restore", choice.restore_header)
-        alpha = resize_plane(region.crop(image.alpha) if region else image.alpha, size) if image.alpha is not None else None
+        alpha = resize_plane(region.crop(image.alpha) if region else image.alpha, size) if image.alpha is not None and output == "image" else None
         u = self.upscaler
         seen = region.with_context(u.overlap, image.width, image.height)[0] if region else None
         tiles = count_tiles(seen.height if seen else image.height, seen.width if seen else image.width, u.tile, u.overlap)
         self.context.set_response_header(idx, "X-Tiles", str(tiles))
         self.record("DronesrTiles", tiles, "count", MetricTypes.COUNTER)
         provenance = self.provenance.with_parameters(
+            output=output if output != "image" else None,
             fidelity=choice.fidelity, restore=choice.restore, outscale=outscale, region=str(region) if region else None,
             tile=u.tile, overlap=u.overlap, precision=self.precision_choice.path, device=str(self.device),
         )

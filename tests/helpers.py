@@ -53,6 +53,14 @@ def encode(array: np.ndarray, fmt: str = "PNG", mode: str | None = None, **optio
     return buffer.getvalue()
 
 
+def real_photo(width: int, height: int) -> np.ndarray:
+    """An IFO photo of a drone at this size (H x W x 3 uint8) when ../shared is there, else a synthetic one."""
+    sample = SHARED_DATA / "ifo" / "Large_QuadCopters"
+    if sample.exists():
+        return np.asarray(Image.open(sorted(sample.iterdir())[1]).convert("RGB").resize((width, height), Image.BICUBIC))
+    return synthetic_photo(width, height)
+
+
 def drone_photo() -> bytes:
     """A 100x100 JPEG of a real drone when ../shared is there, else a synthetic photo."""
     sample = SHARED_DATA / "ifo" / "Small_QuadCopters"

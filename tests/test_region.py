@@ -10,17 +10,7 @@ import pytest
 from dronesr.imaging import ImageError
 from dronesr.region import Region, parse_region
 from handlers.sr_handler import SuperResolutionHandler
-from tests.helpers import ROOT, SHARED_DATA, encode, handler_reply, make_context, rgb_pixels, synthetic_photo
-
-
-def real_photo(width: int, height: int) -> np.ndarray:
-    """An IFO photo of a drone at this size when ../shared is there, else a synthetic one."""
-    sample = SHARED_DATA / "ifo" / "Large_QuadCopters"
-    if sample.exists():
-        from PIL import Image
-
-        return np.asarray(Image.open(sorted(sample.iterdir())[1]).convert("RGB").resize((width, height), Image.BICUBIC))
-    return synthetic_photo(width, height)
+from tests.helpers import ROOT, encode, handler_reply, make_context, real_photo, rgb_pixels, synthetic_photo
 
 
 def test_parse_region_accepts_windows_inside_the_frame_and_names_the_frame_otherwise():

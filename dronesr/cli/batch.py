@@ -91,6 +91,7 @@ class BatchRunner:
     overwrite: bool = False
     video: VideoOptions = field(default_factory=VideoOptions)
     provenance: bool = True  # write the provenance record (dronesr/provenance.py) into images
+    invention_map: bool = False  # also write NAME.map.png beside each photo's result (srgan)
 
     def target_for(self, job: Job, source_format: str | None = None) -> Path:
         if job.is_video:
@@ -132,12 +133,19 @@ class BatchRunner:
         image = decode_image(job.source.read_bytes(), self.transform.max_input_pixels)
         fmt = self.format_for(job, image.source_format)  # --format same: the decoded format, not the suffix
         check_encodable(self.transform.result_size(image.width, image.height), fmt)
-        result = self.transform.image(image)
-        body, _ = encode_image(
-            result.rgb, result.alpha, fmt, self.jpeg_quality, None if self.strip_metadata else result.metadata,
-            result.provenance if self.provenance else None,
-        )
-        with atomic_output(self.target_for(job, image.source_format)) as path:
+        if self.invention_map:
+            result, mapped = self.transform.image_and_map(image)
+        else:
+            result, mapped = self.transform.image(image), None
+        provenance = result.provenance if self.provenance else None
+        body, _ = encode_image(result.rgb, result.alpha, fmt, self.jpeg_quality, None if self.strip_metadata else result.metadata, provenance)
+        target = self.target_for(job, image.source_format)
+        if mapped is not None:
+            map_record = provenance.with_parameters(output="map") if provenance else None
+            map_body, _ = encode_image(mapped, None, "png", provenance=map_record)
+            with atomic_output(target.with_name(target.stem + ".map.png")) as path:
+                path.write_bytes(map_body)
+        with atomic_output(target) as path:
             path.write_bytes(body)
         return f"{image.width}x{image.height} -> {result.width}x{result.height} {fmt}"
 

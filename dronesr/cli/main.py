@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"enlarge only this window (pixels of the upright input) of every photo and frame, with the frame around it as context; "
         f"frames up to {limits.MAX_REGION_FRAME_PIXELS} pixels are then accepted (the result is bounded by --max-output-pixels)",
     )
+    upscale.add_argument("--map", action="store_true", help="srgan: also write NAME.map.png beside each photo's result: where it departs from what the input supports (README 'The invention map'); not for videos")
     upscale.add_argument("--outscale", type=float, help="output scale, above 1 and at most the model's (resized after the network); default: the model's scale")
     upscale.add_argument("--tile", type=int, help=f"LR tile side in pixels (bounds memory; tiles are stitched without seams); default: {DEFAULT_TILE} on a CPU, {HandlerSettings.gpu_tile} on a GPU")
     upscale.add_argument("--max-output-pixels", type=int, default=limits.MAX_OUTPUT_PIXELS, help="inputs whose x4 result is larger are refused")
@@ -106,7 +107,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, f"dronesr: {exc.message if isinstance(exc, ImageError) else exc}\n")
     print(f"dronesr {args.command}: {transform.summary}; {len(jobs)} input(s) -> {args.out_dir}", file=sys.stderr)
     summary = Summary(failed=list(problems))
-    runner = BatchRunner(transform, args.out_dir, args.format, args.quality, args.strip_metadata, args.overwrite, VideoOptions(args.crf, args.preset), not args.no_provenance)
+    with_map = getattr(args, "map", False)
+    if with_map and not transform.sr.has_fidelity:
+        parser.exit(2, "dronesr: --map compares the GAN's result with its PSNR network's: it needs --model srgan\n")
+    runner = BatchRunner(
+        transform, args.out_dir, args.format, args.quality, args.strip_metadata, args.overwrite, VideoOptions(args.crf, args.preset),
+        not args.no_provenance, with_map,
+    )
     try:
         runner.run(jobs, summary)
     except KeyboardInterrupt:

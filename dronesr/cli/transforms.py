@@ -140,14 +140,21 @@ class UpscaleTransform(Transform):
 
     def image(self, image: DecodedImage) -> DecodedImage:
         """``image`` (or its region) enlarged; its limits were checked by ``result_size`` first (BatchRunner)."""
+        return self.image_and_map(image, with_map=False)[0]
+
+    def image_and_map(self, image: DecodedImage, with_map: bool = True) -> tuple[DecodedImage, np.ndarray | None]:
+        """``image`` enlarged and, ``with_map``, its invention map (dronesr/invention.py)."""
         region = self.region
         width, height = (region.width, region.height) if region else (image.width, image.height)
         size = outscaled_size(width, height, self.outscale)
         alpha = resize_plane(region.crop(image.alpha) if region else image.alpha, size) if image.alpha is not None else None
-        rgb, choice = self.sr.upscale_image(image, self.fidelity, self.restore, size, region)
+        if with_map:
+            rgb, mapped, choice = self.sr.upscale_with_map(image, self.fidelity, self.restore, size, region)
+        else:
+            (rgb, choice), mapped = self.sr.upscale_image(image, self.fidelity, self.restore, size, region), None
         provenance = self.provenance.with_parameters(fidelity=choice.fidelity, restore=choice.restore) if self.provenance else None
         metadata = dataclasses.replace(image.metadata, source_size=(width, height)) if region and image.metadata else image.metadata
-        return dataclasses.replace(image, rgb=rgb, alpha=alpha, metadata=metadata, provenance=provenance)
+        return dataclasses.replace(image, rgb=rgb, alpha=alpha, metadata=metadata, provenance=provenance), mapped
 
 
 @dataclass

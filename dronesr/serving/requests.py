@@ -60,7 +60,7 @@ ACCEPTED_TYPES = {content_type: key for key, (_, content_type) in OUTPUT_FORMATS
 # archive` tells the page about them.
 COMMON_PARAMETERS = ("format", "strip_metadata", "provenance")
 SR_PARAMETERS = ("outscale", "region")
-FIDELITY_PARAMETERS = ("fidelity",)  # SR archives with fidelity_weights (srgan)
+FIDELITY_PARAMETERS = ("fidelity", "output")  # SR archives with fidelity_weights (srgan); output=map: the invention map
 RESTORE_PARAMETERS = ("restore",)  # SR archives with restore_weights (srgan, srresnet)
 STYLE_PARAMETERS = ("style", "strength", "blend", "preserve_colour")
 
@@ -69,6 +69,17 @@ def sr_parameters(fidelity: bool, restore: bool = False) -> tuple[str, ...]:
     """An SR model's own parameters: outscale; fidelity where the archive has the PSNR weights;
     restore where it has the restoration weights."""
     return SR_PARAMETERS + (FIDELITY_PARAMETERS if fidelity else ()) + (RESTORE_PARAMETERS if restore else ())
+
+
+OUTPUTS = ("image", "map")  # srgan's ``output``: the result, or its invention map (dronesr/invention.py)
+
+
+def parse_output(text: str | None) -> str:
+    """The ``output`` parameter: ``image`` (default) or ``map``; ImageError (400) otherwise."""
+    value = (text or "").strip().lower() or "image"
+    if value not in OUTPUTS:
+        raise ImageError(f"output must be one of {', '.join(OUTPUTS)}, got {echo(text)}.")
+    return value
 
 
 def sr_description(info: NetworkInfo, fidelity: bool, restore: bool = False) -> dict:
