@@ -412,8 +412,12 @@
     const restore = $("sr-restore");
     const restoreAuto = $("sr-restore-auto");
     const outscale = $("sr-outscale");
+    const mapToggle = $("sr-map");
+    const mapOverlay = $("sr-map-overlay");
     let models = [];
     let photo = null;
+    let region = null; // {x, y, w, h} in the photo's pixels, or null: the whole photo
+    let lastRequest = null; // what the shown result was made from: the invention map asks the same
     let busy = false;
     let fidelityAtDefault = fidelity.value; // the slider's value at the model's default (what sends no fidelity)
 
@@ -489,10 +493,10 @@
       const sizes = $("sr-sizes");
       const s = chosenScale();
       if (photo.bitmap) {
-        const { width: w, height: h } = photo;
+        const { w, h } = region || { w: photo.width, h: photo.height };
         const [ow, oh] = [outSize(w, s), outSize(h, s)];
         sizes.replaceChildren(
-          document.createTextNode("Photo "), strong(dims(w, h)),
+          document.createTextNode(region ? "Region " : "Photo "), strong(dims(w, h)),
           document.createTextNode(` → result `), strong(dims(ow, oh)),
           document.createTextNode(` (${factor(s)}, ${megapixels(ow * oh)})`),
         );
@@ -500,7 +504,7 @@
         sizes.textContent = "Your browser cannot preview this file, so its size is not known yet; the server will check it when you send it.";
       }
       const { scale, limits } = selectedInfo();
-      const warnings = limitWarnings(photo, scale, limits);
+      const warnings = limitWarnings(region ? { ...photo, width: region.w, height: region.h } : photo, scale, limits);
       warning.textContent = warnings.join(" ");
       show(warning, warnings.length > 0);
     }
@@ -510,9 +514,62 @@
       show(resultBox, false);
       photo = await readPhoto(file);
       describePhoto(photo, "sr-thumb", $("sr-name"), $("sr-thumb"));
+      setRegion(null);
+      $("sr-region-photo").src = photo.bitmap ? $("sr-thumb").src : "";
+      show($("sr-region-picker"), Boolean(photo.bitmap));
       describeSizes();
       show($("sr-info"), true);
       send.disabled = busy;
+    }
+
+    // ---- the region: a box dragged on the photo, kept in the photo's own pixels
+    function setRegion(value) {
+      region = value;
+      const box = $("sr-region-box");
+      show(box, Boolean(region));
+      show($("sr-region-clear"), Boolean(region));
+      $("sr-region-text").textContent = region
+        ? `Region: ${region.w} × ${region.h} px at (${region.x}, ${region.y})`
+        : "Region: the whole photo";
+      if (region) {
+        const img = $("sr-region-photo");
+        const k = img.clientWidth / photo.width;
+        Object.assign(box.style, { left: `${region.x * k}px`, top: `${region.y * k}px`, width: `${region.w * k}px`, height: `${region.h * k}px` });
+      }
+      if (photo) describeSizes();
+    }
+
+    function wireRegionPicker() {
+      const frame = $("sr-region-frame");
+      const img = $("sr-region-photo");
+      let start = null;
+      const at = (e) => {
+        const r = img.getBoundingClientRect();
+        const k = photo.width / r.width;
+        return {
+          x: Math.min(photo.width, Math.max(0, Math.round((e.clientX - r.left) * k))),
+          y: Math.min(photo.height, Math.max(0, Math.round((e.clientY - r.top) * k))),
+        };
+      };
+      const boxFrom = (a, b) => ({ x: Math.min(a.x, b.x), y: Math.min(a.y, b.y), w: Math.abs(a.x - b.x), h: Math.abs(a.y - b.y) });
+      frame.addEventListener("pointerdown", (e) => {
+        if (busy || !photo || !photo.bitmap) return;
+        start = at(e);
+        frame.setPointerCapture(e.pointerId);
+      });
+      frame.addEventListener("pointermove", (e) => {
+        if (start) setRegion(boxFrom(start, at(e)));
+      });
+      const finish = (e) => {
+        if (!start) return;
+        const box = boxFrom(start, at(e));
+        start = null;
+        setRegion(box.w >= 2 && box.h >= 2 ? box : null); // a click is not a region
+      };
+      frame.addEventListener("pointerup", finish);
+      frame.addEventListener("pointercancel", () => { start = null; });
+      $("sr-region-clear").addEventListener("click", () => setRegion(null));
+      window.addEventListener("resize", () => { if (region) setRegion(region); });
     }
 
     function strong(text) {
@@ -523,12 +580,13 @@
 
     function drawBicubic(s) {
       if (!photo || !photo.bitmap) return false;
-      canvas.width = outSize(photo.width, s);
-      canvas.height = outSize(photo.height, s);
+      const { x, y, w, h } = region || { x: 0, y: 0, w: photo.width, h: photo.height };
+      canvas.width = outSize(w, s);
+      canvas.height = outSize(h, s);
       const ctx = canvas.getContext("2d");
       ctx.imageSmoothingEnabled = true;
       ctx.imageSmoothingQuality = "high";
-      ctx.drawImage(photo.bitmap, 0, 0, canvas.width, canvas.height);
+      ctx.drawImage(photo.bitmap, x, y, w, h, 0, 0, canvas.width, canvas.height);
       return true;
     }
 
@@ -538,6 +596,7 @@
       input.disabled = value;
       form.querySelectorAll("input[name=model], select, input[type=range], input[type=checkbox]").forEach((el) => { el.disabled = value; });
       showRestore(); // the restoration slider stays off while automatic is ticked
+      mapToggle.disabled = value;
       $("sr-drop").classList.toggle("disabled", value);
     }
 
@@ -565,7 +624,9 @@
         const blended = Boolean(info.fidelity) && fidelity.value !== fidelityAtDefault; // the default is the server's own
         if (blended) params.fidelity = amount.toFixed(2);
         if (info.restore && !restoreAuto.checked) params.restore = Number(restore.value).toFixed(2);
+        if (region) params.region = `${region.x},${region.y},${region.w},${region.h}`;
         const result = await predict(model, photo.file, params, job);
+        lastRequest = { model, file: photo.file, params, info };
         await showResult(result, model, title, blended ? `${title} (fidelity ${amount.toFixed(2)})` : title, s);
       } catch (problem) {
         show(resultBox, false);
@@ -614,7 +675,36 @@
       link.href = resultImg.src;
       link.download = `${baseName(photo.file.name)}_${model}_x${s}.${ext}`;
       link.textContent = `Download the result (${ext.toUpperCase()}, ${formatBytes(result.blob.size)})`;
+      // A new result: its invention map is asked for again when the toggle is on.
+      mapOverlay.removeAttribute("src");
+      show(mapOverlay, false);
+      mapToggle.checked = false;
+      $("sr-map-status").textContent = "";
+      show($("sr-map-field"), Boolean(lastRequest && lastRequest.info.fidelity));
       show(resultBox, true);
+    }
+
+    // The invention map of the shown result: the same request with output=map, laid over it.
+    async function toggleMap() {
+      show(mapOverlay, mapToggle.checked && mapOverlay.hasAttribute("src"));
+      if (!mapToggle.checked || mapOverlay.hasAttribute("src") || !lastRequest) return;
+      const status = $("sr-map-status");
+      const job = new Job({ label: "Drawing the invention map", progress: $("sr-progress"), progressText: $("sr-progress-text"), cancelButton: $("sr-cancel") });
+      setBusy(true);
+      try {
+        const { model, file, params } = lastRequest;
+        const result = await predict(model, file, { ...params, output: "map", format: "png" }, job);
+        mapOverlay.src = objectUrls.set("sr-map", result.blob);
+        await mapOverlay.decode();
+        status.textContent = `Map made in ${result.seconds.toFixed(1)} s.`;
+        show(mapOverlay, mapToggle.checked);
+      } catch (problem) {
+        mapToggle.checked = false;
+        showProblem(error, problem instanceof Problem ? problem : new Problem("The invention map could not be drawn.", String(problem)));
+      } finally {
+        job.finish();
+        setBusy(false);
+      }
     }
 
     wireDropZone($("sr-drop"), input, choose);
@@ -624,6 +714,8 @@
     fidelity.addEventListener("input", showFidelity);
     restore.addEventListener("input", showRestore);
     restoreAuto.addEventListener("change", showRestore);
+    mapToggle.addEventListener("change", toggleMap);
+    wireRegionPicker();
     showRestore();
     resultImg.draggable = false;
     listModels(SHIPPED_SR);

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-from tests.helpers import ROOT, drone_photo, encode, synthetic_photo
+from tests.helpers import ROOT, drone_photo, encode, real_photo, synthetic_photo
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -467,3 +467,39 @@ def test_only_the_page_origin_may_read_the_api(browser, server):
         assert tab.evaluate(probe, f"{server.management}/models") == "blocked"
     finally:
         context.close()
+
+
+def test_a_dragged_region_is_enlarged_and_its_invention_map_laid_over_it(page, tmp_path):
+    """The analyst's flow: drag a box around the drone on the photo, enlarge only that, then look
+    at where srgan departs from what the photo supports."""
+    photo = encode(real_photo(400, 300), "JPEG", quality=90)
+    page.set_input_files("#sr-file", files=[{"name": "frame.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+    frame = page.locator("#sr-region-photo")
+    expect(frame).to_be_visible()
+    box = frame.bounding_box()
+    k = box["width"] / 400  # page pixels per photo pixel
+    page.mouse.move(box["x"] + 150 * k, box["y"] + 100 * k)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 190 * k, box["y"] + 130 * k, steps=4)
+    page.mouse.move(box["x"] + 210 * k, box["y"] + 145 * k, steps=4)
+    page.mouse.up()
+    expect(page.locator("#sr-region-text")).to_contain_text("at (150, 100)", timeout=5000)
+    width, height = (int(v) for v in re.search(r"(\d+) × (\d+) px", page.locator("#sr-region-text").inner_text()).groups())
+    assert abs(width - 60) <= 2 and abs(height - 45) <= 2
+    expect(page.locator("#sr-sizes")).to_contain_text(f"Region {width} × {height} px")
+    assert page.locator("#sr-region-box").evaluate("b => !b.hidden && b.getBoundingClientRect().width > 0")
+    page.evaluate(RECORD_FORMS)
+    page.click("#sr-send")
+    expect(page.locator("#sr-result-box")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    assert natural_size(page, "#sr-result") == [4 * width, 4 * height]
+    assert page.evaluate("window.sentForms")[0]["region"] == f"150,100,{width},{height}"
+    expect(page.locator("#sr-map-field")).to_be_visible()
+    page.check("#sr-map")
+    expect(page.locator("#sr-map-overlay")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    assert natural_size(page, "#sr-map-overlay") == [4 * width, 4 * height]
+    assert page.evaluate("window.sentForms")[1]["output"] == "map"
+    screenshot(page, tmp_path, "frontend-invention-map")  # test-output/: README's docs/invention_map_page.png is one
+    page.uncheck("#sr-map")
+    expect(page.locator("#sr-map-overlay")).to_be_hidden()
+    page.click("#sr-region-clear")
+    expect(page.locator("#sr-sizes")).to_contain_text("Photo 400 × 300 px")
