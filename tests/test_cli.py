@@ -69,6 +69,8 @@ def test_folder_with_photos_a_corrupt_file_and_a_clip(tmp_path, tiny_weights, ca
     assert (after["codec"], after["pix_fmt"]) == ("h264", "yuv420p")
     assert after["audio_codec"] == "aac" and after["audio_seconds"] == pytest.approx(before["audio_seconds"], abs=1e-3)
     assert after["rotation"] == before["rotation"] == CLIP_ROTATION
+    with av.open(str(out / "day2" / "clip.mp4")) as container:  # the provenance record, as the container's comment
+        assert "weights_sha256=" in container.metadata.get("comment", "")
     assert not [p for p in out.rglob(".*")], "a temporary file was left behind"
 
     # Run again: everything written is skipped; --overwrite redoes it.

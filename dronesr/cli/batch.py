@@ -159,7 +159,11 @@ class BatchRunner:
 
         try:
             with atomic_output(target) as path:
-                result = process_video(job.source, path, self.transform, self.video, progress, keep_metadata=not self.strip_metadata)
+                record = getattr(self.transform, "provenance", None) if self.provenance else None
+                result = process_video(
+                    job.source, path, self.transform, self.video, progress, keep_metadata=not self.strip_metadata,
+                    provenance=record.header() if record else None,
+                )
         finally:
             bar.close()
         return f"{result.frames} frames at {result.size[0]}x{result.size[1]}, {result.fps:.2f} frames/s"

@@ -112,10 +112,12 @@ def process_video(
     options: VideoOptions = VideoOptions(),
     progress: Callable[[int, int], None] | None = None,
     keep_metadata: bool = True,
+    provenance: str | None = None,
 ) -> VideoResult:
     """Write ``source`` through ``transform`` to ``target`` (its suffix picks the container).
     ``progress(done, total)`` is called after each frame (total 0 when the container does not say).
-    ``keep_metadata`` copies the container's tags (creation time, a drone's GPS ``location``).
+    ``keep_metadata`` copies the container's tags (creation time, a drone's GPS ``location``);
+    ``provenance`` (dronesr/provenance.py, its header form) goes into the ``comment`` tag.
 
     Three stages overlap: this thread demuxes and decodes, a model thread runs the transform, a
     writer thread encodes and muxes (audio packets travel through the same queues, so the output
@@ -133,6 +135,8 @@ def process_video(
         with av.open(str(target), "w") as target_file:
             if keep_metadata:
                 target_file.metadata.update(source_file.metadata)
+            if provenance:
+                target_file.metadata["comment"] = f"dronesr provenance: {provenance}"
             video_out = target_file.add_stream("libx264", rate=rate, options={"crf": str(options.crf), "preset": options.preset})
             video_out.width, video_out.height = width - width % 2, height - height % 2  # yuv420p needs even sides
             video_out.pix_fmt = "yuv420p"
