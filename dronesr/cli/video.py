@@ -27,7 +27,7 @@ OUTPUT_SUFFIX = {".mp4": ".mp4", ".mov": ".mov", ".mkv": ".mkv", ".avi": ".mkv",
 @dataclass(frozen=True)
 class VideoOptions:
     crf: int = 18  # x264 constant quality (lower is better; 18 is visually lossless for most footage)
-    preset: str = "medium"  # x264 speed/size trade-off
+    preset: str = "veryfast"  # x264 speed/size trade-off: throughput first (measured: 1.08 vs 0.98 frames/s at medium, 640x360 -> x4)
 
 
 @dataclass
