@@ -16,7 +16,7 @@ from PIL import Image
 from dronesr.inference import Upscaler
 from dronesr.provenance import read_record
 from harness import ts_setting
-from tests.helpers import ROOT, assert_camera_metadata_kept, assert_json_error, assert_no_metadata, camera_jpeg, drone_photo, encode, rgb_pixels, synthetic_photo
+from tests.helpers import ROOT, assert_camera_metadata_kept, assert_json_error, assert_no_metadata, camera_jpeg, drone_photo, encode, real_photo, rgb_pixels, synthetic_photo
 
 pytestmark = pytest.mark.e2e
 MODELS = ["srgan", "srresnet"]
@@ -238,3 +238,23 @@ def test_outscale_gives_exactly_the_asked_size_and_refuses_outside_one_to_four(s
     for value in ("5", "1"):
         response = requests.post(f"{server.inference}/predictions/{model}", files={"data": photo}, data={"outscale": value}, timeout=60)
         assert_json_error(response, 400, "outscale must be above 1 and at most 4")
+
+
+def test_a_region_through_torchserve_is_that_window_of_the_whole_reply(server):
+    """The issue's check: form fields data and region=150,100,60,45 on a 400x300 PNG answer
+    240x180 within 1.5 grey levels (mean) of the same window of the whole frame's reply."""
+    photo = encode(real_photo(400, 300))
+    whole = served_pixels(server, "srresnet", photo)
+    part = served_pixels(server, "srresnet", photo, region="150,100,60,45")
+    assert part.shape == (180, 240, 3)
+    assert np.abs(part - whole[400:580, 600:840]).mean() <= 1.5
+    outside = requests.post(f"{server.inference}/predictions/srresnet", files={"data": ("p.png", photo, "image/png")}, data={"region": "390,0,20,20"}, timeout=120)
+    assert_json_error(outside, 400, "the frame is 400x300")
+
+
+def test_srgan_answers_its_invention_map(server):
+    photo = encode(real_photo(120, 90))
+    mapped = served_pixels(server, "srgan", photo, output="map")
+    assert mapped.shape == (360, 480, 3) and mapped.max() > 100  # some departure shows, on the ramp
+    refused = requests.post(f"{server.inference}/predictions/srresnet", files={"data": ("p.png", photo, "image/png")}, data={"output": "map"}, timeout=120)
+    assert_json_error(refused, 400, "Unknown parameter")
