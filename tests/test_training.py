@@ -16,7 +16,7 @@ from PIL import Image
 from dronesr.archs import SRResNet
 from dronesr.checkpoint import load_model, save_model
 from dronesr.inference import Upscaler
-from tests.helpers import ROOT, synthetic_photo, tiny_srresnet
+from tests.helpers import ROOT, SHARED_DATA, synthetic_photo, tiny_srresnet
 from training import dataset, evaluate, train_sr
 from training.options import load_yaml
 
@@ -199,3 +199,20 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
         served |= {f"weights/{handler[key]}" for key in ("weights", "fidelity_weights", "restore_weights") if handler.get(key)}
     exported = {str(configs[name].export) for name in ("span_restore2", "span_clean", "span_gan")}
     assert served == exported and all((ROOT / path).is_file() for path in served)
+
+
+@pytest.mark.skipif(not SHARED_DATA.exists(), reason="needs ../shared/data")
+def test_make_dataset_rebuilds_a_manifest_only_when_its_photos_or_the_split_rule_change():
+    import os
+
+    manifest = ROOT / "data" / "ifo_manifest.json"
+
+    def make(*args: str) -> int:
+        return subprocess.run(["make", *args], cwd=ROOT, capture_output=True, timeout=600).returncode
+
+    assert make("dataset") == 0
+    split = manifest.read_bytes()
+    assert make("-q", "data/ifo_manifest.json", "data/aerial_manifest.json") == 0  # nothing to redo
+    os.utime(manifest, (0, 0))  # now older than the split rule and every photo
+    assert make("-q", "data/ifo_manifest.json") == 1
+    assert make("dataset") == 0 and manifest.read_bytes() == split  # rebuilt, the same split
