@@ -10,6 +10,7 @@ import json
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -202,3 +203,38 @@ def test_query_string_parameters_are_honoured_or_refused_never_dropped(server):
     assert both.status_code == 400 and "more than once" in both.text
     # the management API keeps its own query parameters
     assert requests.get(f"{server.management}/models?limit=5", timeout=30).status_code == 200
+
+
+def test_the_guard_stops_at_start_when_torchserves_pipeline_lacks_a_handler_it_needs(tmp_path):
+    """A TorchServe whose connection pipeline has no "aggregator": stopped when ModelServer builds
+    its initialisers at start, not at the first connection."""
+    import ts
+
+    frontend = Path(ts.__file__).parent / "frontend" / "model-server.jar"
+    classes = tmp_path / "classes"
+    sources = {
+        "ServerInitializer": (
+            "package org.pytorch.serve;\n"
+            "import io.netty.channel.*; import io.netty.handler.codec.http.HttpServerCodec;\n"
+            "import io.netty.handler.ssl.SslContext; import org.pytorch.serve.util.ConnectorType;\n"
+            "public class ServerInitializer extends ChannelInitializer<Channel> {\n"
+            "  public ServerInitializer(SslContext ssl, ConnectorType type) {}\n"
+            "  @Override public void initChannel(Channel ch) {\n"
+            "    ch.pipeline().addLast(\"http\", new HttpServerCodec()).addLast(\"handler\", new ChannelInboundHandlerAdapter()); } }\n"
+        ),
+        "ModelServer": (
+            "package org.pytorch.serve;\n"
+            "public class ModelServer { public static void main(String[] a) {\n"
+            "  new ServerInitializer(null, org.pytorch.serve.util.ConnectorType.INFERENCE_CONNECTOR);\n"
+            "  System.out.println(\"serving\"); } }\n"
+        ),
+    }
+    for name, text in sources.items():
+        (tmp_path / f"{name}.java").write_text(text)
+    subprocess.run(["javac", "-cp", str(frontend), "-d", str(classes), *(str(tmp_path / f"{n}.java") for n in sources)], check=True, timeout=120)
+    settings = [f"-D{torchserve.GUARD_PREFIX}{name}=5" for name in GUARD]
+    classpath = f"{classes}:{frontend}"  # the stubs first, TorchServe's Netty behind them
+    result = subprocess.run(["java", f"-javaagent:{JAR}", *settings, "-cp", classpath, "org.pytorch.serve.ModelServer"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "serving" not in result.stdout
+    assert "has no [aggregator] handler" in result.stderr

@@ -3,7 +3,9 @@ package dev.dronesr.tsguard;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.ssl.SslContext;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.pytorch.serve.ServerInitializer;
 import org.pytorch.serve.util.ConnectorType;
@@ -25,9 +27,33 @@ public class GuardedServerInitializer extends ChannelInitializer<Channel> {
     private final GuardSettings settings = GuardSettings.fromSystemProperties();
     private final AtomicInteger openConnections = new AtomicInteger();
 
-    /** The constructor ModelServer calls (the original's signature). */
+    /** Handlers of TorchServe's pipeline the guard places its own beside (initChannel below). */
+    static final List<String> TORCHSERVE_HANDLERS = List.of("http", "aggregator", "handler");
+
+    /** The constructor ModelServer calls (the original's signature), at start, once per port. */
     public GuardedServerInitializer(SslContext sslCtx, ConnectorType type) {
         this.torchserve = new ServerInitializer(sslCtx, type);
+        checkPipeline(torchserve);
+    }
+
+    /**
+     * Builds one pipeline on a channel that never connects and stops TorchServe now if a handler
+     * the guard relies on is not there: a TorchServe other than 0.12 would otherwise start and fail
+     * at its first connection.
+     */
+    static void checkPipeline(ChannelInitializer<Channel> initializer) {
+        EmbeddedChannel probe = new EmbeddedChannel();
+        try {
+            probe.pipeline().addLast(initializer);
+            List<String> missing = TORCHSERVE_HANDLERS.stream().filter(name -> probe.pipeline().get(name) == null).toList();
+            if (!missing.isEmpty()) {
+                System.err.println("dronesr tsguard: cannot install the connection guard: TorchServe's connection pipeline has no "
+                        + missing + " handler (it has " + probe.pipeline().names() + "); this guard is for TorchServe 0.12");
+                Runtime.getRuntime().halt(1);
+            }
+        } finally {
+            probe.finishAndReleaseAll();
+        }
     }
 
     @Override
