@@ -3,6 +3,7 @@ send real images and bad input through HTTP."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -178,8 +179,6 @@ def test_make_scale_sets_workers_through_the_management_api(server):
 
 
 def test_kserve_v1_json_through_torchserve(server):
-    import base64
-
     payload = {"instances": [{"b64": base64.b64encode(drone_photo()).decode()}]}
     response = requests.post(f"{server.inference}/predictions/srgan", json=payload, timeout=120)
     assert response.status_code == 200, response.text
@@ -258,3 +257,37 @@ def test_srgan_answers_its_invention_map(server):
     assert mapped.shape == (360, 480, 3) and mapped.max() > 100  # some departure shows, on the ramp
     refused = requests.post(f"{server.inference}/predictions/srresnet", files={"data": ("p.png", photo, "image/png")}, data={"output": "map"}, timeout=120)
     assert_json_error(refused, 400, "Unknown parameter")
+
+
+def test_query_string_parameters_are_honoured_or_refused_never_dropped(server):
+    """TorchServe 0.12 drops the query string of /predictions: the guard hands each parameter to
+    the handler as its X-Dronesr-<Name> header, or refuses the request with a 400 JSON."""
+    photo = encode(synthetic_photo(40, 30))
+    url = f"{server.inference}/predictions/srresnet"
+    webp = requests.post(f"{url}?format=webp&outscale=2&strip_metadata=yes", data=photo, timeout=120)
+    assert webp.status_code == 200 and webp.headers["Content-Type"] == "image/webp"
+    assert webp.content[8:12] == b"WEBP" and webp.headers["X-Output-Size"] == "80x60"
+    form = requests.post(f"{url}?format=jpeg", files={"data": ("p.png", photo, "image/png")}, timeout=120)
+    assert form.status_code == 200 and form.headers["Content-Type"] == "image/jpeg"
+    kserve = requests.post(
+        f"{server.inference}/v1/models/srresnet:predict?format=jpeg",
+        json={"instances": [{"b64": base64.b64encode(photo).decode()}]}, timeout=120,
+    )
+    assert kserve.status_code == 200 and kserve.json()["predictions"][0]["content_type"] == "image/jpeg"
+    refused = {
+        "?bogus=1": "bogus",  # the handler: unknown parameter, naming the ones it accepts
+        "?format=gif": "format",  # the handler: a bad value
+        "?Format=webp": "names are lower-case",  # the guard, below: never echoing a bad name
+        "?format=webp&format=png": "more than once",
+        "?format=%0d%0aX-Evil:%201": "control characters",
+        "?format=%zz": "output format",  # Netty keeps a bad %-escape as text: the handler refuses the value
+    }
+    for query, words in refused.items():
+        reply = requests.post(url + query, data=photo, timeout=120)
+        assert reply.status_code == 400 and reply.headers["Content-Type"].startswith("application/json"), query
+        assert words in reply.text and "X-Evil" not in reply.headers, query
+    both = requests.post(f"{url}?format=webp", data=photo, headers={"X-Dronesr-Format": "png"}, timeout=120)
+    assert both.status_code == 400 and "more than once" in both.text
+    # the management API keeps its own query parameters
+    assert requests.get(f"{server.management}/models?limit=5", timeout=30).status_code == 200
+
