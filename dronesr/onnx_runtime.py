@@ -50,6 +50,10 @@ class OnnxRunner:
             raise RuntimeError(f"the ONNX graph's weights are not the module's ({sorted(missing)[:3]} ...)")
         self.session = None
         self.version: tuple[int, ...] | None = None
+        try:  # ONNX Runtime may refuse a graph the exporter wrote (SwinIR's window attention): not this path
+            self(sample)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's own error types are not RuntimeError
+            raise RuntimeError(f"ONNX Runtime cannot run the exported network ({type(exc).__name__}: {str(exc)[:200]})") from exc
 
     def _weights_version(self) -> tuple[int, ...]:
         return tuple(t._version for t in itertools.chain(self.model.parameters(), self.model.buffers()))

@@ -221,8 +221,10 @@ def test_fidelity_runs_from_the_gan_to_srresnet(server):
     one = served_pixels(server, "srgan", photo, fidelity="1")
     srresnet = served_pixels(server, "srresnet", photo)
     assert np.array_equal(half, default)
-    # the same weights; each worker measured its own precision, and bfloat16 is within a few levels
-    assert np.abs(one - srresnet).max() <= 4 and np.abs(one - srresnet).mean() < 0.5
+    # the same weights; each worker measured its own execution path (bfloat16, or float32 in
+    # PyTorch or ONNX Runtime when the timings came out so), and bfloat16 is within a few levels of
+    # float32 (worst pixel 6 levels, measured when one worker chose each)
+    assert np.abs(one - srresnet).max() <= 8 and np.abs(one - srresnet).mean() < 0.5
     assert np.abs(zero - half).max() > 2 and np.abs(half - srresnet).max() > 2
     response = requests.post(f"{server.inference}/predictions/srresnet", files={"data": photo}, data={"fidelity": "0.5"}, timeout=60)
     assert_json_error(response, 400, "Unknown parameter")
