@@ -180,10 +180,11 @@ def test_network_interpolation_blends_every_parameter(tmp_path):
 
 def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     """make train-srresnet / train-srgan: every YAML loads and names files that exist (or that an
-    earlier step writes); stage 2 starts from stage 1's export, the clean fine-tune from the
-    pretrained SPAN, the GAN from the served restoration network; the handler configs serve what
-    the YAMLs export."""
-    names = ("span_restore", "span_restore2", "span_clean", "span_gan")
+    earlier step writes); each restoration stage starts from the previous one's export, the clean
+    fine-tune from the pretrained SPAN, the GAN from the restoration network's second stage (the
+    served third stage continued it, so the blends stay one lineage); the handler configs serve
+    what the YAMLs export."""
+    names = ("span_restore", "span_restore2", "span_restore3", "span_clean", "span_gan")
     configs = {name: train_sr.SRTrainConfig(**load_yaml(ROOT / "training" / "configs" / f"{name}.yaml", train_sr.SRTrainConfig)) for name in names}
     for name, config in configs.items():
         assert config.arch == "span", name
@@ -191,13 +192,14 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     assert configs["span_restore"].init_weights == configs["span_clean"].init_weights == Path("weights/span_x4_pretrained.pt")
     assert (ROOT / "weights" / "span_x4_pretrained.pt").is_file()
     assert configs["span_restore2"].init_weights == configs["span_restore"].export
-    assert configs["span_gan"].init_weights == configs["span_restore2"].export == Path("weights/span_restore.pt")
-    assert len({config.export for config in configs.values()}) == 4
+    assert configs["span_restore3"].init_weights == configs["span_gan"].init_weights == configs["span_restore2"].export
+    assert configs["span_restore3"].export == Path("weights/span_restore.pt")
+    assert len({config.export for config in configs.values()}) == 5
     served = set()
     for model in ("srgan", "srresnet"):
         handler = yaml.safe_load((ROOT / "handlers" / f"{model}-config.yaml").read_text())["handler"]
         served |= {f"weights/{handler[key]}" for key in ("weights", "fidelity_weights", "restore_weights") if handler.get(key)}
-    exported = {str(configs[name].export) for name in ("span_restore2", "span_clean", "span_gan")}
+    exported = {str(configs[name].export) for name in ("span_restore3", "span_clean", "span_gan")}
     assert served == exported and all((ROOT / path).is_file() for path in served)
 
 
