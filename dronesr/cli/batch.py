@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from dronesr.cli.transforms import Transform
 from dronesr.cli.video import OUTPUT_SUFFIX, VIDEO_SUFFIXES, VideoOptions, process_video
-from dronesr.imaging import ImageError, check_encodable, decode_image, encode_image
+from dronesr.imaging import JPEG_QUALITY, ImageError, check_encodable, decode_image, encode_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 FORMAT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
@@ -86,7 +86,7 @@ class BatchRunner:
     transform: Transform
     out_dir: Path
     output_format: str = "same"  # same, png, jpeg or webp
-    jpeg_quality: int = 92
+    jpeg_quality: int = JPEG_QUALITY
     strip_metadata: bool = False
     overwrite: bool = False
     video: VideoOptions = field(default_factory=VideoOptions)

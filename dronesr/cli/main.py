@@ -20,7 +20,7 @@ from dronesr import limits
 from dronesr.cli.batch import BatchRunner, Summary, collect_jobs
 from dronesr.cli.transforms import SR_MODELS, StyleTransform, Transform, UpscaleTransform
 from dronesr.cli.video import VideoOptions
-from dronesr.imaging import ImageError
+from dronesr.imaging import JPEG_QUALITY, ImageError
 from dronesr.precision import DEVICES, PRECISIONS, resolve_device
 from dronesr.region import Region, parse_region
 from dronesr.serving.settings import HandlerSettings
@@ -33,7 +33,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files, folders and videos")
     parser.add_argument("-o", "--out-dir", type=Path, required=True, metavar="OUTDIR", help="results go here (created if missing)")
     parser.add_argument("--format", choices=FORMATS, default="same", help="image output format; same: the input's where it can be written, else png")
-    parser.add_argument("--quality", type=int, default=92, help="JPEG quality of image outputs")
+    parser.add_argument("--quality", type=int, default=JPEG_QUALITY, help="JPEG quality of image outputs")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA when present, else the CPU")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: the fastest one measured that matches float32 (>= 50 dB)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")

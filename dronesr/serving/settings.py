@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dronesr import limits
+from dronesr.imaging import JPEG_QUALITY
 from dronesr.precision import EXECUTIONS, PRECISIONS, check_choice
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH
 
@@ -31,7 +32,7 @@ class HandlerSettings:
     max_side: int = limits.STYLE_MAX_SIDE  # style model: larger inputs are scaled down to this side
     threads: int = 0  # torch intra-op threads per worker (0: torch's default)
     default_format: str = "png"
-    jpeg_quality: int = 92
+    jpeg_quality: int = JPEG_QUALITY
     precision: str = "auto"  # auto (measured at worker start), float32, bfloat16, float16
     execution: str = "auto"  # SR: auto (measured at worker start), pytorch, onnxruntime (float32, CPU)
     max_response_bytes: int = 134_217_728  # config.properties max_response_size: over it TorchServe kills the worker
