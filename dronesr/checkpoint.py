@@ -8,21 +8,18 @@ interrupted save never leaves a half-written checkpoint behind.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from dronesr.archs import ARCHITECTURES
+from dronesr.files import atomic_output
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as temporary:
+        torch.save(obj, temporary)
 
 
 def save_model(model: nn.Module, path: str | os.PathLike, half: bool = False, **extra: Any) -> None:

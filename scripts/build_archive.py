@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -26,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dronesr.checkpoint import model_from_checkpoint  # noqa: E402 - after the path
+from dronesr.files import atomic_output  # noqa: E402
 from dronesr.inference import Upscaler  # noqa: E402
 from dronesr.serving.requests import STYLE_PARAMETERS, sr_description  # noqa: E402
 from dronesr.serving.settings import HandlerSettings  # noqa: E402
@@ -84,9 +84,8 @@ def shipped_note(weights: Path, config: dict) -> dict:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_output(path) as temporary:
+        temporary.write_text(text)
 
 
 def build(

@@ -4,11 +4,9 @@ on past a bad file: each failure is reported with its reason and counted in the 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from tqdm import tqdm
 
 from dronesr.cli.transforms import Transform
 from dronesr.cli.video import OUTPUT_SUFFIX, VIDEO_SUFFIXES, VideoOptions, process_video
+from dronesr.files import atomic_output
 from dronesr.imaging import JPEG_QUALITY, ImageError, check_encodable, decode_image, encode_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
@@ -65,20 +64,6 @@ def collect_jobs(inputs: Iterable[Path]) -> tuple[list[Job], list[tuple[Path, st
         else:
             problems.append((item, "no such file or folder"))
     return jobs, problems
-
-
-@contextlib.contextmanager
-def atomic_output(target: Path) -> Iterator[Path]:
-    """A temporary path to write ``target`` to, renamed to ``target`` when the block completes;
-    on an error or Ctrl-C it is removed, so no half-written output exists under either name.
-    Same folder (the rename is atomic), same suffix (PyAV picks the container by it), hidden."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.stem}.partial{target.suffix}")
-    try:
-        yield temporary
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 @dataclass
