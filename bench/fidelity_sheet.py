@@ -16,32 +16,42 @@ import torch
 from dronesr.sr_model import BlendedUpscaler
 from harness import ROOT
 from training.dataset import manifest_paths
-from training.evaluate import as_served, real_input_sheet, real_inputs, spread
+from training.evaluate import Method, as_served, real_input_sheet, real_inputs, spread
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--fidelities", type=float, nargs="+", default=[0.0, 0.5, 1.0], help="(default: 0 0.5 1)")
+def sheet_parser(description: str, out: Path) -> argparse.ArgumentParser:
+    """The options every real-input sheet of srgan takes (this one and bench/invention_sheet.py)."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ifo", type=Path, default=ROOT / "data/ifo_manifest.json", help="IFO manifest (test split)")
     p.add_argument("--aerial", type=Path, default=ROOT / "data/aerial_manifest.json", help="aerial manifest (test split)")
     p.add_argument("--count", type=int, nargs=2, default=[2, 1], metavar=("IFO", "AERIAL"), help="photos of each (default: 2 1)")
     p.add_argument("--crop", type=int, default=160, help="aerial crop side, input px (default: 160)")
     p.add_argument("--view", type=int, default=320, help="output window per cell, 1:1 px (default: 320)")
-    p.add_argument("--out", type=Path, default=ROOT / "docs/fidelity_sheet.jpg")
+    p.add_argument("--out", type=Path, default=out, help=f"(default: {out.relative_to(ROOT)})")
+    return p
+
+
+def draw_sheet(args: argparse.Namespace, methods: dict[str, Method], scale: int) -> None:
+    """The sheet of ``methods`` on the test photos ``args`` choose, written to ``args.out``."""
+    ifo, aerial = (spread(manifest_paths(m, "test"), n) for m, n in ((args.ifo, args.count[0]), (args.aerial, args.count[1])))
+    inputs = real_inputs(ifo, aerial, args.crop)
+    real_input_sheet(methods, inputs, scale, args.out, args.view)
+    print(f"wrote {args.out}: {', '.join(name for name, _ in inputs)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = sheet_parser(__doc__, ROOT / "docs/fidelity_sheet.jpg")
+    p.add_argument("--fidelities", type=float, nargs="+", default=[0.0, 0.5, 1.0], help="(default: 0 0.5 1)")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     sr = BlendedUpscaler.shipped("srgan")
-    methods = {"bicubic": None}
+    methods: dict[str, Method] = {"bicubic": None}
     for fidelity in args.fidelities:
         label = f"fidelity {fidelity:g}" + (" (the GAN)" if fidelity == 0 else " (= srresnet)" if fidelity == 1 else "")
         label += " (default)" if fidelity == sr.default_fidelity else ""
         methods[label] = as_served(sr, fidelity)
-    ifo, aerial = (spread(manifest_paths(m, "test"), n) for m, n in ((args.ifo, args.count[0]), (args.aerial, args.count[1])))
-    inputs = real_inputs(ifo, aerial, args.crop)
-    real_input_sheet(methods, inputs, sr.upscaler.scale, args.out, args.view)
-    print(f"wrote {args.out}: {', '.join(name for name, _ in inputs)}")
+    draw_sheet(args, methods, sr.upscaler.scale)
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

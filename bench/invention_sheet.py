@@ -8,16 +8,13 @@ restore=auto from each file), the map of that result (``output=map``) and the ma
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import torch
 
+from bench.fidelity_sheet import draw_sheet, sheet_parser
 from dronesr.imaging import decode_image
 from dronesr.sr_model import BlendedUpscaler
 from harness import ROOT
-from training.dataset import manifest_paths
-from training.evaluate import UPLOAD_LIMIT, Method, as_served, real_input_sheet, real_inputs, spread
+from training.evaluate import UPLOAD_LIMIT, Method, as_served
 
 
 def invention(sr: BlendedUpscaler, fidelity: float | None = None) -> Method:
@@ -31,14 +28,7 @@ def invention(sr: BlendedUpscaler, fidelity: float | None = None) -> Method:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ifo", type=Path, default=ROOT / "data/ifo_manifest.json", help="IFO manifest (test split)")
-    p.add_argument("--aerial", type=Path, default=ROOT / "data/aerial_manifest.json", help="aerial manifest (test split)")
-    p.add_argument("--count", type=int, nargs=2, default=[2, 1], metavar=("IFO", "AERIAL"), help="photos of each (default: 2 1)")
-    p.add_argument("--crop", type=int, default=160, help="aerial crop side, input px (default: 160)")
-    p.add_argument("--view", type=int, default=320, help="output window per cell, 1:1 px (default: 320)")
-    p.add_argument("--out", type=Path, default=ROOT / "docs/invention_map.jpg")
-    args = p.parse_args(argv)
+    args = sheet_parser(__doc__, ROOT / "docs/invention_map.jpg").parse_args(argv)
     torch.set_num_threads(2)
     sr = BlendedUpscaler.shipped("srgan")
     methods = {
@@ -47,12 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         f"its map (fidelity {sr.default_fidelity:g})": invention(sr),
         "map at fidelity 0 (the GAN)": invention(sr, 0.0),
     }
-    ifo, aerial = (spread(manifest_paths(m, "test"), n) for m, n in ((args.ifo, args.count[0]), (args.aerial, args.count[1])))
-    inputs = real_inputs(ifo, aerial, args.crop)
-    real_input_sheet(methods, inputs, sr.upscaler.scale, args.out, args.view)
-    print(f"wrote {args.out}: {', '.join(name for name, _ in inputs)}")
+    draw_sheet(args, methods, sr.upscaler.scale)
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -13,13 +13,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from dronesr.inference import Upscaler
-from dronesr.precision import cpu_features
+from dronesr.precision import cpu_features, cpu_model
 from dronesr.tiling import count_tiles
 
 PEAK_INPUT = (1, 64, 256, 256)  # the peak convolution: 3x3, 64 -> 64 channels on this input
@@ -153,11 +152,9 @@ class FrameBench:
 
 
 def machine_info(threads: int) -> dict:
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    model = cpu_model()
     return {
-        "cpu": names[0] if names else platform.processor() or "unknown CPU",
+        "cpu": model if model != "unknown" else platform.processor() or "unknown CPU",
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_features": cpu_features(),
         "logical_cpus": os.cpu_count(),

@@ -87,7 +87,8 @@ class Upscaler:
         check_choice("execution", execution, EXECUTIONS)
         tile = photo_like_tile(self.tile).to(self.device)
         runtimes, note = (), ""
-        if execution != "pytorch" and self.device.type == "cpu":
+        # ONNX Runtime is exported only where it may run: asked for, or timed beside auto's precisions
+        if (execution == "onnxruntime" or (execution == "auto" and requested == "auto")) and self.device.type == "cpu":
             try:
                 self.runner = OnnxRunner(self.model, tile)
                 runtimes = ("onnxruntime",)
@@ -103,7 +104,7 @@ class Upscaler:
         if execution == "onnxruntime":
             choice = PrecisionChoice("float32", self.device.type, reason="set in the configuration", execution="onnxruntime")
         else:
-            choice = choose_precision(run, self.device, requested, repeats=repeats, runtimes=runtimes if requested == "auto" else ())
+            choice = choose_precision(run, self.device, requested, repeats=repeats, runtimes=runtimes)
         choice.reason += note
         self.precision, self.execution = choice.precision, choice.execution
         if self.execution == "pytorch":
@@ -117,12 +118,8 @@ class Upscaler:
         before quantisation: the ``outscale`` path)."""
         image = self.to_device(image)
         if not tiled:
-            result = self._forward(image)
-        else:
-            result = upscale_tiled(self._forward, image, self.scale, self.tile, self.overlap, self.tile_batch)
-        if size is not None and (size[1], size[0]) != tuple(result.shape[-2:]):
-            result = bicubic_resize(result, (size[1], size[0]))
-        return result
+            return _resized(self._forward(image), size)
+        return _resized(upscale_tiled(self._forward, image, self.scale, self.tile, self.overlap, self.tile_batch), size)
 
     def fit_tile_batch(self, limit: int = MAX_GPU_TILE_BATCH, share: float = 0.5) -> int:
         """On CUDA, set ``tile_batch`` to as many tiles per forward as ``share`` of the free GPU
@@ -157,11 +154,18 @@ class Upscaler:
             return tensor_to_rgb(self.upscale_tensor(rgb_to_tensor(rgb), tiled, size))
         height, width = rgb.shape[:2]
         window, inner = region.with_context(self.overlap, width, height)
-        result = inner.crop(self.enlarge(rgb_to_tensor(window.crop(rgb)), tiled).permute(0, 2, 3, 1)[0], self.scale)
-        result = result.permute(2, 0, 1)[None]
-        if size is not None and (size[1], size[0]) != tuple(result.shape[-2:]):
-            result = bicubic_resize(result, (size[1], size[0]))
-        return tensor_to_rgb(result.cpu())
+        result = self.enlarge(rgb_to_tensor(window.crop(rgb)), tiled)
+        s = self.scale
+        result = result[..., inner.y * s : (inner.y + inner.height) * s, inner.x * s : (inner.x + inner.width) * s]
+        return tensor_to_rgb(_resized(result, size).cpu())
+
+
+def _resized(result: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
+    """``result`` (NCHW) resized to ``size`` = (width, height) when that differs (antialiased
+    bicubic, before quantisation: the ``outscale`` path); as it is otherwise."""
+    if size is None or (size[1], size[0]) == tuple(result.shape[-2:]):
+        return result
+    return bicubic_resize(result, (size[1], size[0]))
 
 
 def parse_outscale(text: str | None, scale: int) -> float:
@@ -210,6 +214,11 @@ def parse_style_request(model: StyleNet, style: str | None, blend: str | None = 
         raise ImageError(f"blend weights sum to {extra:g}, over 1 (the style keeps 1 minus their sum).")
     mix[primary] = mix.get(primary, 0.0) + max(0.0, 1.0 - extra)
     return model.style_vector(mix), amount
+
+
+def style_mix(model: StyleNet, weights: torch.Tensor) -> str:
+    """``NAME:W,...`` of the styles a ``[1, S]`` weight vector mixes (the provenance record's)."""
+    return ",".join(f"{name}:{w:.3g}" for name, w in zip(model.style_names, weights[0].tolist()) if w > 0)
 
 
 def select_style_precision(model: StyleNet, device: torch.device, requested: str = "auto") -> PrecisionChoice:

@@ -59,15 +59,21 @@ def cpu_features() -> str:
     return ",".join(f for f in wanted if f in flags) or "none of amx/avx512/avx2"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or ``unknown``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def hardware() -> str:
     """What a measured figure ran on: the CPU's model and the features that matter, and the GPU
     when CUDA has one (every figure in the README names it)."""
-    names = []
-    try:
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
-    except OSError:
-        pass
-    text = f"CPU {names[0] if names else 'unknown'} ({cpu_features()})"
+    text = f"CPU {cpu_model()} ({cpu_features()})"
     if torch.cuda.is_available():
         text += f"; GPU {torch.cuda.get_device_name(0)}"
     return text

@@ -14,6 +14,7 @@ header or the XMP unescaped.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -90,8 +91,6 @@ def _xml_name(name: str) -> str:
 
 def read_record(xmp: bytes) -> dict[str, str]:
     """The record's fields from an XMP packet (tests, and users checking a file), names as written."""
-    import re
-
     match = re.search(rb'<rdf:Description[^>]*xmlns:' + PREFIX.encode() + rb'="' + re.escape(NAMESPACE.encode()) + rb'"([^>]*)/>', xmp)
     if not match:
         return {}

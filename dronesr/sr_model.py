@@ -8,18 +8,20 @@ the evaluation read the same files from the checkout that ``make archive`` packs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
 
-from dronesr.imaging import DecodedImage
+from dronesr.imaging import DecodedImage, resize_plane
 from dronesr.inference import Upscaler
 from dronesr.interpolation import WeightsBlend
 from dronesr.invention import invention_map
 from dronesr.precision import PrecisionChoice
+from dronesr.provenance import sha256_of
 from dronesr.region import Region
 from dronesr.restoration import auto_restore, jpeg_quality
 from dronesr.serving.settings import HandlerSettings
@@ -54,6 +56,7 @@ class BlendedUpscaler:
     blend: WeightsBlend | None
     default_fidelity: float = 0.0
     fit_tile_batch: bool = False  # prepare() sizes the GPU tile batch from free memory
+    weights_sha256: dict[str, str] = field(default_factory=dict)  # by role (HandlerSettings.weights_files): the provenance record's
 
     @classmethod
     def load(cls, weights_dir: Path, settings: HandlerSettings, device: torch.device, tile: int | None = None) -> BlendedUpscaler:
@@ -68,7 +71,8 @@ class BlendedUpscaler:
         if settings.fidelity_weights or settings.restore_weights:
             psnr, restore = (load_sr_model(weights_dir / name).state_dict() if name else None for name in (settings.fidelity_weights, settings.restore_weights))
             blend = WeightsBlend(upscaler.model, upscaler.model.state_dict(), psnr, restore)
-        return cls(upscaler, blend, settings.default_fidelity, fit_tile_batch=on_gpu and not settings.gpu_tile_batch)
+        hashes = {role: sha256_of(weights_dir / name) for role, name in settings.weights_files().items()}
+        return cls(upscaler, blend, settings.default_fidelity, fit_tile_batch=on_gpu and not settings.gpu_tile_batch, weights_sha256=hashes)
 
     def prepare(self, precision: str = "auto", execution: str = "auto") -> PrecisionChoice:
         """Choose the precision and execution path (measured unless named), then on a GPU the
@@ -84,7 +88,7 @@ class BlendedUpscaler:
         a file its config names is missing."""
         settings = shipped_settings(name)
         weights = CHECKOUT / "weights"
-        for file in filter(None, (settings.weights, settings.fidelity_weights, settings.restore_weights)):
+        for file in settings.weights_files().values():
             if not (weights / file).is_file():
                 raise ValueError(f"{name}: the shipped weights {weights / file} are not there")
         return cls.load(weights, settings, torch.device(device), tile)
@@ -138,3 +142,15 @@ class BlendedUpscaler:
         """The invention map alone (``output=map``), with the values it was made for."""
         _, mapped, choice = self.upscale_with_map(image, fidelity, restore, size, region)
         return mapped, choice
+
+
+def enlarged(image: DecodedImage, rgb: np.ndarray, region: Region | None = None, alpha: bool = True) -> DecodedImage:
+    """The decoded upload with its enlarged pixels ``rgb`` (of its ``region``): the alpha plane
+    (unless ``alpha`` is false: a map has none) resized the same way, and the metadata told what
+    the result's scale is measured from (the region, when there is one)."""
+    size = (rgb.shape[1], rgb.shape[0])
+    plane = (region.crop(image.alpha) if region else image.alpha) if alpha and image.alpha is not None else None
+    metadata = image.metadata
+    if region and metadata:
+        metadata = dataclasses.replace(metadata, source_size=(region.width, region.height))
+    return dataclasses.replace(image, rgb=rgb, alpha=resize_plane(plane, size) if plane is not None else None, metadata=metadata)

@@ -32,15 +32,15 @@ from pathlib import Path
 
 from ts.metrics.metric_type_enum import MetricTypes
 
-from dronesr.imaging import DecodedImage, ImageError, resize_plane
+from dronesr.imaging import DecodedImage, ImageError
 from dronesr.inference import outscaled_size, parse_outscale
 from dronesr.interpolation import parse_fidelity
-from dronesr.provenance import Provenance, sha256_of
+from dronesr.provenance import Provenance
 from dronesr.region import Region, parse_region
 from dronesr.restoration import parse_restore
 from dronesr.serving.handler import ImageHandler
 from dronesr.serving.requests import parse_output, sr_description, sr_parameters
-from dronesr.sr_model import BlendedUpscaler
+from dronesr.sr_model import BlendedUpscaler, enlarged
 from dronesr.sr_weights import network_info
 from dronesr.tiling import count_tiles
 
@@ -54,9 +54,7 @@ class SuperResolutionHandler(ImageHandler):
         self.info = network_info(self.upscaler.model)
         self.parameters = sr_parameters(self.sr.has_fidelity, self.sr.has_restore)
         self.report_precision(self.sr.prepare(self.settings.precision, self.settings.execution))
-        files = {"weights": self.settings.weights, "fidelity_weights": self.settings.fidelity_weights, "restore_weights": self.settings.restore_weights}
-        hashes = {role: sha256_of(model_dir / name) for role, name in files.items() if name}
-        self.provenance = Provenance(self.model_name, self.info.family, self.info.scale, hashes)
+        self.provenance = Provenance(self.model_name, self.info.family, self.info.scale, self.sr.weights_sha256)
         logger.info("%s tiles: %d px, overlap %d, %d per forward on %s", type(self).__name__, self.upscaler.tile, self.upscaler.overlap, self.upscaler.tile_batch, self.device)
 
     def decode_budget(self, params: dict[str, str], budget: int) -> int:
@@ -97,7 +95,6 @@ class SuperResolutionHandler(ImageHandler):
         rgb, choice = enlarge(image, parse_fidelity(params.get("fidelity")), parse_restore(params.get("restore")), size, region)
         if choice.restore is not None:
             self.context.set_response_header(idx, "X-Restore", choice.restore_header)
-        alpha = resize_plane(region.crop(image.alpha) if region else image.alpha, size) if image.alpha is not None and output == "image" else None
         u = self.upscaler
         seen = region.with_context(u.overlap, image.width, image.height)[0] if region else None
         tiles = count_tiles(seen.height if seen else image.height, seen.width if seen else image.width, u.tile, u.overlap)
@@ -108,8 +105,7 @@ class SuperResolutionHandler(ImageHandler):
             fidelity=choice.fidelity, restore=choice.restore, outscale=outscale, region=str(region) if region else None,
             tile=u.tile, overlap=u.overlap, precision=self.precision_choice.path, device=str(self.device),
         )
-        metadata = dataclasses.replace(image.metadata, source_size=(width, height)) if region and image.metadata else image.metadata
-        return dataclasses.replace(image, rgb=rgb, alpha=alpha, metadata=metadata, provenance=provenance)
+        return dataclasses.replace(enlarged(image, rgb, region, alpha=output == "image"), provenance=provenance)
 
     def describe(self) -> dict:
         u = self.upscaler

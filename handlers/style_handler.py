@@ -31,7 +31,7 @@ import torch
 from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
 from dronesr.imaging import DecodedImage, fit_image, fit_within
-from dronesr.inference import parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
+from dronesr.inference import parse_style_request, prepare_for_inference, select_style_precision, style_mix, stylize_rgb
 from dronesr.params import parse_flag
 from dronesr.provenance import Provenance, sha256_of
 from dronesr.serving.handler import ImageHandler
@@ -76,9 +76,8 @@ class StyleTransferHandler(ImageHandler):
         if fitted is not image:
             self.context.set_response_header(idx, "X-Resized-From", f"{image.width}x{image.height}")
         preserve = parse_flag("preserve_colour", params.get("preserve_colour"))
-        mix = ",".join(f"{name}:{w:.3g}" for name, w in zip(self.model.style_names, weights[0].tolist()) if w > 0)
         provenance = self.provenance.with_parameters(
-            styles=mix, strength=strength, preserve_colour=preserve, work_side=self.model.work_side,
+            styles=style_mix(self.model, weights), strength=strength, preserve_colour=preserve, work_side=self.model.work_side,
             precision=self.precision, device=str(self.device),
         )
         return dataclasses.replace(fitted, rgb=stylize_rgb(self.model, fitted.rgb, weights, strength, self.precision, preserve), provenance=provenance)

@@ -8,7 +8,7 @@ import pytest
 from dronesr.checkpoint import save_model
 from dronesr.imaging import decode_image
 from dronesr.invention import FULL_SCALE, colourise, departures
-from dronesr.sr_model import BlendedUpscaler
+from dronesr.sr_model import BlendChoice, BlendedUpscaler
 from handlers.sr_handler import SuperResolutionHandler
 from tests.helpers import encode, handler_reply, make_context, real_photo, rgb_pixels, synthetic_photo, tiny_srresnet
 
@@ -74,7 +74,7 @@ def test_shipped_srgan_invents_less_towards_fidelity_one():
     levels = []
     for fidelity in (0.0, 0.5, 1.0):
         result, _ = sr.upscale_image(image, fidelity, 0.0)
-        sr.apply(type(_)(1.0, 0.0))
+        sr.apply(BlendChoice(1.0, 0.0))
         faithful = sr.upscaler.upscale(image.rgb)
         invented, inconsistent = departures(result, faithful, image.rgb)
         levels.append(invented.mean())

@@ -12,13 +12,13 @@ import torch
 
 from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
-from dronesr.imaging import DecodedImage, ImageError, fit_image, fit_within, resize_plane
-from dronesr.inference import Upscaler, outscaled_size, parse_outscale, parse_style_request, prepare_for_inference, select_style_precision, stylize_rgb
+from dronesr.imaging import DecodedImage, ImageError, fit_image, fit_within
+from dronesr.inference import Upscaler, outscaled_size, parse_outscale, parse_style_request, prepare_for_inference, select_style_precision, style_mix, stylize_rgb
 from dronesr.interpolation import parse_fidelity
 from dronesr.provenance import Provenance, sha256_of
 from dronesr.region import Region
 from dronesr.restoration import parse_restore
-from dronesr.sr_model import SHIPPED_SR, BlendChoice, BlendedUpscaler, shipped_settings
+from dronesr.sr_model import SHIPPED_SR, BlendChoice, BlendedUpscaler, enlarged, shipped_settings
 from dronesr.serving.settings import HandlerSettings
 from dronesr.sr_weights import load_sr_model, network_info
 from dronesr.tiling import DEFAULT_TILE
@@ -84,14 +84,11 @@ class UpscaleTransform(Transform):
         ``outscale`` as the endpoints' parameters."""
         if model in SR_MODELS:
             sr = BlendedUpscaler.shipped(model, device)
-            settings = shipped_settings(model)
-            path = WEIGHTS_DIR / settings.weights
-            files = {"weights": settings.weights, "fidelity_weights": settings.fidelity_weights, "restore_weights": settings.restore_weights}
-            hashes = {role: sha256_of(WEIGHTS_DIR / name) for role, name in files.items() if name}
+            path = WEIGHTS_DIR / shipped_settings(model).weights
         else:
             path = resolve_weights(model, SR_MODELS)
-            sr = BlendedUpscaler(Upscaler(prepare_for_inference(load_sr_model(path), device), device=device), None)
-            hashes = {"weights": sha256_of(path)}
+            network = Upscaler(prepare_for_inference(load_sr_model(path), device), device=device)
+            sr = BlendedUpscaler(network, None, weights_sha256={"weights": sha256_of(path)})
         info = network_info(sr.upscaler.model)
         device_tile = HandlerSettings.gpu_tile if device.type == "cuda" else DEFAULT_TILE
         sr.upscaler.tile, sr.upscaler.overlap = info.fit_tile(tile or device_tile), info.overlap
@@ -112,7 +109,7 @@ class UpscaleTransform(Transform):
             described += f", output x{out:g}"
         if region is not None:
             described += f", region {region}"
-        provenance = Provenance(model if model in SR_MODELS else path.name, info.family, info.scale, hashes).with_parameters(
+        provenance = Provenance(model if model in SR_MODELS else path.name, info.family, info.scale, sr.weights_sha256).with_parameters(
             outscale=out, region=str(region) if region else None, tile=sr.upscaler.tile, overlap=sr.upscaler.overlap, precision=choice.path, device=str(device),
         )
         return cls(max_input_pixels, f"{described} on {device}, {choice.summary()}", sr, max_output_pixels, out, amount, restore_value, provenance=provenance, region=region)
@@ -147,14 +144,12 @@ class UpscaleTransform(Transform):
         region = self.region
         width, height = (region.width, region.height) if region else (image.width, image.height)
         size = outscaled_size(width, height, self.outscale)
-        alpha = resize_plane(region.crop(image.alpha) if region else image.alpha, size) if image.alpha is not None else None
         if with_map:
             rgb, mapped, choice = self.sr.upscale_with_map(image, self.fidelity, self.restore, size, region)
         else:
             (rgb, choice), mapped = self.sr.upscale_image(image, self.fidelity, self.restore, size, region), None
         provenance = self.provenance.with_parameters(fidelity=choice.fidelity, restore=choice.restore) if self.provenance else None
-        metadata = dataclasses.replace(image.metadata, source_size=(width, height)) if region and image.metadata else image.metadata
-        return dataclasses.replace(image, rgb=rgb, alpha=alpha, metadata=metadata, provenance=provenance), mapped
+        return dataclasses.replace(enlarged(image, rgb, region), provenance=provenance), mapped
 
 
 @dataclass
@@ -182,9 +177,8 @@ class StyleTransform(Transform):
         styles = ", ".join(f"{n} {w:.2f}" for n, w in zip(network.style_names, weights[0].tolist()) if w > 0)
         colours = "; the photo's colours" if preserve_colour else ""
         summary = f"{path.name} ({styles}; strength {amount:g}{colours}) on {device}, {choice.summary()}"
-        mix = ",".join(f"{n}:{w:.3g}" for n, w in zip(network.style_names, weights[0].tolist()) if w > 0)
         provenance = Provenance(model if model == "style" else path.name, type(network).__name__, 1, {"weights": sha256_of(path)}).with_parameters(
-            styles=mix, strength=amount, preserve_colour=preserve_colour, work_side=network.work_side, precision=choice.path, device=str(device),
+            styles=style_mix(network, weights), strength=amount, preserve_colour=preserve_colour, work_side=network.work_side, precision=choice.path, device=str(device),
         )
         return cls(max_input_pixels, summary, network, weights, amount, max_side, choice.precision, preserve_colour, provenance)
 

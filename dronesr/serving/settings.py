@@ -37,6 +37,12 @@ class HandlerSettings:
     execution: str = "auto"  # SR: auto (measured at worker start), pytorch, onnxruntime (float32, CPU)
     max_response_bytes: int = 134_217_728  # config.properties max_response_size: over it TorchServe kills the worker
 
+    def weights_files(self) -> dict[str, str]:
+        """The weights files the network is made of, by role (``weights``, and the blend partners
+        ``fidelity_weights``/``restore_weights`` when set)."""
+        roles = {"weights": self.weights, "fidelity_weights": self.fidelity_weights, "restore_weights": self.restore_weights}
+        return {role: name for role, name in roles.items() if name}
+
     @classmethod
     def from_context(cls, context: Any) -> HandlerSettings:
         return cls.from_section((getattr(context, "model_yaml_config", None) or {}).get("handler", {}) or {})

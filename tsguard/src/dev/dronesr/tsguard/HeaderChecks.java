@@ -1,11 +1,9 @@
 package dev.dronesr.tsguard;
 
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Locale;
@@ -21,38 +19,19 @@ import java.util.Locale;
  *       past CORS. A browser always sends the page's own host name.
  * </ul>
  *
- * The rest of a refused request is dropped until the connection closes.
  */
-final class HeaderChecks extends ChannelInboundHandlerAdapter {
-    private boolean refused;
-
+final class HeaderChecks extends RequestChecks {
     @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (refused) {
-            ReferenceCountUtil.release(msg);
-            return;
+    Refusal check(ChannelHandlerContext ctx, HttpRequest request) {
+        if (!hasValidLength(request)) {
+            return new Refusal(HttpResponseStatus.BAD_REQUEST, "BadContentLength", "Content-Length must be one non-negative integer");
         }
-        if (msg instanceof HttpRequest && ((HttpRequest) msg).decoderResult().isSuccess()) {
-            HttpRequest request = (HttpRequest) msg; // (TorchServe answers a failed decoding: 400)
-            if (!hasValidLength(request)) {
-                refuse(ctx, msg, HttpResponseStatus.BAD_REQUEST, "BadContentLength",
-                        "Content-Length must be one non-negative integer");
-                return;
-            }
-            if (isLoopback(ctx) && !namesLoopback(request.headers().get(HttpHeaderNames.HOST))) {
-                refuse(ctx, msg, HttpResponseStatus.FORBIDDEN, "HostNotLoopback",
-                        "this server listens on loopback: the Host header must be 127.0.0.1, localhost"
-                                + " or [::1] (another name is how a re-bound web page would get in)");
-                return;
-            }
+        if (isLoopback(ctx) && !namesLoopback(request.headers().get(HttpHeaderNames.HOST))) {
+            return new Refusal(HttpResponseStatus.FORBIDDEN, "HostNotLoopback",
+                    "this server listens on loopback: the Host header must be 127.0.0.1, localhost"
+                            + " or [::1] (another name is how a re-bound web page would get in)");
         }
-        ctx.fireChannelRead(msg);
-    }
-
-    private void refuse(ChannelHandlerContext ctx, Object msg, HttpResponseStatus status, String type, String message) {
-        refused = true;
-        ReferenceCountUtil.release(msg);
-        Replies.error(ctx, status, type, message);
+        return null;
     }
 
     static boolean hasValidLength(HttpRequest request) {

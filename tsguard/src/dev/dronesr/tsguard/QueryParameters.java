@@ -1,12 +1,10 @@
 package dev.dronesr.tsguard;
 
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
-import io.netty.util.ReferenceCountUtil;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -24,7 +22,7 @@ import java.util.regex.Pattern;
  * {@code _}, a value with control characters or over {@value #MAX_VALUE_CHARS} characters, more
  * than {@value #MAX_PARAMETERS} parameters, a name given twice or also as a header.
  */
-final class QueryParameters extends ChannelInboundHandlerAdapter {
+final class QueryParameters extends RequestChecks {
     static final String HEADER_PREFIX = "X-Dronesr-";
     static final int MAX_PARAMETERS = 16;
     static final int MAX_VALUE_CHARS = 256;
@@ -34,28 +32,14 @@ final class QueryParameters extends ChannelInboundHandlerAdapter {
             " Parameters may also be sent as multipart form fields (curl -F data=@photo.jpg -F name=value)"
                     + " or as X-Dronesr-<Name> headers beside a raw body.";
 
-    private boolean refused;
-
     @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (refused) {
-            ReferenceCountUtil.release(msg);
-            return;
+    Refusal check(ChannelHandlerContext ctx, HttpRequest request) {
+        int query = request.uri().indexOf('?');
+        if (query < 0 || !isInference(request.uri().substring(0, query))) {
+            return null;
         }
-        if (msg instanceof HttpRequest && ((HttpRequest) msg).decoderResult().isSuccess()) {
-            HttpRequest request = (HttpRequest) msg;
-            int query = request.uri().indexOf('?');
-            if (query >= 0 && isInference(request.uri().substring(0, query))) {
-                String problem = moveToHeaders(request);
-                if (problem != null) {
-                    refused = true;
-                    ReferenceCountUtil.release(msg);
-                    Replies.error(ctx, HttpResponseStatus.BAD_REQUEST, "BadQueryParameter", problem + HOW);
-                    return;
-                }
-            }
-        }
-        ctx.fireChannelRead(msg);
+        String problem = moveToHeaders(request);
+        return problem == null ? null : new Refusal(HttpResponseStatus.BAD_REQUEST, "BadQueryParameter", problem + HOW);
     }
 
     static boolean isInference(String path) {
