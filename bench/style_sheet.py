@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import re
+import json
 import sys
 from pathlib import Path
 
@@ -24,12 +24,13 @@ from training.dataset import manifest_paths
 CELL = 200
 
 
-def served_styles(url: str, photo: bytes) -> list[str]:
-    """The style names, from the 400 the server gives for an unknown one."""
-    response = requests.post(f"{url}/predictions/style", data=photo, headers={"X-Dronesr-Style": "__list__"}, timeout=120)
-    names = re.findall(r"[a-z][a-z0-9_-]+", response.json()["message"].split(":", 1)[-1])
-    if response.status_code != 400 or not names:
-        raise SystemExit(f"cannot list the styles at {url}: {response.status_code} {response.text[:200]}")
+def served_styles(management: str) -> list[str]:
+    """The style names the served model has: its ``describe`` through the management API."""
+    response = requests.get(f"{management}/models/style?customized=true", timeout=60)
+    try:
+        names = json.loads(response.json()[0]["customizedMetadata"])["styles"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise SystemExit(f"cannot list the styles at {management}: {response.status_code} {response.text[:200]}") from None
     return names
 
 
@@ -43,6 +44,7 @@ def stylise(url: str, photo: bytes, style: str) -> Image.Image:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:8080", help="TorchServe's inference API (default: http://127.0.0.1:8080)")
+    parser.add_argument("--management", default="http://127.0.0.1:8081", help="its management API, for the style names (default: http://127.0.0.1:8081)")
     parser.add_argument("--manifest", type=Path, default=Path("data/ifo_manifest.json"), help="(default: data/ifo_manifest.json)")
     parser.add_argument("--photos", type=int, default=3, help="test photos, spread over the classes (default: 3)")
     parser.add_argument("--out", type=Path, default=Path("docs/style_sheet.jpg"), help="(default: docs/style_sheet.jpg)")
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = manifest_paths(args.manifest, "test")
     picks = [paths[i * len(paths) // args.photos + 1] for i in range(args.photos)]
     photos = [p.read_bytes() for p in picks]
-    styles = served_styles(args.url, photos[0])
+    styles = served_styles(args.management)
     sheet = Image.new("RGB", (CELL * (len(styles) + 1), 20 + CELL * len(photos)), "white")
     draw = ImageDraw.Draw(sheet)
     for col, label in enumerate(["photo", *styles]):

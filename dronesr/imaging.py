@@ -2,7 +2,7 @@
 
 Decoding is defensive because the bytes come from a client: the declared size is checked against
 the pixel limit *before* any pixel is decoded (a 40-byte PNG can declare 10^10 pixels), every
-Pillow error becomes an :class:`ImageError` with an HTTP status and a sentence a person can act on,
+Pillow error becomes a :class:`~dronesr.errors.ClientError` with an HTTP status, a code and a sentence a person can act on,
 and whatever mode the file is in (palette, grayscale, 16-bit, CMYK, with or without alpha) comes
 out as 8-bit RGB plus an optional alpha plane, upright according to its EXIF orientation.
 """
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from dronesr.errors import ClientError, echo
 from dronesr.metadata import ImageMetadata, read_metadata, save_options
 from dronesr.provenance import Provenance
 
@@ -30,24 +31,6 @@ OUTPUT_FORMATS = {
     "jpg": ("JPEG", "image/jpeg"),
     "webp": ("WEBP", "image/webp"),
 }
-
-
-MAX_ECHO = 64  # characters of a client's value quoted in an error message
-
-
-def echo(value: object) -> str:
-    """A client's value, safe to quote in a message: at most MAX_ECHO characters, escaped."""
-    text = bytes(value).decode("utf-8", errors="replace") if isinstance(value, (bytes, bytearray)) else str(value)
-    return repr(text[:MAX_ECHO]) + ("..." if len(text) > MAX_ECHO else "")
-
-
-class ImageError(ValueError):
-    """A problem with the client's image, carrying the HTTP status to answer with (4xx)."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -102,26 +85,26 @@ def _split_modes(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
 def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
     """Decode an uploaded image, refusing it before decoding if it declares more than ``max_pixels``."""
     if not data:
-        raise ImageError("The request body is empty: send the image bytes (or a multipart file).")
+        raise ClientError("The request body is empty: send the image bytes (or a multipart file).", "no_image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         if isinstance(exc, UnidentifiedImageError):
-            raise ImageError("The body is not an image this server can read (JPEG, PNG, WebP, BMP, TIFF or GIF).", 415) from None
-        raise ImageError(f"The image declares more pixels than the limit of {max_pixels} (max_input_pixels).", 400) from None
+            raise ClientError("The body is not an image this server can read (JPEG, PNG, WebP, BMP, TIFF or GIF).", "unsupported_format", 415) from None
+        raise ClientError(f"The image declares more pixels than the limit of {max_pixels} (max_input_pixels).", "too_large") from None
     except Exception as exc:  # noqa: BLE001 - any parser failure is the client's malformed file
-        raise ImageError(f"The image could not be read: {exc}.") from None
+        raise ClientError(f"The image could not be read: {exc}.", "bad_image") from None
 
     source_format = image.format or "unknown"
     if image.format not in INPUT_FORMATS:
-        raise ImageError(f"{image.format} images are not accepted; send JPEG, PNG, WebP, BMP, TIFF or GIF.", 415)
+        raise ClientError(f"{image.format} images are not accepted; send JPEG, PNG, WebP, BMP, TIFF or GIF.", "unsupported_format", 415)
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageError(f"The image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels} (max_input_pixels).")
+        raise ClientError(f"The image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels} (max_input_pixels).", "too_large")
     if width < 1 or height < 1:
-        raise ImageError("The image has no pixels.")
+        raise ClientError("The image has no pixels.", "bad_image")
     try:
         image.seek(0)  # animated GIF/WebP/APNG: the first frame
         image.load()
@@ -130,10 +113,10 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
         palette = image.mode in ("P", "PA")
         image = ImageOps.exif_transpose(image)
         rgb, alpha = _split_modes(image)
-    except ImageError:
+    except ClientError:
         raise
     except Exception as exc:  # noqa: BLE001 - truncated or corrupt pixel data
-        raise ImageError(f"The image data is truncated or corrupt ({exc}).") from None
+        raise ClientError(f"The image data is truncated or corrupt ({exc}).", "bad_image") from None
     if alpha is not None and alpha.min() == 255:
         alpha = None  # an opaque alpha plane is not worth upscaling
     return DecodedImage(np.ascontiguousarray(rgb), alpha, source_format, metadata, quantization, palette)
@@ -143,7 +126,7 @@ def parse_output_format(name: str | None, default: str = "png") -> str:
     """Validate a client's ``format=`` value; returns the canonical key of OUTPUT_FORMATS."""
     key = (name or default).strip().lower()
     if key not in OUTPUT_FORMATS:
-        raise ImageError(f"Unknown output format {echo(name)}; use one of png, jpeg, webp.")
+        raise ClientError(f"Unknown output format {echo(name)}; use one of png, jpeg, webp.", "bad_parameter")
     return "jpeg" if key == "jpg" else key
 
 
@@ -179,13 +162,14 @@ ENCODER_MAX_SIDE = {"png": 2**31 - 1, "jpeg": 65500, "webp": 16383}
 
 
 def check_encodable(size: tuple[int, int], fmt: str) -> None:
-    """ImageError (400) before any work when a ``size`` result cannot be written as ``fmt``."""
+    """ClientError (400) before any work when a ``size`` result cannot be written as ``fmt``."""
     limit = ENCODER_MAX_SIDE[fmt]
     if max(size) > limit:
         others = [f for f, side in ENCODER_MAX_SIDE.items() if side >= max(size)]
-        raise ImageError(
+        raise ClientError(
             f"A {size[0]}x{size[1]} result is over the {fmt} limit of {limit} px per side; "
-            f"ask for format={' or '.join(others)} instead."
+            f"ask for format={' or '.join(others)} instead.",
+            "too_large",
         )
 
 

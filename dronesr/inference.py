@@ -13,7 +13,8 @@ from torch import nn
 
 from dronesr.archs import StyleNet
 from dronesr.colour import luminance, with_chroma_of
-from dronesr.imaging import ImageError, echo, rgb_to_tensor, tensor_to_rgb
+from dronesr.imaging import rgb_to_tensor, tensor_to_rgb
+from dronesr.errors import ClientError, echo
 from dronesr.params import parse_fraction
 from dronesr.onnx_runtime import OnnxRunner
 from dronesr.precision import EXECUTIONS, PrecisionChoice, autocast, check_choice, choose_precision
@@ -170,15 +171,15 @@ def _resized(result: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor
 
 def parse_outscale(text: str | None, scale: int) -> float:
     """The ``outscale`` parameter: the network's ``scale`` when absent or empty, else a number
-    with ``1 < s <= scale``; ImageError (400) otherwise."""
+    with ``1 < s <= scale``; ClientError (400) otherwise."""
     if text is None or not str(text).strip():
         return float(scale)
     try:
         value = float(text)
     except ValueError:
-        raise ImageError(f"outscale must be a number above 1 and at most {scale}, got {echo(text)}.") from None
+        raise ClientError(f"outscale must be a number above 1 and at most {scale}, got {echo(text)}.", "bad_parameter") from None
     if not math.isfinite(value) or not 1.0 < value <= scale:
-        raise ImageError(f"outscale must be above 1 and at most {scale} (this model's scale), got {echo(text)}.")
+        raise ClientError(f"outscale must be above 1 and at most {scale} (this model's scale), got {echo(text)}.", "bad_parameter")
     return value
 
 
@@ -190,11 +191,11 @@ def outscaled_size(width: int, height: int, outscale: float) -> tuple[int, int]:
 def parse_style_request(model: StyleNet, style: str | None, blend: str | None = None, strength: str | None = None) -> tuple[torch.Tensor, float]:
     """A style request as text (the handler's parameters, the CLI's options) -> (style weights
     ``[1, S]``, strength). ``blend`` is ``NAME:W[,NAME:W...]`` (bare NAME: 0.5); the primary style
-    keeps ``1 - sum(W)``. ImageError (400) naming what is wrong and the styles there are."""
+    keeps ``1 - sum(W)``. ClientError (400) naming what is wrong and the styles there are."""
     names = model.style_names
 
-    def unknown(name: str) -> ImageError:
-        return ImageError(f"Unknown style {echo(name)}; available styles: {', '.join(names)}.")
+    def unknown(name: str) -> ClientError:
+        return ClientError(f"Unknown style {echo(name)}; available styles: {', '.join(names)}.", "bad_parameter")
 
     primary = (style or "").strip() or names[0]
     if primary not in names:
@@ -211,7 +212,7 @@ def parse_style_request(model: StyleNet, style: str | None, blend: str | None = 
         mix[name] = mix.get(name, 0.0) + (parse_fraction(f"blend weight of {name}", weight.strip()) if sep else 0.5)
     extra = sum(mix.values())
     if extra > 1.0 + 1e-6:
-        raise ImageError(f"blend weights sum to {extra:g}, over 1 (the style keeps 1 minus their sum).")
+        raise ClientError(f"blend weights sum to {extra:g}, over 1 (the style keeps 1 minus their sum).", "bad_parameter")
     mix[primary] = mix.get(primary, 0.0) + max(0.0, 1.0 - extra)
     return model.style_vector(mix), amount
 

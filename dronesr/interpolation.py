@@ -33,7 +33,7 @@ def interpolate_states(gan: dict[str, torch.Tensor], psnr: dict[str, torch.Tenso
 
 def parse_fidelity(text: str | None) -> float | None:
     """The ``fidelity`` parameter: None when absent or empty, else a number in 0..1 rounded to
-    ``FIDELITY_STEP`` (0: the GAN's texture, 1: the PSNR network's); ImageError (400) otherwise."""
+    ``FIDELITY_STEP`` (0: the GAN's texture, 1: the PSNR network's); ClientError (400) otherwise."""
     if text is None or not text.strip():
         return None
     return round(round(parse_fraction("fidelity", text) / FIDELITY_STEP) * FIDELITY_STEP, 4)

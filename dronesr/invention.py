@@ -10,7 +10,7 @@ levels of luminance (BT.601, 0-255), whichever is larger:
   from: where the result does not even reproduce its input.
 
 Colours run from black (no departure) through purple and red to yellow at ``FULL_SCALE`` grey
-levels and above (README "The invention map": how to read it).
+levels and above (docs/serving.md "The invention map": how to read it).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dronesr.imaging import ImageError, echo
+from dronesr.errors import ClientError, echo
 
 _SYNTAX = re.compile(r"\s*(\d{1,6})\s*,\s*(\d{1,6})\s*,\s*(\d{1,6})\s*,\s*(\d{1,6})\s*")
 
@@ -33,9 +33,9 @@ class Region:
         return f"{self.x},{self.y},{self.width},{self.height}"
 
     def check_inside(self, frame_width: int, frame_height: int) -> None:
-        """ImageError (400) naming the frame's size unless the region lies inside the frame."""
+        """ClientError (400) naming the frame's size unless the region lies inside the frame."""
         if self.x + self.width > frame_width or self.y + self.height > frame_height:
-            raise ImageError(f"region {self} reaches outside the frame (the frame is {frame_width}x{frame_height}).")
+            raise ClientError(f"region {self} reaches outside the frame (the frame is {frame_width}x{frame_height}).", "bad_parameter")
 
     def with_context(self, margin: int, frame_width: int, frame_height: int) -> tuple[Region, Region]:
         """(the window the network sees: this region grown by ``margin`` on every side, clipped to
@@ -51,17 +51,17 @@ class Region:
 
 
 def parse_region(text: str | None, frame_width: int | None = None, frame_height: int | None = None) -> Region | None:
-    """The ``region`` parameter ``x,y,w,h``: None when absent or empty; ImageError (400) when
+    """The ``region`` parameter ``x,y,w,h``: None when absent or empty; ClientError (400) when
     malformed, empty or (given the frame's size) not inside the frame, naming the frame's size."""
     if text is None or not str(text).strip():
         return None
     frame = f"; the frame is {frame_width}x{frame_height}" if frame_width is not None else ""
     match = _SYNTAX.fullmatch(str(text))
     if not match:
-        raise ImageError(f"region must be x,y,w,h in whole input pixels (top left, width, height), got {echo(text)}{frame}.")
+        raise ClientError(f"region must be x,y,w,h in whole input pixels (top left, width, height), got {echo(text)}{frame}.", "bad_parameter")
     region = Region(*(int(v) for v in match.groups()))
     if region.width < 1 or region.height < 1:
-        raise ImageError(f"region {region} is empty: width and height must be at least 1{frame}.")
+        raise ClientError(f"region {region} is empty: width and height must be at least 1{frame}.", "bad_parameter")
     if frame_width is not None:
         region.check_inside(frame_width, frame_height)
     return region

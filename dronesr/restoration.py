@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dronesr.imaging import ImageError, echo
+from dronesr.errors import ClientError, echo
 from dronesr.params import parse_fraction
 
 RESTORE_STEP = 0.05  # values are rounded to this, so blends are reused from the cache
@@ -95,13 +95,13 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # JPEG's (BT.601) Y
 
 def parse_restore(text: str | None) -> float | None:
     """The ``restore`` parameter: None when absent, empty or ``auto``; else a number in 0..1
-    rounded to ``RESTORE_STEP``; ImageError (400) otherwise."""
+    rounded to ``RESTORE_STEP``; ClientError (400) otherwise."""
     if text is None or not text.strip() or text.strip().lower() == "auto":
         return None
     try:
         value = parse_fraction("restore", text)
-    except ImageError:
-        raise ImageError(f"restore must be auto or a number from 0 to 1, got {echo(text)}.") from None
+    except ClientError:
+        raise ClientError(f"restore must be auto or a number from 0 to 1, got {echo(text)}.", "bad_parameter") from None
     return _step(value)
 
 

@@ -18,7 +18,7 @@ import torch
 
 # Defaults for the handlers' settings and the in-process Upscaler. An overlap of 12 input pixels
 # keeps the tiled result within one grey level of the untiled one (measured on the shipped model;
-# README "Tiling"); 192 px tiles recompute only (192/180)^2 - 1 = 14 % of the frame.
+# docs/serving.md "Tiling"); 192 px tiles recompute only (192/180)^2 - 1 = 14 % of the frame.
 DEFAULT_TILE = 192
 DEFAULT_OVERLAP = 12
 DEFAULT_TILE_BATCH = 1

@@ -10,7 +10,6 @@
   // server checks them itself; the page only warns before sending.
   let maxUploadBytes = null;
   const TIMEOUT_S = 300; // TorchServe's own response timeout (config.properties)
-  const PROBE_TIMEOUT_S = 30;
   const MODEL_TITLES = { srgan: "SRGAN", srresnet: "SRResNet", style: "style-transfer" };
   // The SR models offered are the ones models.json lists (the page's server: what `make archive`
   // wrote for every model TorchServe serves, your own ones included); these shipped ones, with
@@ -86,13 +85,34 @@
     }
   }
 
+  // The headline of each stable error code of this project's replies (dronesr/errors.py); the
+  // message under it is the server's own sentence.
+  const CODE_HEADLINES = {
+    no_image: "The request carried no photo.",
+    bad_image: "The image file is damaged or incomplete.",
+    unsupported_format: "That file is not an image the server can read.",
+    too_large: "The photo is too large for the server.",
+    bad_parameter: "The server did not accept one of the settings.",
+    unknown_parameter: "The server did not accept one of the settings.",
+    not_acceptable: "The server cannot send the chosen format.",
+    out_of_memory: "The server ran out of memory for this photo.",
+    timeout: "The upload took too long to arrive.",
+    too_many_connections: "The server has too many open connections. Please try again in a moment.",
+  };
+
   function problemFromResponse(status, statusText, body, model) {
     const message = body && typeof body.message === "string" ? body.message : "";
     const type = body && typeof body.type === "string" ? body.type : "";
+    // this project's replies carry a word; TorchServe's own ones the status as a number
+    const code = body && typeof body.code === "string" ? body.code : "";
     const title = modelTitle(model);
     let headline;
     let serverDown = false;
-    if (status === 404 && (type === "ModelNotFoundException" || /model not found/i.test(message))) {
+    if (status === 413) {
+      headline = "The file is too large to upload.";
+    } else if (CODE_HEADLINES[code]) {
+      headline = CODE_HEADLINES[code];
+    } else if (status === 404 && type === "ModelNotFoundException") {
       headline = `The ${title} model is not loaded on this server.`;
     } else if (status === 502) {
       headline = "The model server is not running, or not answering.";
@@ -101,16 +121,6 @@
       headline = "The model server is busy or still starting. Please try again in a moment.";
     } else if (status === 504) {
       headline = "The model server took too long to answer.";
-    } else if (status === 413) {
-      headline = "The file is too large to upload.";
-    } else if (status === 415) {
-      headline = "That file is not an image the server can read.";
-    } else if (/max_input_pixels|max_output_pixels/.test(message)) {
-      headline = "The photo has too many pixels for the server.";
-    } else if (/truncated|corrupt/i.test(message)) {
-      headline = "The image file is damaged or incomplete.";
-    } else if (status === 507) {
-      headline = "The server ran out of memory for this photo.";
     } else if (status >= 500) {
       headline = "The server failed while working on the photo.";
     } else {
@@ -216,10 +226,13 @@
   })();
 
   // The models served, from models.json; null when the page's server cannot say.
+  // modelsChecked: the list is TorchServe's own (its management API answered), not only the notes.
+  let modelsChecked = false;
   const modelsReady = (async () => {
     try {
       const response = await fetch("models.json", { cache: "no-store" });
       const listed = await response.json();
+      modelsChecked = listed.checked === true;
       return Array.isArray(listed.models) ? listed.models : null;
     } catch (_) {
       return null;
@@ -816,44 +829,21 @@
       $("style-strength-value").textContent = `${Math.round(Number(strength.value) * 100)}%`;
     }
 
-    async function tinyPng() {
-      const canvas = document.createElement("canvas");
-      canvas.width = canvas.height = 16;
-      const ctx = canvas.getContext("2d");
-      ctx.fillStyle = "#6b8fb3";
-      ctx.fillRect(0, 0, 16, 16);
-      return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
-    }
-
-    // Is a model named "style" served? TorchServe answers 404 ModelNotFound when it is not.
-    async function probe() {
-      const job = new Job({ label: "probe", timeoutS: PROBE_TIMEOUT_S });
-      let message;
-      try {
-        await predict("style", await tinyPng(), { style: STYLES[0].name }, job);
-        available = true;
-      } catch (problem) {
-        const detail = problem.detail || "";
-        if (/ModelNotFound|model not found|not loaded/i.test(problem.headline + " " + detail)) {
-          message = "The style-transfer model is not served yet. This section will work once the server loads a model named “style”.";
-        } else if (/^Could not reach|not running/.test(problem.headline)) {
-          message = "The style-transfer model could not be checked: the model server is not answering.";
-        } else if (job.reason === "timeout") {
-          message = `The style-transfer model did not answer a small test image within ${PROBE_TIMEOUT_S} s; it may be busy.`;
-        } else {
-          available = true; // it answered: it exists, even if it did not like the test image
-        }
-      } finally {
-        job.finish();
-      }
+    // Is a model named "style" served? models.json says, when TorchServe's management API
+    // answered the page's server; else the page lets the user try (a send says what went wrong).
+    async function checkAvailable() {
+      const served = await modelsReady;
+      available = !(served && modelsChecked) || served.some((m) => m.name === "style");
       controls.disabled = !available;
       form.classList.toggle("unavailable", !available);
       if (available) {
-        status.textContent = "The style-transfer model is ready. Choose a photo and a style.";
-        status.className = "notice ok";
+        status.textContent = modelsChecked
+          ? "The style-transfer model is ready. Choose a photo and a style."
+          : "Choose a photo and a style. (The page could not check that the style-transfer model is served.)";
+        status.className = modelsChecked ? "notice ok" : "notice muted-notice";
         loadSamples();
       } else {
-        status.textContent = message;
+        status.textContent = "The style-transfer model is not served yet. This section will work once the server loads a model named “style”.";
         status.className = "notice muted-notice";
       }
       updateSend();
@@ -939,7 +929,7 @@
     });
     form.addEventListener("submit", submit);
     setStrengthLabel();
-    probe();
+    checkAvailable();
   }
 
   checkServer();

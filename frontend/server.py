@@ -39,6 +39,11 @@ MANAGEMENT_TIMEOUT_S = 2.0
 MODEL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
+# Stable codes of this server's error replies, the words of dronesr/errors.py (this file stands alone:
+# the page's server needs no package installed)
+ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 501: "method_not_allowed", 408: "timeout", 413: "too_large", 414: "too_large", 431: "too_large"}
+
+
 class ModelList:
     """The served models for /models.json: notes from the model store, filtered by the
     management API's list when it answers (else all notes, ``"checked": false``)."""
@@ -124,7 +129,10 @@ class PageHandler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Every error this server produces itself, JSON (the standard library's is HTML)."""
         status = HTTPStatus(code)
-        body = json.dumps({"code": code, "type": status.phrase, "message": message or status.description}).encode()
+        body = json.dumps({
+            "code": ERROR_CODES.get(code, "bad_request" if code < 500 else "server_error"), "status": code,
+            "type": status.phrase, "message": message or status.description,
+        }).encode()
         try:
             self.reply(code, body, "application/json", head=self.command == "HEAD")
         except OSError:

@@ -32,7 +32,8 @@ from pathlib import Path
 
 from ts.metrics.metric_type_enum import MetricTypes
 
-from dronesr.imaging import DecodedImage, ImageError
+from dronesr.imaging import DecodedImage
+from dronesr.errors import ClientError
 from dronesr.inference import outscaled_size, parse_outscale
 from dronesr.interpolation import parse_fidelity
 from dronesr.provenance import Provenance
@@ -72,9 +73,10 @@ class SuperResolutionHandler(ImageHandler):
         out_pixels = width * height * scale * scale
         if out_pixels > self.settings.max_output_pixels:
             what = f"region {region} of a {image.width}x{image.height} image" if region else f"{image.width}x{image.height} image"
-            raise ImageError(
+            raise ClientError(
                 f"A {what} gives a {width * scale}x{height * scale} result "
-                f"({out_pixels} pixels), over the limit of {self.settings.max_output_pixels} (max_output_pixels)."
+                f"({out_pixels} pixels), over the limit of {self.settings.max_output_pixels} (max_output_pixels).",
+                "too_large",
             )
         parse_outscale(params.get("outscale"), scale)
         parse_fidelity(params.get("fidelity"))

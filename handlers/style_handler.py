@@ -59,7 +59,7 @@ class StyleTransferHandler(ImageHandler):
         self.provenance = Provenance(self.model_name, type(model).__name__, 1, {"weights": sha256_of(model_dir / self.settings.weights)})
 
     def style_request(self, params: dict[str, str]) -> tuple[torch.Tensor, float]:
-        """The request's (style weights ``[1, S]``, strength); ImageError (400) when malformed."""
+        """The request's (style weights ``[1, S]``, strength); ClientError (400) when malformed."""
         return parse_style_request(self.model, params.get("style"), params.get("blend"), params.get("strength"))
 
     # --- the steps ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ts.context import Context, RequestProcessor
 from dronesr.archs import SRResNet, StyleNet
 from dronesr.archs.style_net import ConditionalInstanceNorm
 from dronesr.colour import rgb_to_ycbcr
+from dronesr.errors import CODES
 from dronesr.imaging import rgb_to_tensor
 from harness import ROOT
 
@@ -114,10 +115,16 @@ def mean_chroma(rgb: np.ndarray) -> np.ndarray:
     return rgb_to_ycbcr(rgb_to_tensor(rgb))[0, 1:].mean(dim=(1, 2)).numpy() * 255
 
 
-def assert_json_error(response, status, words):
+def assert_json_error(response, status, words, code=None):
+    """A JSON error reply: this project's (``code`` a stable word of dronesr.errors.CODES, and the
+    status), or TorchServe's own (``code`` the status)."""
     assert response.status_code == status, response.text
     body = response.json()
     assert words in body["message"]
+    if code is not None:
+        assert body["code"] == code, body
+    else:
+        assert body["code"] == status or (body["code"] in CODES and body["status"] == status), body
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from dronesr.checkpoint import save_model
 from dronesr.cli.main import main as cli_main
-from dronesr.imaging import ImageError
+from dronesr.errors import ClientError
 from dronesr.inference import outscaled_size, parse_outscale, stylize_rgb
 from dronesr.interpolation import WeightsBlend, interpolate_states, parse_fidelity
 from handlers.sr_handler import SuperResolutionHandler
@@ -34,7 +34,7 @@ def test_outscale_parses_above_one_up_to_the_scale(text, expected):
 
 @pytest.mark.parametrize("text", ["1", "0.5", "4.5", "5", "nan", "inf", "-2", "two"])
 def test_outscale_outside_one_to_scale_is_refused(text):
-    with pytest.raises(ImageError, match="outscale"):
+    with pytest.raises(ClientError, match="outscale"):
         parse_outscale(text, 4)
 
 
@@ -90,7 +90,7 @@ def test_parse_fidelity_rounds_to_the_cache_step():
     assert parse_fidelity(None) is None and parse_fidelity(" ") is None
     assert parse_fidelity("0.53") == 0.55 and parse_fidelity("1") == 1.0 and parse_fidelity("0.02") == 0.0
     for bad in ("-0.1", "1.2", "nan", "high"):
-        with pytest.raises(ImageError, match="fidelity"):
+        with pytest.raises(ClientError, match="fidelity"):
             parse_fidelity(bad)
 
 

@@ -57,7 +57,7 @@ def test_camera_metadata_is_kept_and_strip_metadata_drops_it(server):
     assert raw.status_code == 200 and raw.headers["Content-Type"] == "image/png"
     assert_no_metadata(raw.content)
     bad = requests.post(f"{server.inference}/predictions/srgan", files=files, data={"strip_metadata": "maybe"}, timeout=120)
-    assert_json_error(bad, 400, "strip_metadata must be true or false")
+    assert_json_error(bad, 400, "strip_metadata must be true or false", "bad_parameter")
 
 
 @pytest.mark.parametrize("accept, content_type", [("image/webp", "image/webp"), ("image/jpeg;q=0.9, image/png;q=0.5", "image/jpeg"), ("*/*", "image/png")])
@@ -73,7 +73,7 @@ def test_parameter_header_beats_accept_and_unacceptable_accept_is_406(server):
     response = requests.post(f"{server.inference}/predictions/srresnet", data=drone_photo(), headers=headers, timeout=120)
     assert response.status_code == 200 and response.headers["Content-Type"] == "image/webp"
     response = requests.post(f"{server.inference}/predictions/srresnet", data=drone_photo(), headers={"Accept": "image/gif"}, timeout=120)
-    assert_json_error(response, 406, "image/png")
+    assert_json_error(response, 406, "image/png", "not_acceptable")
 
 
 def test_curl_upload_file_put_works(server):
@@ -115,7 +115,7 @@ def test_page_server_serves_the_page_only(server):
         response = requests.get(f"{server.page}{path}", timeout=10)
         assert response.status_code in (404, 414) and "message" in response.json(), path
     response = requests.post(f"{server.page}/predictions/srgan", data=b"x", timeout=10)
-    assert response.status_code == 405 and response.json()["code"] == 405
+    assert response.status_code == 405 and response.json()["code"] == "method_not_allowed" and response.json()["status"] == 405
 
 
 def test_large_frame_is_tiled(server):
@@ -227,7 +227,7 @@ def test_fidelity_runs_from_the_gan_to_srresnet(server):
     assert np.abs(one - srresnet).max() <= 8 and np.abs(one - srresnet).mean() < 0.5
     assert np.abs(zero - half).max() > 2 and np.abs(half - srresnet).max() > 2
     response = requests.post(f"{server.inference}/predictions/srresnet", files={"data": photo}, data={"fidelity": "0.5"}, timeout=60)
-    assert_json_error(response, 400, "Unknown parameter")
+    assert_json_error(response, 400, "Unknown parameter", "unknown_parameter")
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -250,7 +250,7 @@ def test_a_region_through_torchserve_is_that_window_of_the_whole_reply(server):
     assert part.shape == (180, 240, 3)
     assert np.abs(part - whole[400:580, 600:840]).mean() <= 1.5
     outside = requests.post(f"{server.inference}/predictions/srresnet", files={"data": ("p.png", photo, "image/png")}, data={"region": "390,0,20,20"}, timeout=120)
-    assert_json_error(outside, 400, "the frame is 400x300")
+    assert_json_error(outside, 400, "the frame is 400x300", "bad_parameter")
 
 
 def test_srgan_answers_its_invention_map(server):
@@ -288,6 +288,7 @@ def test_query_string_parameters_are_honoured_or_refused_never_dropped(server):
         reply = requests.post(url + query, data=photo, timeout=120)
         assert reply.status_code == 400 and reply.headers["Content-Type"].startswith("application/json"), query
         assert words in reply.text and "X-Evil" not in reply.headers, query
+        assert reply.json()["code"] == ("unknown_parameter" if query == "?bogus=1" else "bad_parameter" if query in ("?format=gif", "?format=%zz") else "bad_request"), query
     both = requests.post(f"{url}?format=webp", data=photo, headers={"X-Dronesr-Format": "png"}, timeout=120)
     assert both.status_code == 400 and "more than once" in both.text
     # the management API keeps its own query parameters

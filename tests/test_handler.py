@@ -55,28 +55,29 @@ def test_rgba_alpha_is_upscaled_separately(handler_and_context):
 
 
 @pytest.mark.parametrize(
-    "request_dict, code, words",
+    "request_dict, code, error_code, words",
     [
-        ({"body": b"definitely not an image"}, 415, "not an image"),
-        ({"body": b""}, 400, "empty"),
-        ({"format": b"png"}, 400, "No image"),
-        ({"body": "PNG", "format": b"exe"}, 400, "png, jpeg, webp"),
-        ({"body": "PNG", "colour": b"red"}, 400, "Unknown parameter"),
-        ({"body": "BIG_IN"}, 400, "max_input_pixels"),
-        ({"body": "BIG_OUT"}, 400, "max_output_pixels"),
-        ({"body": {"instances": []}}, 400, "KServe v1"),
-        ({"body": {"instances": [{"b64": "@@@"}]}}, 400, "not valid base64"),
-        ({"body": {"instances": [{"b64": "AAAA"}] * 5}}, 400, "over the limit of 4"),
+        ({"body": b"definitely not an image"}, 415, "unsupported_format", "not an image"),
+        ({"body": b""}, 400, "no_image", "empty"),
+        ({"format": b"png"}, 400, "no_image", "No image"),
+        ({"body": "PNG", "format": b"exe"}, 400, "bad_parameter", "png, jpeg, webp"),
+        ({"body": "PNG", "colour": b"red"}, 400, "unknown_parameter", "Unknown parameter"),
+        ({"body": "BIG_IN"}, 400, "too_large", "max_input_pixels"),
+        ({"body": "BIG_OUT"}, 400, "too_large", "max_output_pixels"),
+        ({"body": {"instances": []}}, 400, "bad_request", "KServe v1"),
+        ({"body": {"instances": [{"b64": "@@@"}]}}, 400, "bad_request", "not valid base64"),
+        ({"body": {"instances": [{"b64": "AAAA"}] * 5}}, 400, "too_large", "over the limit of 4"),
+        ({"body": "TRUNCATED"}, 400, "bad_image", "truncated or corrupt"),
     ],
 )
-def test_bad_requests_get_4xx_json_and_the_next_succeeds(handler_and_context, request_dict, code, words):
+def test_bad_requests_get_4xx_json_and_the_next_succeeds(handler_and_context, request_dict, code, error_code, words):
     handler, ctx = handler_and_context
     images = {"PNG": encode(synthetic_photo(10, 10), "PNG"), "BIG_IN": encode(synthetic_photo(300, 200), "PNG"),
-              "BIG_OUT": encode(synthetic_photo(200, 160), "PNG")}
+              "BIG_OUT": encode(synthetic_photo(200, 160), "PNG"), "TRUNCATED": encode(synthetic_photo(30, 30), "PNG")[:-200]}
     request_dict = {k: images.get(v, v) if isinstance(v, str) else v for k, v in request_dict.items()}
     [body] = handler.handle([request_dict], ctx)
     message = json.loads(body)
-    assert status(ctx) == code and message["code"] == code
+    assert status(ctx) == code and message["status"] == code and message["code"] == error_code, message
     assert words in message["message"]
     assert ctx.get_response_content_type(0) == "application/json"
 
@@ -134,10 +135,10 @@ def test_accept_header_picks_the_format(accept, expected):
 
 
 def test_accept_with_no_supported_type_is_406_and_echoes_safely():
-    from dronesr.imaging import ImageError
+    from dronesr.errors import ClientError
     from dronesr.serving.requests import format_from_accept
 
-    with pytest.raises(ImageError) as caught:
+    with pytest.raises(ClientError) as caught:
         format_from_accept("image/gif\r\nX-Evil: 1" + "x" * 500)
     assert caught.value.status == 406
     assert "\r" not in caught.value.message and len(caught.value.message) < 300

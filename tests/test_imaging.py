@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dronesr.imaging import ImageError, decode_image, encode_image, parse_output_format
+from dronesr.imaging import decode_image, encode_image, parse_output_format
+from dronesr.errors import ClientError
 from tests.helpers import encode, png_16bit_rgb, png_header_only, synthetic_photo
 
 LIMIT = 1_000_000
@@ -76,26 +77,26 @@ def test_animated_gif_uses_first_frame():
     ],
 )
 def test_bad_bodies_are_client_errors(data, status, words):
-    with pytest.raises(ImageError, match=words) as info:
+    with pytest.raises(ClientError, match=words) as info:
         decode_image(data, LIMIT)
     assert info.value.status == status
 
 
 def test_truncated_jpeg_is_a_client_error():
     data = encode(synthetic_photo(64, 64), "JPEG")
-    with pytest.raises(ImageError, match="truncated|corrupt|read") as info:
+    with pytest.raises(ClientError, match="truncated|corrupt|read") as info:
         decode_image(data[: len(data) // 2], LIMIT)
     assert info.value.status == 400
 
 
 def test_decompression_bomb_refused_before_decoding():
-    with pytest.raises(ImageError, match="max_input_pixels") as info:
+    with pytest.raises(ClientError, match="max_input_pixels") as info:
         decode_image(png_header_only(100_000, 100_000), LIMIT)
     assert info.value.status == 400
 
 
 def test_pixel_limit_names_the_limit():
-    with pytest.raises(ImageError, match="over the limit of 100 \\(max_input_pixels\\)"):
+    with pytest.raises(ClientError, match="over the limit of 100 \\(max_input_pixels\\)"):
         decode_image(encode(synthetic_photo(20, 20), "PNG"), 100)
 
 
@@ -120,7 +121,7 @@ def test_png_output_keeps_alpha():
 def test_output_format_validation():
     assert parse_output_format(None) == "png"
     assert parse_output_format("JPG") == "jpeg"
-    with pytest.raises(ImageError, match="png, jpeg, webp"):
+    with pytest.raises(ClientError, match="png, jpeg, webp"):
         parse_output_format("exe")
 
 

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from dronesr.imaging import ImageError
+from dronesr.errors import ClientError
 from dronesr.region import Region, parse_region
 from handlers.sr_handler import SuperResolutionHandler
 from tests.helpers import ROOT, encode, handler_reply, make_context, real_photo, rgb_pixels, synthetic_photo
@@ -17,7 +17,7 @@ def test_parse_region_accepts_windows_inside_the_frame_and_names_the_frame_other
     assert parse_region(" 150, 100,60,45 ", 400, 300) == Region(150, 100, 60, 45)
     assert parse_region(None, 400, 300) is None and parse_region(" ", 400, 300) is None
     for text, words in (("150,100,0,45", "empty"), ("350,100,60,45", "outside"), ("1,2,3", "x,y,w,h"), ("-1,0,5,5", "x,y,w,h"), ("a,b,c,d", "x,y,w,h")):
-        with pytest.raises(ImageError, match=words) as caught:
+        with pytest.raises(ClientError, match=words) as caught:
             parse_region(text, 400, 300)
         assert "400x300" in caught.value.message
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dronesr.imaging import ImageError, decode_image
+from dronesr.imaging import decode_image
+from dronesr.errors import ClientError
 from dronesr.restoration import auto_restore, blockiness, jpeg_quality, noise_sigma, parse_restore
 
 
@@ -133,7 +134,7 @@ def test_parse_restore_rounds_to_the_cache_step(text, value):
 
 @pytest.mark.parametrize("text", ["-0.1", "2", "abc", "nan", "inf"])
 def test_parse_restore_refuses_anything_else(text):
-    with pytest.raises(ImageError, match="restore must be auto or a number from 0 to 1"):
+    with pytest.raises(ClientError, match="restore must be auto or a number from 0 to 1"):
         parse_restore(text)
 
 

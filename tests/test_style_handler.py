@@ -84,7 +84,7 @@ def test_bad_parameters_are_400_with_a_useful_message(style_handler, params, wor
     handler, ctx = style_handler
     code, body = handler_reply(handler, ctx, {"body": encode(synthetic_photo(16, 16), "PNG"), **params})
     message = json.loads(body)
-    assert code == 400 and message["code"] == 400
+    assert code == 400 and message["status"] == 400 and message["code"] in ("bad_parameter", "unknown_parameter")
     assert words in message["message"]
 
 

@@ -1,7 +1,7 @@
 """The connection guard TorchServe runs with (tsguard/, a Java agent named in config.properties'
 vmargs): read timeouts, a connection cap per port, and replies for what TorchServe 0.12 left
 open. A TorchServe of its own with srresnet and short limits, so that a timeout is waited for in
-seconds; the shipped limits are the same code with other numbers (README "Limits")."""
+seconds; the shipped limits are the same code with other numbers (docs/serving.md "Limits and errors")."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_a_request_that_stalls_gets_a_408_json_at_the_deadline(server):
     assert (status, reason) == (408, "Request Timeout")
     assert REQUEST_TIMEOUT_S - 0.5 < time.monotonic() - started < REQUEST_TIMEOUT_S + 2
     reply = json.loads(body)
-    assert reply["code"] == 408 and f"within {REQUEST_TIMEOUT_S} s" in reply["message"]
+    assert reply["code"] == "timeout" and reply["status"] == 408 and f"within {REQUEST_TIMEOUT_S} s" in reply["message"]
 
 
 def test_a_trickling_client_is_cut_at_the_deadline_from_its_first_byte(server):
@@ -144,7 +144,7 @@ def test_a_page_rebound_to_loopback_cannot_reach_the_management_api(server, host
     """DNS rebinding: a page whose domain now resolves to 127.0.0.1 calls the API as its own
     origin, past CORS; its browser still sends the page's host name, which loopback refuses."""
     reply = requests.get(f"{server.management}/models", headers={"Host": host}, timeout=10)
-    assert reply.status_code == 403 and reply.json()["type"] == "HostNotLoopback"
+    assert reply.status_code == 403 and reply.json()["type"] == "HostNotLoopback" and reply.json()["code"] == "forbidden_host"
     for name in ("127.0.0.1", "localhost:1", "[::1]:8081"):
         assert requests.get(f"{server.management}/models", headers={"Host": name}, timeout=10).status_code == 200
 

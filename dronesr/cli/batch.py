@@ -15,7 +15,8 @@ from tqdm import tqdm
 from dronesr.cli.transforms import Transform
 from dronesr.cli.video import OUTPUT_SUFFIX, VIDEO_SUFFIXES, VideoOptions, process_video
 from dronesr.files import atomic_output
-from dronesr.imaging import JPEG_QUALITY, ImageError, check_encodable, decode_image, encode_image
+from dronesr.imaging import JPEG_QUALITY, check_encodable, decode_image, encode_image
+from dronesr.errors import ClientError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 FORMAT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
@@ -105,8 +106,8 @@ class BatchRunner:
             started = time.perf_counter()
             try:
                 detail = self._video(job, target) if job.is_video else self._image(job)
-            except (ImageError, ValueError, OSError, RuntimeError) as exc:  # av errors are OSError/ValueError subclasses
-                reason = exc.message if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}"
+            except (ClientError, ValueError, OSError, RuntimeError) as exc:  # av errors are OSError/ValueError subclasses
+                reason = exc.message if isinstance(exc, ClientError) else f"{type(exc).__name__}: {exc}"
                 summary.failed.append((job.source, reason))
                 print(f"{prefix}: failed: {reason}", file=sys.stderr)
                 continue

@@ -20,7 +20,8 @@ from dronesr import limits
 from dronesr.cli.batch import BatchRunner, Summary, collect_jobs
 from dronesr.cli.transforms import SR_MODELS, StyleTransform, Transform, UpscaleTransform
 from dronesr.cli.video import VideoOptions
-from dronesr.imaging import JPEG_QUALITY, ImageError
+from dronesr.imaging import JPEG_QUALITY
+from dronesr.errors import ClientError
 from dronesr.precision import DEVICES, PRECISIONS, resolve_device
 from dronesr.region import Region, parse_region
 from dronesr.serving.settings import HandlerSettings
@@ -48,7 +49,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def region_option(text: str) -> Region:
     try:
         return parse_region(text)
-    except ImageError as exc:
+    except ClientError as exc:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"enlarge only this window (pixels of the upright input) of every photo and frame, with the frame around it as context; "
         f"frames up to {limits.MAX_REGION_FRAME_PIXELS} pixels are then accepted (the result is bounded by --max-output-pixels)",
     )
-    upscale.add_argument("--map", action="store_true", help="srgan: also write NAME.map.png beside each photo's result: where it departs from what the input supports (README 'The invention map'); not for videos")
+    upscale.add_argument("--map", action="store_true", help="srgan: also write NAME.map.png beside each photo's result: where it departs from what the input supports (docs/serving.md 'The invention map'); not for videos")
     upscale.add_argument("--outscale", type=float, help="output scale, above 1 and at most the model's (resized after the network); default: the model's scale")
     upscale.add_argument("--tile", type=int, help=f"LR tile side in pixels (bounds memory; tiles are stitched without seams); default: {DEFAULT_TILE} on a CPU, {HandlerSettings.gpu_tile} on a GPU")
     upscale.add_argument("--max-output-pixels", type=int, default=limits.MAX_OUTPUT_PIXELS, help="inputs whose x4 result is larger are refused")
@@ -103,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, "dronesr: nothing to do:\n" + "\n".join(f"  {path}: {reason}" for path, reason in problems) + "\n")
     try:
         transform = load_transform(args)
-    except (ImageError, ValueError, KeyError) as exc:
-        parser.exit(2, f"dronesr: {exc.message if isinstance(exc, ImageError) else exc}\n")
+    except (ClientError, ValueError, KeyError) as exc:
+        parser.exit(2, f"dronesr: {exc.message if isinstance(exc, ClientError) else exc}\n")
     print(f"dronesr {args.command}: {transform.summary}; {len(jobs)} input(s) -> {args.out_dir}", file=sys.stderr)
     summary = Summary(failed=list(problems))
     with_map = getattr(args, "map", False)

@@ -12,7 +12,8 @@ import torch
 
 from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
-from dronesr.imaging import DecodedImage, ImageError, fit_image, fit_within
+from dronesr.imaging import DecodedImage, fit_image, fit_within
+from dronesr.errors import ClientError
 from dronesr.inference import Upscaler, outscaled_size, parse_outscale, parse_style_request, prepare_for_inference, select_style_precision, style_mix, stylize_rgb
 from dronesr.interpolation import parse_fidelity
 from dronesr.provenance import Provenance, sha256_of
@@ -54,7 +55,7 @@ class Transform:
 
     def check(self, width: int, height: int) -> None:
         if width * height > self.max_input_pixels:
-            raise ImageError(f"{width}x{height} is over the input limit of {self.max_input_pixels} pixels (--max-input-pixels)")
+            raise ClientError(f"{width}x{height} is over the input limit of {self.max_input_pixels} pixels (--max-input-pixels)", "too_large")
 
     def frame(self, rgb: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -121,9 +122,10 @@ class UpscaleTransform(Transform):
             width, height = self.region.width, self.region.height
         scale = self.sr.upscaler.scale
         if width * height * scale * scale > self.max_output_pixels:
-            raise ImageError(
+            raise ClientError(
                 f"{width}x{height} gives a {width * scale}x{height * scale} result, over the output limit of "
-                f"{self.max_output_pixels} pixels (--max-output-pixels)"
+                f"{self.max_output_pixels} pixels (--max-output-pixels)",
+                "too_large",
             )
         return outscaled_size(width, height, self.outscale)
 

@@ -2,7 +2,7 @@
 share, with every client error answered as 4xx JSON.
 
 Handlers subclass :class:`ImageHandler` and implement ``load(model_dir)`` and ``process(...)``;
-everything a client can get wrong is turned into an :class:`~dronesr.imaging.ImageError` here, so
+everything a client can get wrong is turned into an :class:`~dronesr.imaging.ClientError` here, so
 a bad upload never reaches TorchServe as an exception (which would answer 503 or kill a worker).
 """
 
@@ -20,7 +20,8 @@ import torch
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
-from dronesr.imaging import DecodedImage, ImageError, check_encodable, decode_image, echo, encode_image, parse_output_format
+from dronesr.imaging import DecodedImage, check_encodable, decode_image, encode_image, parse_output_format
+from dronesr.errors import ClientError, echo, error_body
 from dronesr.params import parse_flag
 from dronesr.precision import PrecisionChoice, resolve_device
 from dronesr.provenance import HEADER as PROVENANCE_HEADER
@@ -84,7 +85,7 @@ class ImageHandler(BaseHandler):
         return budget
 
     def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
-        """Raise ImageError for anything this model cannot do with this image and these params."""
+        """Raise ClientError for anything this model cannot do with this image and these params."""
 
     def process(self, image: DecodedImage, params: dict[str, str], idx: int) -> DecodedImage:
         raise NotImplementedError
@@ -111,12 +112,12 @@ class ImageHandler(BaseHandler):
             self.pixels_left = self.settings.max_input_pixels  # one budget for all of a request's images
             outputs = [self.run(item, idx) for item in parsed.images]
             reply = self.reply(parsed, outputs, idx)
-        except ImageError as exc:
+        except ClientError as exc:
             self.record("DronesrClientErrors", 1, "count", MetricTypes.COUNTER)
-            return self.error(idx, exc.status, exc.message)
+            return self.error(idx, exc.status, exc.code, exc.message)
         except MemoryError:
             logger.exception("out of memory")
-            return self.error(idx, 507, "The server ran out of memory for this image; try a smaller one.")
+            return self.error(idx, 507, "out_of_memory", "The server ran out of memory for this image; try a smaller one.")
         self.record("DronesrHandlerTime", round((time.perf_counter() - started) * 1000, 2), "ms")
         return reply
 
@@ -133,9 +134,10 @@ class ImageHandler(BaseHandler):
         else:
             body, content_type, size = outputs[0].body, outputs[0].content_type, outputs[0].size
         if len(body) > self.settings.max_response_bytes:
-            raise ImageError(
+            raise ClientError(
                 f"The reply would be {len(body)} bytes, over the limit of {self.settings.max_response_bytes} (max_response_size); "
-                "send fewer or smaller images, or ask for format=jpeg."
+                "send fewer or smaller images, or ask for format=jpeg.",
+                "too_large",
             )
         self.context.set_response_content_type(idx, content_type)
         if not parsed.kserve:
@@ -152,7 +154,7 @@ class ImageHandler(BaseHandler):
         unknown = sorted(set(item.params) - set(accepted))
         if unknown:
             names = ", ".join(echo(name) for name in unknown[:4])
-            raise ImageError(f"Unknown parameter(s) {names}; this model accepts: {', '.join(accepted)}.")
+            raise ClientError(f"Unknown parameter(s) {names}; this model accepts: {', '.join(accepted)}.", "unknown_parameter")
         fmt = parse_output_format(item.params.get("format"), self.settings.default_format)
         strip = parse_flag("strip_metadata", item.params.get("strip_metadata"))
         record = parse_flag("provenance", item.params.get("provenance"), default=True)
@@ -167,10 +169,10 @@ class ImageHandler(BaseHandler):
         body, content_type = encode_image(result.rgb, result.alpha, fmt, self.settings.jpeg_quality, None if strip else result.metadata, provenance)
         return Output(body, content_type, f"{result.width}x{result.height}", provenance)
 
-    def error(self, idx: int, status: int, message: str) -> bytes:
+    def error(self, idx: int, status: int, code: str, message: str) -> bytes:
         self.context.set_response_status(status, reason_phrase(status), idx)
         self.context.set_response_content_type(idx, "application/json")
-        return json.dumps({"code": status, "type": "BadInput" if status < 500 else "ServerError", "message": message}).encode()
+        return json.dumps(error_body(status, code, message)).encode()
 
     def record(self, name: str, value: float, unit: str, kind: MetricTypes = MetricTypes.GAUGE) -> None:
         """A custom metric, shown at :8082/metrics (Prometheus) with the model's name."""

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from dronesr.imaging import OUTPUT_FORMATS, ImageError, echo
+from dronesr.imaging import OUTPUT_FORMATS
+from dronesr.errors import ClientError, echo
 from dronesr.sr_weights import NetworkInfo
 
 # Request keys that may carry the image: the raw body, or a multipart file under a usual name.
@@ -75,10 +76,10 @@ OUTPUTS = ("image", "map")  # srgan's ``output``: the result, or its invention m
 
 
 def parse_output(text: str | None) -> str:
-    """The ``output`` parameter: ``image`` (default) or ``map``; ImageError (400) otherwise."""
+    """The ``output`` parameter: ``image`` (default) or ``map``; ClientError (400) otherwise."""
     value = (text or "").strip().lower() or "image"
     if value not in OUTPUTS:
-        raise ImageError(f"output must be one of {', '.join(OUTPUTS)}, got {echo(text)}.")
+        raise ClientError(f"output must be one of {', '.join(OUTPUTS)}, got {echo(text)}.", "bad_parameter")
     return value
 
 
@@ -92,7 +93,7 @@ def sr_description(info: NetworkInfo, fidelity: bool, restore: bool = False) -> 
 
 def _checked_name(name: str) -> str:
     if not PARAMETER_NAME.fullmatch(name):
-        raise ImageError(f"Parameter name {echo(name)} is not valid: names are lower-case letters, digits and _ (at most 32).")
+        raise ClientError(f"Parameter name {echo(name)} is not valid: names are lower-case letters, digits and _ (at most 32).", "bad_request")
     return name
 
 
@@ -106,7 +107,7 @@ def _header_params(headers: dict[str, str] | None) -> dict[str, str]:
 
 def format_from_accept(accept: str | None) -> str | None:
     """The output format an ``Accept`` header asks for: the supported image type with the highest
-    q; None when it leaves the choice to the server (absent, ``*/*``, ``image/*``). ImageError
+    q; None when it leaves the choice to the server (absent, ``*/*``, ``image/*``). ClientError
     406 when it accepts none of them."""
     if not accept:
         return None
@@ -128,7 +129,7 @@ def format_from_accept(accept: str | None) -> str | None:
             return ACCEPTED_TYPES[media]
         if media in ("*/*", "image/*"):
             return None
-    raise ImageError(f"Accept {echo(accept)} allows none of the output types: {', '.join(ACCEPTED_TYPES)}.", 406)
+    raise ClientError(f"Accept {echo(accept)} allows none of the output types: {', '.join(ACCEPTED_TYPES)}.", "not_acceptable", 406)
 
 
 def _kserve_instances(payload: Any, params: dict[str, str]) -> list[ImageRequest]:
@@ -136,20 +137,20 @@ def _kserve_instances(payload: Any, params: dict[str, str]) -> list[ImageRequest
     of an instance are its parameters (``{"b64": ..., "format": "jpeg"}``)."""
     instances = payload.get("instances") if isinstance(payload, dict) else None
     if not isinstance(instances, list) or not instances:
-        raise ImageError('JSON bodies must be KServe v1: {"instances": [{"b64": "<base64 image>"}]}.')
+        raise ClientError('JSON bodies must be KServe v1: {"instances": [{"b64": "<base64 image>"}]}.', "bad_request")
     if len(instances) > MAX_KSERVE_INSTANCES:
-        raise ImageError(f"{len(instances)} instances in one request, over the limit of {MAX_KSERVE_INSTANCES}.")
+        raise ClientError(f"{len(instances)} instances in one request, over the limit of {MAX_KSERVE_INSTANCES}.", "too_large")
     images = []
     for number, instance in enumerate(instances):
         if isinstance(instance, dict) and isinstance(instance.get("data"), dict):
             instance = {**{k: v for k, v in instance.items() if k != "data"}, **instance["data"]}
         encoded = instance.get("b64") if isinstance(instance, dict) else None
         if not isinstance(encoded, str):
-            raise ImageError(f'instances[{number}] has no "b64" string.')
+            raise ClientError(f'instances[{number}] has no "b64" string.', "bad_request")
         try:
             image_bytes = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
-            raise ImageError(f"instances[{number}].b64 is not valid base64.") from None
+            raise ClientError(f"instances[{number}].b64 is not valid base64.", "bad_request") from None
         extra = {_checked_name(str(k)): _text(v) for k, v in instance.items() if k != "b64"}
         images.append(ImageRequest(image_bytes, {**params, **extra}))
     return images
@@ -174,7 +175,7 @@ def parse_request(request: dict, headers: dict[str, str] | None = None) -> Parse
         elif key not in IMAGE_KEYS:
             params[_checked_name(str(key))] = _text(value)
     if image_bytes is None:
-        raise ImageError("No image in the request: send it as the raw body or as a multipart file field named 'data'.")
+        raise ClientError("No image in the request: send it as the raw body or as a multipart file field named 'data'.", "no_image")
     return ParsedRequest([ImageRequest(image_bytes, params)], kserve=False)
 
 

@@ -39,6 +39,7 @@ final class FormBody extends ChannelInboundHandlerAdapter {
                 Replies.error(
                         ctx,
                         HttpResponseStatus.BAD_REQUEST,
+                        "bad_request",
                         "BadFormBody",
                         "the body is labelled application/x-www-form-urlencoded but is not a valid form"
                                 + " (a '%' must start two hex digits); send an image as multipart/form-data"

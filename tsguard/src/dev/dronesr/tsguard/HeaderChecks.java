@@ -24,10 +24,10 @@ final class HeaderChecks extends RequestChecks {
     @Override
     Refusal check(ChannelHandlerContext ctx, HttpRequest request) {
         if (!hasValidLength(request)) {
-            return new Refusal(HttpResponseStatus.BAD_REQUEST, "BadContentLength", "Content-Length must be one non-negative integer");
+            return new Refusal(HttpResponseStatus.BAD_REQUEST, "bad_request", "BadContentLength", "Content-Length must be one non-negative integer");
         }
         if (isLoopback(ctx) && !namesLoopback(request.headers().get(HttpHeaderNames.HOST))) {
-            return new Refusal(HttpResponseStatus.FORBIDDEN, "HostNotLoopback",
+            return new Refusal(HttpResponseStatus.FORBIDDEN, "forbidden_host", "HostNotLoopback",
                     "this server listens on loopback: the Host header must be 127.0.0.1, localhost"
                             + " or [::1] (another name is how a re-bound web page would get in)");
         }

@@ -39,7 +39,7 @@ final class QueryParameters extends RequestChecks {
             return null;
         }
         String problem = moveToHeaders(request);
-        return problem == null ? null : new Refusal(HttpResponseStatus.BAD_REQUEST, "BadQueryParameter", problem + HOW);
+        return problem == null ? null : new Refusal(HttpResponseStatus.BAD_REQUEST, "bad_request", "BadQueryParameter", problem + HOW);
     }
 
     static boolean isInference(String path) {

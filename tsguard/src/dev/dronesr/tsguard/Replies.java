@@ -8,12 +8,16 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.CharsetUtil;
-import org.pytorch.serve.http.ErrorResponse;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.pytorch.serve.util.ConfigManager;
 import org.pytorch.serve.util.JsonUtils;
 import org.pytorch.serve.util.NettyUtils;
 
-/** The guard's error replies: TorchServe's JSON error body, sent by TorchServe (CORS, metrics, close). */
+/**
+ * The guard's error replies: the project's JSON error body (dronesr/errors.py: a stable {@code code},
+ * the {@code status}, a {@code type} and a message), sent by TorchServe (CORS, metrics, close).
+ */
 final class Replies {
     private Replies() {}
 
@@ -33,19 +37,24 @@ final class Replies {
         FullHttpResponse reply = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, bare.status());
         reply.headers().set(bare.headers());
         bare.release();
-        writeJson(reply, "RequestTooLarge", message);
+        writeJson(reply, "too_large", "RequestTooLarge", message);
         return reply;
     }
 
     /** A JSON error, then the connection closes. {@code message} is the guard's own text, never the client's. */
-    static void error(ChannelHandlerContext ctx, HttpResponseStatus status, String type, String message) {
+    static void error(ChannelHandlerContext ctx, HttpResponseStatus status, String code, String type, String message) {
         FullHttpResponse reply = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status);
-        writeJson(reply, type, message);
+        writeJson(reply, code, type, message);
         NettyUtils.sendHttpResponse(ctx, reply, false);
     }
 
-    private static void writeJson(FullHttpResponse reply, String type, String message) {
-        String json = JsonUtils.GSON_PRETTY.toJson(new ErrorResponse(reply.status().code(), type, message));
+    private static void writeJson(FullHttpResponse reply, String code, String type, String message) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("code", code);
+        body.put("status", reply.status().code());
+        body.put("type", type);
+        body.put("message", message);
+        String json = JsonUtils.GSON_PRETTY.toJson(body);
         reply.content().writeCharSequence(json + "\n", CharsetUtil.UTF_8);
         reply.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
         reply.headers().set(HttpHeaderNames.CONTENT_LENGTH, reply.content().readableBytes());

@@ -13,7 +13,7 @@ import io.netty.util.ReferenceCountUtil;
  */
 abstract class RequestChecks extends ChannelInboundHandlerAdapter {
     /** Why a request is refused: the reply's status, TorchServe-style type and the guard's own words. */
-    record Refusal(HttpResponseStatus status, String type, String message) {}
+    record Refusal(HttpResponseStatus status, String code, String type, String message) {}
 
     private boolean refused;
 
@@ -31,7 +31,7 @@ abstract class RequestChecks extends ChannelInboundHandlerAdapter {
             if (refusal != null) {
                 refused = true;
                 ReferenceCountUtil.release(msg);
-                Replies.error(ctx, refusal.status(), refusal.type(), refusal.message());
+                Replies.error(ctx, refusal.status(), refusal.code(), refusal.type(), refusal.message());
                 return;
             }
         }

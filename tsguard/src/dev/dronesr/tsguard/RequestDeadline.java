@@ -124,6 +124,7 @@ final class RequestDeadline extends ChannelDuplexHandler {
             Replies.error(
                     context,
                     HttpResponseStatus.REQUEST_TIMEOUT,
+                    "timeout",
                     "RequestTimeout",
                     "the request did not arrive in full within "
                             + settings.requestTimeoutSeconds

@@ -27,6 +27,7 @@ final class TooManyConnections extends ChannelInboundHandlerAdapter {
                 Replies.error(
                         ctx,
                         HttpResponseStatus.TOO_MANY_REQUESTS,
+                        "too_many_connections",
                         "TooManyConnections",
                         "this port already has its limit of "
                                 + settings.maxConnections
