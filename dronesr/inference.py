@@ -178,8 +178,13 @@ def parse_outscale(text: str | None, scale: int) -> float:
         value = float(text)
     except ValueError:
         raise ClientError(f"outscale must be a number above 1 and at most {scale}, got {echo(text)}.", "bad_parameter") from None
+    return check_outscale(value, scale)
+
+
+def check_outscale(value: float, scale: int) -> float:
+    """``value`` when ``1 < value <= scale``; ClientError (400) otherwise."""
     if not math.isfinite(value) or not 1.0 < value <= scale:
-        raise ClientError(f"outscale must be above 1 and at most {scale} (this model's scale), got {echo(text)}.", "bad_parameter")
+        raise ClientError(f"outscale must be above 1 and at most {scale} (this model's scale), got {value:g}.", "bad_parameter")
     return value
 
 
@@ -188,9 +193,9 @@ def outscaled_size(width: int, height: int, outscale: float) -> tuple[int, int]:
     return int(width * outscale + 0.5), int(height * outscale + 0.5)
 
 
-def parse_style_request(model: StyleNet, style: str | None, blend: str | None = None, strength: str | None = None) -> tuple[torch.Tensor, float]:
-    """A style request as text (the handler's parameters, the CLI's options) -> (style weights
-    ``[1, S]``, strength). ``blend`` is ``NAME:W[,NAME:W...]`` (bare NAME: 0.5); the primary style
+def parse_style_mix(model: StyleNet, style: str | None, blend: str | None = None) -> torch.Tensor:
+    """A style and a blend as text (the handler's parameters, the CLI's options) -> the style
+    weights ``[1, S]``. ``blend`` is ``NAME:W[,NAME:W...]`` (bare NAME: 0.5); the primary style
     keeps ``1 - sum(W)``. ClientError (400) naming what is wrong and the styles there are."""
     names = model.style_names
 
@@ -200,7 +205,6 @@ def parse_style_request(model: StyleNet, style: str | None, blend: str | None = 
     primary = (style or "").strip() or names[0]
     if primary not in names:
         raise unknown(primary)
-    amount = parse_fraction("strength", strength.strip()) if strength is not None else 1.0
     mix: dict[str, float] = {}
     for part in (p.strip() for p in (blend or "").split(",")):
         if not part:
@@ -214,7 +218,7 @@ def parse_style_request(model: StyleNet, style: str | None, blend: str | None = 
     if extra > 1.0 + 1e-6:
         raise ClientError(f"blend weights sum to {extra:g}, over 1 (the style keeps 1 minus their sum).", "bad_parameter")
     mix[primary] = mix.get(primary, 0.0) + max(0.0, 1.0 - extra)
-    return model.style_vector(mix), amount
+    return model.style_vector(mix)
 
 
 def style_mix(model: StyleNet, weights: torch.Tensor) -> str:

@@ -1,6 +1,6 @@
 """TorchServe handler for the multi-style network (/predictions/style).
 
-    decode -> validate (parameters) -> fit to max_side -> stylise -> encode
+    parse (once, dronesr/plan.py) -> decode -> fit to max_side -> stylise -> encode
 
 Parameters (multipart form fields, ``X-Dronesr-<Name>`` headers beside a raw body, or KServe
 instance keys; they arrive as text):
@@ -26,13 +26,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import torch
-
 from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
 from dronesr.imaging import DecodedImage, fit_image, fit_within
-from dronesr.inference import parse_style_request, prepare_for_inference, select_style_precision, style_mix, stylize_rgb
-from dronesr.params import parse_flag
+from dronesr.inference import prepare_for_inference, select_style_precision, stylize_rgb
+from dronesr.plan import StylePlan
 from dronesr.provenance import Provenance, sha256_of
 from dronesr.serving.handler import ImageHandler
 from dronesr.serving.requests import STYLE_PARAMETERS
@@ -58,29 +56,22 @@ class StyleTransferHandler(ImageHandler):
         self.report_precision(choice)
         self.provenance = Provenance(self.model_name, type(model).__name__, 1, {"weights": sha256_of(model_dir / self.settings.weights)})
 
-    def style_request(self, params: dict[str, str]) -> tuple[torch.Tensor, float]:
-        """The request's (style weights ``[1, S]``, strength); ClientError (400) when malformed."""
-        return parse_style_request(self.model, params.get("style"), params.get("blend"), params.get("strength"))
-
     # --- the steps ------------------------------------------------------------------------
-    def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
-        self.style_request(params)  # parameter errors answer 400 before any work
-        parse_flag("preserve_colour", params.get("preserve_colour"))
+    def plan(self, params: dict[str, str]) -> StylePlan:
+        return StylePlan.from_params(self.model, params)
 
-    def output_size(self, image: DecodedImage, params: dict[str, str]) -> tuple[int, int]:
+    def output_size(self, image: DecodedImage, plan: StylePlan) -> tuple[int, int]:
         return fit_within(image.width, image.height, self.settings.max_side)
 
-    def process(self, image: DecodedImage, params: dict[str, str], idx: int) -> DecodedImage:
-        weights, strength = self.style_request(params)
+    def process(self, image: DecodedImage, plan: StylePlan, idx: int) -> DecodedImage:
         fitted = fit_image(image, self.settings.max_side)
         if fitted is not image:
             self.context.set_response_header(idx, "X-Resized-From", f"{image.width}x{image.height}")
-        preserve = parse_flag("preserve_colour", params.get("preserve_colour"))
         provenance = self.provenance.with_parameters(
-            styles=style_mix(self.model, weights), strength=strength, preserve_colour=preserve, work_side=self.model.work_side,
-            precision=self.precision, device=str(self.device),
+            **plan.parameters(self.model), work_side=self.model.work_side, precision=self.precision, device=str(self.device),
         )
-        return dataclasses.replace(fitted, rgb=stylize_rgb(self.model, fitted.rgb, weights, strength, self.precision, preserve), provenance=provenance)
+        rgb = stylize_rgb(self.model, fitted.rgb, plan.weights, plan.strength, self.precision, plan.preserve_colour)
+        return dataclasses.replace(fitted, rgb=rgb, provenance=provenance)
 
     def describe(self) -> dict:
         return {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -20,10 +21,13 @@ from dronesr import limits
 from dronesr.cli.batch import BatchRunner, Summary, collect_jobs
 from dronesr.cli.transforms import SR_MODELS, StyleTransform, Transform, UpscaleTransform
 from dronesr.cli.video import VideoOptions
+from dronesr.errors import ClientError, echo
 from dronesr.imaging import JPEG_QUALITY
-from dronesr.errors import ClientError
 from dronesr.precision import DEVICES, PRECISIONS, resolve_device
-from dronesr.region import Region, parse_region
+from dronesr.interpolation import parse_fidelity
+from dronesr.params import parse_fraction
+from dronesr.region import parse_region
+from dronesr.restoration import parse_restore
 from dronesr.serving.settings import HandlerSettings
 from dronesr.tiling import DEFAULT_TILE
 
@@ -46,11 +50,32 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=VideoOptions.preset, help="video: x264 preset (ultrafast ... veryslow)")
 
 
-def region_option(text: str) -> Region:
-    try:
-        return parse_region(text)
-    except ClientError as exc:
-        raise argparse.ArgumentTypeError(exc.message) from None
+def option(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """An option's type from a parameter's parser (the one the handlers use): the text parsed once,
+    here, into the typed value; argparse exits 2 with the parser's message when it is bad."""
+
+    def convert(text: str) -> object:
+        try:
+            return parse(text)
+        except ClientError as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+
+    convert.__name__ = parse.__name__.removeprefix("parse_")  # argparse names the type in its messages
+    return convert
+
+
+def _number(name: str) -> Callable[[str], float]:
+    def parse_number(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ClientError(f"{name} must be a number, got {echo(text)}.", "bad_parameter") from None
+
+    return parse_number
+
+
+def _strength(text: str) -> float:
+    return parse_fraction("strength", text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,15 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     upscale = commands.add_parser("upscale", help="x4 super-resolution", description="x4 super-resolution of photos, folders and videos.", formatter_class=formatter)
     _common(upscale)
     upscale.add_argument("--model", default="srgan", help=f"{' or '.join(SR_MODELS)} (the shipped weights), or a weights file: ours, or any SR network spandrel knows (.pt .pth .safetensors)")
-    upscale.add_argument("--fidelity", type=float, help="srgan only, 0..1: network interpolation from the GAN itself (0) to the PSNR network (1), in steps of 0.05; default: srgan's default_fidelity (handlers/srgan-config.yaml)")
-    upscale.add_argument("--restore", default="auto", help="srgan/srresnet: 0 (clean input) .. 1 (full JPEG/noise/blur restoration), or auto: chosen per photo from its JPEG quality, noise and blocking (video: from the first frame)")
+    upscale.add_argument("--fidelity", type=option(parse_fidelity), help="srgan only, 0..1: network interpolation from the GAN itself (0) to the PSNR network (1), in steps of 0.05; default: srgan's default_fidelity (handlers/srgan-config.yaml)")
+    upscale.add_argument("--restore", type=option(parse_restore), default="auto", help="srgan/srresnet: 0 (clean input) .. 1 (full JPEG/noise/blur restoration), or auto: chosen per photo from its JPEG quality, noise and blocking (video: from the first frame)")
     upscale.add_argument(
-        "--region", type=region_option, metavar="X,Y,W,H",
+        "--region", type=option(parse_region), metavar="X,Y,W,H",
         help=f"enlarge only this window (pixels of the upright input) of every photo and frame, with the frame around it as context; "
         f"frames up to {limits.MAX_REGION_FRAME_PIXELS} pixels are then accepted (the result is bounded by --max-output-pixels)",
     )
     upscale.add_argument("--map", action="store_true", help="srgan: also write NAME.map.png beside each photo's result: where it departs from what the input supports (docs/serving.md 'The invention map'); not for videos")
-    upscale.add_argument("--outscale", type=float, help="output scale, above 1 and at most the model's (resized after the network); default: the model's scale")
+    upscale.add_argument("--outscale", type=option(_number("outscale")), help="output scale, above 1 and at most the model's (resized after the network); default: the model's scale")
     upscale.add_argument("--tile", type=int, help=f"LR tile side in pixels (bounds memory; tiles are stitched without seams); default: {DEFAULT_TILE} on a CPU, {HandlerSettings.gpu_tile} on a GPU")
     upscale.add_argument("--max-output-pixels", type=int, default=limits.MAX_OUTPUT_PIXELS, help="inputs whose x4 result is larger are refused")
 
@@ -77,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(stylize)
     stylize.add_argument("--style", required=True, help="a style name (a wrong one lists them)")
     stylize.add_argument("--blend", default="", help="NAME:W[,NAME:W...] further styles mixed in, W in 0..1 (bare NAME: 0.5)")
-    stylize.add_argument("--strength", type=float, default=1.0, help="0..1: photo + strength * (stylised - photo)")
+    stylize.add_argument("--strength", type=option(_strength), default=1.0, help="0..1: photo + strength * (stylised - photo)")
     stylize.add_argument("--model", default="style", help="style (the shipped weights) or a weights file (.pt)")
     stylize.add_argument("--preserve-colour", action="store_true", help="keep the photo's colours: the style paints the luminance only")
     stylize.add_argument("--max-side", type=int, default=limits.STYLE_MAX_SIDE, help="longer images are scaled down to this side first")

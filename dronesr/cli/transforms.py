@@ -1,5 +1,5 @@
-"""What a subcommand does to one picture: the same steps as the handlers, for photos and for video
-frames. A transform knows its result size before the work, so limits are checked first."""
+"""What a subcommand does to one picture: the handlers' plan and steps (dronesr/plan.py), for photos
+and for video frames. A transform knows its result size before the work, so limits are checked first."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ import torch
 
 from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
-from dronesr.imaging import DecodedImage, fit_image, fit_within
 from dronesr.errors import ClientError
-from dronesr.inference import Upscaler, outscaled_size, parse_outscale, parse_style_request, prepare_for_inference, select_style_precision, style_mix, stylize_rgb
-from dronesr.interpolation import parse_fidelity
+from dronesr.imaging import DecodedImage, fit_image, fit_within
+from dronesr.inference import Upscaler, check_outscale, parse_style_mix, prepare_for_inference, select_style_precision, stylize_rgb
+from dronesr.plan import StylePlan, UpscalePlan, upscale
 from dronesr.provenance import Provenance, sha256_of
 from dronesr.region import Region
-from dronesr.restoration import parse_restore
-from dronesr.sr_model import SHIPPED_SR, BlendChoice, BlendedUpscaler, enlarged, shipped_settings
+from dronesr.sr_model import SHIPPED_SR, BlendChoice, BlendedUpscaler, shipped_settings
 from dronesr.serving.settings import HandlerSettings
 from dronesr.sr_weights import load_sr_model, network_info
 from dronesr.tiling import DEFAULT_TILE
@@ -68,21 +67,18 @@ class Transform:
 class UpscaleTransform(Transform):
     sr: BlendedUpscaler
     max_output_pixels: int
-    outscale: float
-    fidelity: float | None = None  # None: the model's default
-    restore: float | None = None  # None: auto, per photo (per video: from its first frame)
+    plan: UpscalePlan  # the options, typed: outscale, fidelity, restore (None: auto, per photo; per video from its first frame), region
     video_choice: BlendChoice | None = None
     provenance: Provenance | None = None  # what made the results, without the per-photo values
-    region: Region | None = None  # enlarge only this window of every photo and frame
 
     @classmethod
     def load(
         cls, model: str, device: torch.device, tile: int | None, precision: str, max_input_pixels: int, max_output_pixels: int,
-        fidelity: float | None = None, outscale: float | None = None, restore: str | None = None, region: Region | None = None,
+        fidelity: float | None = None, outscale: float | None = None, restore: float | None = None, region: Region | None = None,
     ) -> UpscaleTransform:
         """``model``: a shipped name (its handler config says which weights it blends) or any SR
-        weights file (ours, or a network spandrel knows); ``fidelity``, ``restore`` and
-        ``outscale`` as the endpoints' parameters."""
+        weights file (ours, or a network spandrel knows); ``fidelity``, ``restore`` (None: auto)
+        and ``outscale`` (None: the model's scale) as the endpoints' parameters, already parsed."""
         if model in SR_MODELS:
             sr = BlendedUpscaler.shipped(model, device)
             path = WEIGHTS_DIR / shipped_settings(model).weights
@@ -94,48 +90,37 @@ class UpscaleTransform(Transform):
         device_tile = HandlerSettings.gpu_tile if device.type == "cuda" else DEFAULT_TILE
         sr.upscaler.tile, sr.upscaler.overlap = info.fit_tile(tile or device_tile), info.overlap
         described = f"{model if model in SR_MODELS else path.name} ({info.family} x{info.scale})"
-        amount = parse_fidelity(None if fidelity is None else str(fidelity))
-        if amount is not None and not sr.has_fidelity:
+        if fidelity is not None and not sr.has_fidelity:
             raise ValueError("--fidelity blends srgan's GAN with its PSNR network: it needs --model srgan")
         if sr.has_fidelity:
-            described += f" at fidelity {sr.default_fidelity if amount is None else amount:g}"
-        restore_value = parse_restore(restore)
-        if restore_value is not None and not sr.has_restore:
+            described += f" at fidelity {sr.default_fidelity if fidelity is None else fidelity:g}"
+        if restore is not None and not sr.has_restore:
             raise ValueError(f"--restore needs a model with a restoration network ({' or '.join(SR_MODELS)})")
         if sr.has_restore:
-            described += f", restore {'auto' if restore_value is None else f'{restore_value:g}'}"
-        out = parse_outscale(None if outscale is None else str(outscale), info.scale)
+            described += f", restore {'auto' if restore is None else f'{restore:g}'}"
+        plan = UpscalePlan(info.scale, check_outscale(outscale, info.scale) if outscale is not None else float(info.scale), fidelity, restore, region)
         choice = sr.prepare(precision)
-        if out != info.scale:
-            described += f", output x{out:g}"
+        if plan.outscale != info.scale:
+            described += f", output x{plan.outscale:g}"
         if region is not None:
             described += f", region {region}"
         provenance = Provenance(model if model in SR_MODELS else path.name, info.family, info.scale, sr.weights_sha256).with_parameters(
-            outscale=out, region=str(region) if region else None, tile=sr.upscaler.tile, overlap=sr.upscaler.overlap, precision=choice.path, device=str(device),
+            tile=sr.upscaler.tile, overlap=sr.upscaler.overlap, precision=choice.path, device=str(device),
         )
-        return cls(max_input_pixels, f"{described} on {device}, {choice.summary()}", sr, max_output_pixels, out, amount, restore_value, provenance=provenance, region=region)
+        return cls(max_input_pixels, f"{described} on {device}, {choice.summary()}", sr, max_output_pixels, plan, provenance=provenance)
 
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         self.check(width, height)
-        if self.region is not None:
-            self.region.check_inside(width, height)
-            width, height = self.region.width, self.region.height
-        scale = self.sr.upscaler.scale
-        if width * height * scale * scale > self.max_output_pixels:
-            raise ClientError(
-                f"{width}x{height} gives a {width * scale}x{height * scale} result, over the output limit of "
-                f"{self.max_output_pixels} pixels (--max-output-pixels)",
-                "too_large",
-            )
-        return outscaled_size(width, height, self.outscale)
+        self.plan.check_output(width, height, self.max_output_pixels, "--max-output-pixels")
+        return self.plan.result_size(width, height)
 
     def frame(self, rgb: np.ndarray) -> np.ndarray:
         """A video frame: restore=auto is decided once, on the first frame (no flicker between frames)."""
+        plan = self.plan
         if self.video_choice is None:
-            self.video_choice = self.sr.choose(rgb, None, self.fidelity, self.restore)
+            self.video_choice = self.sr.choose(rgb, None, plan.fidelity, plan.restore)
         self.sr.apply(self.video_choice)
-        width, height = (self.region.width, self.region.height) if self.region else (rgb.shape[1], rgb.shape[0])
-        return self.sr.upscaler.upscale(rgb, size=outscaled_size(width, height, self.outscale), region=self.region)
+        return self.sr.upscaler.upscale(rgb, size=plan.result_size(rgb.shape[1], rgb.shape[0]), region=plan.region)
 
     def image(self, image: DecodedImage) -> DecodedImage:
         """``image`` (or its region) enlarged; its limits were checked by ``result_size`` first (BatchRunner)."""
@@ -143,25 +128,16 @@ class UpscaleTransform(Transform):
 
     def image_and_map(self, image: DecodedImage, with_map: bool = True) -> tuple[DecodedImage, np.ndarray | None]:
         """``image`` enlarged and, ``with_map``, its invention map (dronesr/invention.py)."""
-        region = self.region
-        width, height = (region.width, region.height) if region else (image.width, image.height)
-        size = outscaled_size(width, height, self.outscale)
-        if with_map:
-            rgb, mapped, choice = self.sr.upscale_with_map(image, self.fidelity, self.restore, size, region)
-        else:
-            (rgb, choice), mapped = self.sr.upscale_image(image, self.fidelity, self.restore, size, region), None
-        provenance = self.provenance.with_parameters(fidelity=choice.fidelity, restore=choice.restore) if self.provenance else None
-        return dataclasses.replace(enlarged(image, rgb, region), provenance=provenance), mapped
+        upscaled = upscale(self.sr, image, self.plan, self.provenance, with_map)
+        return upscaled.image, upscaled.invention_map
 
 
 @dataclass
 class StyleTransform(Transform):
     model: StyleNet
-    weights: torch.Tensor
-    strength: float
+    plan: StylePlan  # the options, typed: style weights, strength, colours
     max_side: int
     precision: str
-    preserve_colour: bool = False
     provenance: Provenance | None = None
 
     @classmethod
@@ -174,15 +150,15 @@ class StyleTransform(Transform):
         if not isinstance(network, StyleNet):
             raise ValueError(f"{path}: not style weights but {type(network).__name__}")
         network = prepare_for_inference(network, device)
-        weights, amount = parse_style_request(network, style, blend, str(strength))
+        plan = StylePlan(parse_style_mix(network, style, blend), strength, preserve_colour)
         choice = select_style_precision(network, device, precision)
-        styles = ", ".join(f"{n} {w:.2f}" for n, w in zip(network.style_names, weights[0].tolist()) if w > 0)
+        styles = ", ".join(f"{n} {w:.2f}" for n, w in zip(network.style_names, plan.weights[0].tolist()) if w > 0)
         colours = "; the photo's colours" if preserve_colour else ""
-        summary = f"{path.name} ({styles}; strength {amount:g}{colours}) on {device}, {choice.summary()}"
+        summary = f"{path.name} ({styles}; strength {strength:g}{colours}) on {device}, {choice.summary()}"
         provenance = Provenance(model if model == "style" else path.name, type(network).__name__, 1, {"weights": sha256_of(path)}).with_parameters(
-            styles=style_mix(network, weights), strength=amount, preserve_colour=preserve_colour, work_side=network.work_side, precision=choice.path, device=str(device),
+            **plan.parameters(network), work_side=network.work_side, precision=choice.path, device=str(device),
         )
-        return cls(max_input_pixels, summary, network, weights, amount, max_side, choice.precision, preserve_colour, provenance)
+        return cls(max_input_pixels, summary, network, plan, max_side, choice.precision, provenance)
 
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         self.check(width, height)
@@ -194,5 +170,6 @@ class StyleTransform(Transform):
     def image(self, image: DecodedImage) -> DecodedImage:
         """``image`` stylised; its limits were checked by ``result_size`` first (BatchRunner, video)."""
         fitted = fit_image(image, self.max_side)
-        rgb = stylize_rgb(self.model, fitted.rgb, self.weights, self.strength, self.precision, self.preserve_colour)
+        plan = self.plan
+        rgb = stylize_rgb(self.model, fitted.rgb, plan.weights, plan.strength, self.precision, plan.preserve_colour)
         return dataclasses.replace(fitted, rgb=rgb, provenance=self.provenance)

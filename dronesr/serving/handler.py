@@ -20,9 +20,9 @@ import torch
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
-from dronesr.imaging import DecodedImage, check_encodable, decode_image, encode_image, parse_output_format
+from dronesr.imaging import DecodedImage, check_encodable, decode_image, encode_image
 from dronesr.errors import ClientError, echo, error_body
-from dronesr.params import parse_flag
+from dronesr.plan import Delivery
 from dronesr.precision import PrecisionChoice, resolve_device
 from dronesr.provenance import HEADER as PROVENANCE_HEADER
 from dronesr.provenance import Provenance
@@ -80,17 +80,22 @@ class ImageHandler(BaseHandler):
     def load(self, model_dir: Path) -> None:
         raise NotImplementedError
 
-    def decode_budget(self, params: dict[str, str], budget: int) -> int:
-        """Pixels an upload with these params may decode to (default: what the request has left)."""
-        return budget
-
-    def validate(self, image: DecodedImage, params: dict[str, str]) -> None:
-        """Raise ClientError for anything this model cannot do with this image and these params."""
-
-    def process(self, image: DecodedImage, params: dict[str, str], idx: int) -> DecodedImage:
+    def plan(self, params: dict[str, str]) -> Any:
+        """This model's parameters of one image, parsed once into a typed plan (dronesr/plan.py);
+        ClientError naming a bad one. Every later step works on the plan."""
         raise NotImplementedError
 
-    def output_size(self, image: DecodedImage, params: dict[str, str]) -> tuple[int, int]:
+    def decode_budget(self, plan: Any, budget: int) -> int:
+        """Pixels an upload with this plan may decode to (default: what the request has left)."""
+        return budget
+
+    def validate(self, image: DecodedImage, plan: Any) -> None:
+        """Raise ClientError for anything this model cannot do with this image and this plan."""
+
+    def process(self, image: DecodedImage, plan: Any, idx: int) -> DecodedImage:
+        raise NotImplementedError
+
+    def output_size(self, image: DecodedImage, plan: Any) -> tuple[int, int]:
         """(width, height) of the result, known before the work (encoder limits are checked on it)."""
         return image.width, image.height
 
@@ -109,8 +114,11 @@ class ImageHandler(BaseHandler):
         started = time.perf_counter()
         try:
             parsed = parse_request(request, self.context.get_all_request_header(idx))
-            self.pixels_left = self.settings.max_input_pixels  # one budget for all of a request's images
-            outputs = [self.run(item, idx) for item in parsed.images]
+            pixels_left, outputs = self.settings.max_input_pixels, []  # one budget for all of a request's images
+            for item in parsed.images:
+                output, decoded = self.run(item, idx, pixels_left)
+                outputs.append(output)
+                pixels_left -= decoded
             reply = self.reply(parsed, outputs, idx)
         except ClientError as exc:
             self.record("DronesrClientErrors", 1, "count", MetricTypes.COUNTER)
@@ -148,26 +156,24 @@ class ImageHandler(BaseHandler):
             self.context.set_response_header(idx, "Access-Control-Expose-Headers", EXPOSED_HEADERS)
         return body
 
-    def run(self, item: ImageRequest, idx: int) -> Output:
-        """decode -> validate -> process -> encode one image."""
+    def run(self, item: ImageRequest, idx: int, pixels_left: int) -> tuple[Output, int]:
+        """parse -> decode -> validate -> process -> encode one image; (its output, the pixels it decoded)."""
         accepted = (*COMMON_PARAMETERS, *self.parameters)
         unknown = sorted(set(item.params) - set(accepted))
         if unknown:
             names = ", ".join(echo(name) for name in unknown[:4])
             raise ClientError(f"Unknown parameter(s) {names}; this model accepts: {', '.join(accepted)}.", "unknown_parameter")
-        fmt = parse_output_format(item.params.get("format"), self.settings.default_format)
-        strip = parse_flag("strip_metadata", item.params.get("strip_metadata"))
-        record = parse_flag("provenance", item.params.get("provenance"), default=True)
-        budget = self.decode_budget(item.params, getattr(self, "pixels_left", self.settings.max_input_pixels))
-        image = decode_image(item.image_bytes, budget)
-        self.pixels_left = budget - image.width * image.height
+        delivery = Delivery.from_params(item.params, self.settings.default_format)
+        plan = self.plan(item.params)
+        image = decode_image(item.image_bytes, self.decode_budget(plan, pixels_left))
         self.record("DronesrInputMegapixels", image.width * image.height / 1e6, "MP")
-        self.validate(image, item.params)
-        check_encodable(self.output_size(image, item.params), fmt)
-        result = self.process(image, item.params, idx)
-        provenance = result.provenance if record else None
-        body, content_type = encode_image(result.rgb, result.alpha, fmt, self.settings.jpeg_quality, None if strip else result.metadata, provenance)
-        return Output(body, content_type, f"{result.width}x{result.height}", provenance)
+        self.validate(image, plan)
+        check_encodable(self.output_size(image, plan), delivery.format)
+        result = self.process(image, plan, idx)
+        provenance = result.provenance if delivery.provenance else None
+        metadata = None if delivery.strip_metadata else result.metadata
+        body, content_type = encode_image(result.rgb, result.alpha, delivery.format, self.settings.jpeg_quality, metadata, provenance)
+        return Output(body, content_type, f"{result.width}x{result.height}", provenance), image.width * image.height
 
     def error(self, idx: int, status: int, code: str, message: str) -> bytes:
         self.context.set_response_status(status, reason_phrase(status), idx)

@@ -18,7 +18,7 @@ from dronesr.sr_weights import NetworkInfo
 IMAGE_KEYS = ("body", "data", "file", "image")
 
 # Client text never reaches a status line or a header: every reply carries its code's standard
-# reason phrase, and values quoted in JSON messages go through imaging.echo (cut and escaped).
+# reason phrase, and values quoted in JSON messages go through errors.echo (cut and escaped).
 PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
@@ -70,17 +70,6 @@ def sr_parameters(fidelity: bool, restore: bool = False) -> tuple[str, ...]:
     """An SR model's own parameters: outscale; fidelity where the archive has the PSNR weights;
     restore where it has the restoration weights."""
     return SR_PARAMETERS + (FIDELITY_PARAMETERS if fidelity else ()) + (RESTORE_PARAMETERS if restore else ())
-
-
-OUTPUTS = ("image", "map")  # srgan's ``output``: the result, or its invention map (dronesr/invention.py)
-
-
-def parse_output(text: str | None) -> str:
-    """The ``output`` parameter: ``image`` (default) or ``map``; ClientError (400) otherwise."""
-    value = (text or "").strip().lower() or "image"
-    if value not in OUTPUTS:
-        raise ClientError(f"output must be one of {', '.join(OUTPUTS)}, got {echo(text)}.", "bad_parameter")
-    return value
 
 
 def sr_description(info: NetworkInfo, fidelity: bool, restore: bool = False) -> dict:

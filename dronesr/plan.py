@@ -1,0 +1,160 @@
+"""What to do with one picture, decided once: parsed from a request's text by the handlers, built
+from typed options by the CLI, and run by one function for both.
+
+    handler: params (text) --UpscalePlan.from_params--> plan --upscale()--> Upscaled
+    CLI:     options (typed by argparse) --UpscalePlan(...)--> plan --upscale()--> Upscaled
+
+Each parameter is parsed where its text arrives, once; everything after works on the plan's values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dronesr.errors import ClientError, echo
+from dronesr.imaging import DecodedImage, parse_output_format
+from dronesr.archs import StyleNet
+from dronesr.inference import outscaled_size, parse_outscale, parse_style_mix, style_mix
+from dronesr.interpolation import parse_fidelity
+from dronesr.params import parse_flag, parse_fraction
+from dronesr.provenance import Provenance
+from dronesr.region import Region, parse_region
+from dronesr.restoration import parse_restore
+from dronesr.sr_model import BlendChoice, BlendedUpscaler, enlarged
+
+
+OUTPUTS = ("image", "map")  # srgan's ``output``: the result, or its invention map (dronesr/invention.py)
+
+
+def parse_output(text: str | None) -> str:
+    """The ``output`` parameter: ``image`` (default) or ``map``; ClientError (400) otherwise."""
+    value = (text or "").strip().lower() or "image"
+    if value not in OUTPUTS:
+        raise ClientError(f"output must be one of {', '.join(OUTPUTS)}, got {echo(text)}.", "bad_parameter")
+    return value
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How any image model's result is written: ``format``, ``strip_metadata``, ``provenance``."""
+
+    format: str = "png"  # a key of imaging.OUTPUT_FORMATS
+    strip_metadata: bool = False  # drop the camera's EXIF/ICC/XMP
+    provenance: bool = True  # write the provenance record (XMP, X-Provenance)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str], default_format: str) -> Delivery:
+        return cls(
+            parse_output_format(params.get("format"), default_format),
+            parse_flag("strip_metadata", params.get("strip_metadata")),
+            parse_flag("provenance", params.get("provenance"), default=True),
+        )
+
+
+@dataclass(frozen=True)
+class UpscalePlan:
+    """One enlargement: the network's ``scale``, the result's ``outscale`` (1 < outscale <= scale),
+    ``fidelity`` and ``restore`` (None: the model's default, restore=auto), the ``region`` of the
+    frame to enlarge (None: all of it) and what comes out (``image``, or srgan's invention ``map``)."""
+
+    scale: int
+    outscale: float
+    fidelity: float | None = None
+    restore: float | None = None
+    region: Region | None = None
+    output: str = "image"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str], scale: int) -> UpscalePlan:
+        """A request's text parameters, each parsed here once; ClientError (400) naming the bad one."""
+        return cls(
+            scale, parse_outscale(params.get("outscale"), scale), parse_fidelity(params.get("fidelity")),
+            parse_restore(params.get("restore")), parse_region(params.get("region")), parse_output(params.get("output")),
+        )
+
+    def source_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) of what the network enlarges in a ``width`` x ``height`` frame: the
+        region (ClientError unless it lies inside the frame) or the whole frame."""
+        if self.region is None:
+            return width, height
+        self.region.check_inside(width, height)
+        return self.region.width, self.region.height
+
+    def check_output(self, width: int, height: int, max_output_pixels: int, limit_name: str) -> None:
+        """ClientError ``too_large`` when the network's result for a ``width`` x ``height`` frame is
+        over ``max_output_pixels`` (``limit_name``: the setting or option that sets it)."""
+        source_width, source_height = self.source_size(width, height)
+        out_width, out_height = source_width * self.scale, source_height * self.scale
+        if out_width * out_height > max_output_pixels:
+            what = f"region {self.region} of a {width}x{height} image" if self.region else f"{width}x{height} image"
+            raise ClientError(
+                f"A {what} gives a {out_width}x{out_height} result ({out_width * out_height} pixels), "
+                f"over the limit of {max_output_pixels} ({limit_name}).",
+                "too_large",
+            )
+
+    def result_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) of the result for a ``width`` x ``height`` frame, known before the work."""
+        return outscaled_size(*self.source_size(width, height), self.outscale)
+
+    def parameters(self, choice: BlendChoice) -> dict:
+        """The parameters in effect, for the provenance record (None: not recorded)."""
+        return {
+            "output": self.output if self.output != "image" else None, "fidelity": choice.fidelity, "restore": choice.restore,
+            "outscale": self.outscale, "region": str(self.region) if self.region else None,
+        }
+
+
+@dataclass(frozen=True)
+class Upscaled:
+    """One enlargement: ``image``, what to deliver (the decoded upload with its enlarged pixels,
+    alpha and scaled metadata; for ``output=map`` the map, without alpha), the invention map when
+    asked for, and the fidelity/restore values it ran with."""
+
+    image: DecodedImage
+    invention_map: np.ndarray | None
+    choice: BlendChoice
+
+
+def upscale(sr: BlendedUpscaler, image: DecodedImage, plan: UpscalePlan, provenance: Provenance | None = None, with_map: bool = False) -> Upscaled:
+    """Run ``plan`` on a decoded upload: the blend for this upload (fidelity, restore=auto's
+    choice), then tiles -> model -> stitched -> outscale; the invention map too with ``with_map``
+    or ``output=map``. ``provenance``: the record of what made it, completed with the plan's values."""
+    size = plan.result_size(image.width, image.height)
+    if with_map or plan.output == "map":
+        rgb, mapped, choice = sr.upscale_with_map(image, plan.fidelity, plan.restore, size, plan.region)
+    else:
+        (rgb, choice), mapped = sr.upscale_image(image, plan.fidelity, plan.restore, size, plan.region), None
+    delivered = mapped if plan.output == "map" else rgb
+    result = enlarged(image, delivered, plan.region, alpha=plan.output == "image")
+    record = provenance.with_parameters(**plan.parameters(choice)) if provenance else None
+    return Upscaled(dataclasses.replace(result, provenance=record), mapped, choice)
+
+
+@dataclass(frozen=True)
+class StylePlan:
+    """One painting: the style ``weights`` ``[1, S]`` (a style, or a blend of several), the
+    ``strength`` (0: the photo, 1: the style in full) and whether to keep the photo's colours."""
+
+    weights: torch.Tensor
+    strength: float = 1.0
+    preserve_colour: bool = False
+
+    @classmethod
+    def from_params(cls, model: StyleNet, params: Mapping[str, str]) -> StylePlan:
+        """A request's text parameters, each parsed here once; ClientError (400) naming the bad one."""
+        strength = params.get("strength")
+        return cls(
+            parse_style_mix(model, params.get("style"), params.get("blend")),
+            parse_fraction("strength", strength.strip()) if strength is not None else 1.0,
+            parse_flag("preserve_colour", params.get("preserve_colour")),
+        )
+
+    def parameters(self, model: StyleNet) -> dict:
+        """The parameters in effect, for the provenance record."""
+        return {"styles": style_mix(model, self.weights), "strength": self.strength, "preserve_colour": self.preserve_colour}
