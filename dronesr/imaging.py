@@ -39,7 +39,7 @@ class DecodedImage:
     alpha: np.ndarray | None  # H x W uint8, or None when fully opaque by construction
     source_format: str  # Pillow's name of the file's format (JPEG, PNG, ...)
     metadata: ImageMetadata | None = None  # EXIF, ICC, XMP of the file (dronesr/metadata.py)
-    quantization: dict[int, list[int]] | None = None  # a JPEG's quantisation tables (restore=auto reads its quality)
+    quantization: dict[int, list[int]] | None = None  # a JPEG's quantization tables (restore=auto reads its quality)
     palette: bool = False  # decoded from a palette image (GIF, palette PNG): dithering, not noise
     provenance: Provenance | None = None  # set on a result: what made it (dronesr/provenance.py)
 
@@ -204,5 +204,13 @@ def rgb_to_tensor(rgb: np.ndarray) -> torch.Tensor:
 
 
 def tensor_to_rgb(tensor: torch.Tensor) -> np.ndarray:
-    """1 x 3 x H x W float -> H x W x 3 uint8, clamped and rounded."""
-    return tensor[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).contiguous().numpy()
+    """1 x 3 x H x W float -> H x W x 3 uint8, clamped and rounded (on the host, without grad)."""
+    return tensor[0].detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().contiguous().numpy()
+
+
+def jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """H x W x 3 uint8 saved as JPEG at ``quality`` (Pillow's 4:2:0) and decoded again: what a web
+    JPEG does to pixels (the training degradations' and the evaluation's JPEG)."""
+    data, _ = encode_image(rgb, None, "jpeg", int(quality))
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))

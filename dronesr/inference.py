@@ -13,14 +13,14 @@ from torch import nn
 
 from dronesr.archs import StyleNet
 from dronesr.colour import luminance, with_chroma_of
-from dronesr.imaging import rgb_to_tensor, tensor_to_rgb
 from dronesr.errors import ClientError, echo
-from dronesr.params import parse_fraction
+from dronesr.imaging import rgb_to_tensor, tensor_to_rgb
 from dronesr.onnx_runtime import OnnxRunner
+from dronesr.params import parse_fraction
 from dronesr.precision import EXECUTIONS, PrecisionChoice, autocast, check_choice, choose_precision
 from dronesr.region import Region
 from dronesr.resample import bicubic_resize
-from dronesr.sr_weights import load_sr_model
+from dronesr.sr_weights import load_sr_model, network_info
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH, upscale_tiled
 
 
@@ -105,7 +105,7 @@ class Upscaler:
         if execution == "onnxruntime":
             choice = PrecisionChoice("float32", self.device.type, reason="set in the configuration", execution="onnxruntime")
         else:
-            choice = choose_precision(run, self.device, requested, repeats=repeats, runtimes=runtimes)
+            choice = choose_precision(run, self.device, requested, repeats=repeats, runtimes=runtimes, supported=network_info(self.model).precisions)
         choice.reason += note
         self.precision, self.execution = choice.precision, choice.execution
         if self.execution == "pytorch":
@@ -116,9 +116,9 @@ class Upscaler:
     def enlarge(self, image: torch.Tensor, tiled: bool = True, size: tuple[int, int] | None = None) -> torch.Tensor:
         """1x3xHxW float [0,1] -> 1x3x(sH)x(sW) float32 (unclamped) on the model's device; with
         ``size`` (width, height), the network's result resized to it there (antialiased bicubic,
-        before quantisation: the ``outscale`` path)."""
+        before quantization: the ``outscale`` path)."""
         image = self.to_device(image)
-        if not tiled:
+        if not tiled or getattr(self.model, "tiling", "supported") == "internal":  # it must see the whole frame (sr_weights.TILINGS)
             return _resized(self._forward(image), size)
         return _resized(upscale_tiled(self._forward, image, self.scale, self.tile, self.overlap, self.tile_batch), size)
 
@@ -163,7 +163,7 @@ class Upscaler:
 
 def _resized(result: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
     """``result`` (NCHW) resized to ``size`` = (width, height) when that differs (antialiased
-    bicubic, before quantisation: the ``outscale`` path); as it is otherwise."""
+    bicubic, before quantization: the ``outscale`` path); as it is otherwise."""
     if size is None or (size[1], size[0]) == tuple(result.shape[-2:]):
         return result
     return bicubic_resize(result, (size[1], size[0]))
@@ -242,7 +242,7 @@ def select_style_precision(model: StyleNet, device: torch.device, requested: str
 
 @torch.inference_mode()
 def stylize_rgb(model: StyleNet, rgb: np.ndarray, weights: torch.Tensor, strength: float, precision: str, preserve_colour: bool = False) -> np.ndarray:
-    """H x W x 3 uint8 -> the same size stylised, on the model's device. ``preserve_colour``:
+    """H x W x 3 uint8 -> the same size stylized, on the model's device. ``preserve_colour``:
     luminance-only transfer (Gatys et al. 2016): the network paints the photo's luminance as a
     grey picture, and the result's luminance is joined to the photo's own Cb/Cr."""
     device = next(model.parameters()).device

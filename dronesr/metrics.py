@@ -2,7 +2,7 @@
 
 Y channel of ITU-R BT.601 as MATLAB's ``rgb2ycbcr`` (range 16..235), ``shave`` pixels removed at
 every border, SSIM with an 11x11 Gaussian window of sigma 1.5 (Wang et al. 2004), both computed on
-images quantised to 8 bits as the published figures are.
+images quantized to 8 bits as the published figures are.
 """
 
 from __future__ import annotations

@@ -143,6 +143,7 @@ def choose_precision(
     min_psnr_db: float | None = MIN_PSNR_DB,
     repeats: int = 3,
     runtimes: tuple[str, ...] = (),
+    supported: tuple[str, ...] | None = None,
 ) -> PrecisionChoice:
     """Pick the precision to run ``run(precision) -> output`` in.
 
@@ -150,15 +151,18 @@ def choose_precision(
     and every low-precision candidate of the device, and each of ``runtimes`` (other execution
     paths ``run`` knows by name, e.g. ``onnxruntime``); a candidate whose output is below
     ``min_psnr_db`` against PyTorch's float32 is refused (``None``: outputs are not compared, e.g.
-    training steps). The fastest survivor wins."""
+    training steps); ``supported`` (None: all) leaves out the precisions the network does not run
+    in (spandrel's descriptor says so for foreign networks). The fastest survivor wins."""
     check_choice("precision", requested, PRECISIONS)
     where = f"{device.type}" + (f" ({cpu_features()})" if device.type == "cpu" else f" ({torch.cuda.get_device_name(device)})")
     if requested != "auto":
+        if supported is not None and requested != "float32" and requested not in supported:
+            raise ValueError(f"precision {requested} asked for, but the network runs only in {', '.join(supported)}")
         return PrecisionChoice(requested, where, reason="set in the configuration")
     reference = run("float32")
     seconds = {"float32": time_call(lambda: run("float32"), device, repeats)}
     drift: dict[str, float] = {}
-    for candidate in CANDIDATES[device.type] + tuple(runtimes):
+    for candidate in tuple(c for c in CANDIDATES[device.type] if supported is None or c in supported) + tuple(runtimes):
         try:
             output = run(candidate)
         except RuntimeError:  # an op without a kernel in this dtype on this device

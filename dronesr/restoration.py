@@ -3,7 +3,7 @@
 0 runs the faithful clean-input network, 1 the restoration network (the SR handler blends the two
 by the value). Real-ESRGAN makes users pick a denoise strength by hand; here the file says it:
 
-- a JPEG's own quantisation tables give its IJG quality (libjpeg's scaling of the standard
+- a JPEG's own quantization tables give its IJG quality (libjpeg's scaling of the standard
   luminance table, matched exactly for files Pillow, libjpeg and most cameras write);
 - for any upload, a blind noise estimate of the pixels (Immerkaer's fast estimator on the flattest
   pixels, so edges and texture do not count as noise) and a blocking measure (high-frequency DCT
@@ -60,7 +60,7 @@ NOISE_FLAT_FRACTION = 0.1  # the share of (unclipped) pixels, lowest gradient fi
 BLOCKINESS_RAMP = (2.1, 2.6)
 BLOCK_HIGH_FREQUENCY = 10  # DCT frequencies u + v >= this (15 of 64): JPEG zeroes them first
 
-# IJG's standard luminance quantisation table (JPEG Annex K), in natural (row-major) order.
+# IJG's standard luminance quantization table (JPEG Annex K), in natural (row-major) order.
 STANDARD_LUMINANCE = np.array([
     16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
     14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
@@ -164,7 +164,7 @@ def _high_frequency_energy(luma: np.ndarray) -> float:
 def blockiness(rgb: np.ndarray) -> float:
     """JPEG 8x8 blocking of an H x W x 3 uint8 image: the high-frequency DCT energy of luma in
     blocks offset by 4 px over that in blocks on the grid from the top-left corner (where a
-    JPEG's blocks are, unless cropped since). JPEG quantisation removes high frequencies inside its
+    JPEG's blocks are, unless cropped since). JPEG quantization removes high frequencies inside its
     blocks, the steps at their edges put them into the offset ones; about 1 for an unblocked image."""
     h, w = rgb.shape[:2]
     if h < 12 or w < 12:
@@ -194,7 +194,7 @@ class RestoreDecision:
 def auto_restore(rgb: np.ndarray, quality: int | None, palette: bool = False) -> RestoreDecision:
     """restore=auto for an upload: its pixels and, for a JPEG, its quality. ``palette``: decoded
     from a palette image (GIF, palette PNG), whose dithering is not noise. A JPEG is judged by its
-    quality, not its blocks: the blocking measure sees a file's own quantisation (q95's too)."""
+    quality, not its blocks: the blocking measure sees a file's own quantization (q95's too)."""
     sigma, blocks = noise_sigma(rgb), blockiness(rgb)
     votes = {}  # on a tie the first names the reason: the file's own quality is the surest
     if quality is not None:

@@ -26,12 +26,16 @@ from dronesr.tiling import DEFAULT_OVERLAP
 
 WEIGHT_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".safetensors")
 SCALES = (2, 3, 4, 8)
-# LR pixels shared by neighbouring tiles when the family's receptive field is not measured:
-# convolutional families see a few tens of pixels; windowed attention (shifted 8-16 px windows,
-# several stages) reaches further, and spandrel marks tiling as discouraged for some of them.
+# How a network tiles and which precisions it runs in come from spandrel's descriptor (tiling:
+# supported, discouraged or internal; supports_half, supports_bfloat16); our own networks carry the
+# same two attributes (``tiling``, ``precisions``: dronesr/archs). The descriptor has no receptive
+# field, so the overlap of a tiled foreign network is chosen by its kind: convolutional families
+# see a few tens of LR pixels; windowed attention (shifted 8-16 px windows, several stages) and
+# any network spandrel discourages tiling for get the wider one.
 CONVOLUTIONAL_FAMILIES = frozenset({"ESRGAN", "Compact", "SPAN", "RealCUGAN", "PLKSR", "SwiftSRGAN", "RCAN"})
 CONV_OVERLAP = 16
 ATTENTION_OVERLAP = 32
+TILINGS = ("supported", "discouraged", "internal")  # spandrel's ModelTiling, by name; internal: never tiled here
 
 
 class WeightsError(ValueError):
@@ -70,9 +74,11 @@ def is_own_checkpoint(obj: Any) -> bool:
 
 
 class ForeignSR(nn.Module):
-    """A spandrel-recognised SR network with the attributes the inference path reads: ``scale``,
-    ``family``, ``multiple_of``, ``overlap``, ``inference_memory_format``.
-    spandrel pads inputs to the network's size requirements and crops the result."""
+    """A spandrel-recognised SR network with the attributes the inference path reads, as our own
+    networks have them: ``scale``, ``family``, ``multiple_of``, ``overlap``, ``tiling``,
+    ``precisions``, ``inference_memory_format``, all from spandrel's descriptor (the overlap by
+    the network's kind, above). spandrel pads inputs to the network's size requirements and crops
+    the result."""
 
     def __init__(self, descriptor: Any):
         super().__init__()
@@ -82,8 +88,10 @@ class ForeignSR(nn.Module):
         self.family = descriptor.architecture.id
         self.family_name = descriptor.architecture.name
         self.multiple_of = max(1, int(descriptor.size_requirements.multiple_of))
+        self.tiling = descriptor.tiling.name.lower()
+        self.precisions = ("float32",) + (("bfloat16",) if descriptor.supports_bfloat16 else ()) + (("float16",) if descriptor.supports_half else ())
         convolutional = self.family in CONVOLUTIONAL_FAMILIES
-        self.overlap = CONV_OVERLAP if convolutional else ATTENTION_OVERLAP
+        self.overlap = CONV_OVERLAP if convolutional and self.tiling == "supported" else ATTENTION_OVERLAP
         # channels_last is oneDNN's fast layout for convolutions; attention reshapes want NCHW.
         self.inference_memory_format = torch.channels_last if convolutional else torch.contiguous_format
 
@@ -122,6 +130,8 @@ class NetworkInfo:
     parameters: int
     overlap: int  # LR pixels neighbouring tiles share
     multiple_of: int  # input sides the network wants
+    tiling: str = "supported"  # one of TILINGS: internal networks run on the whole frame
+    precisions: tuple[str, ...] = ("float32", "bfloat16", "float16")  # what it runs correctly in (the probe picks among them)
 
     def fit_tile(self, tile: int) -> int:
         """``tile`` rounded down to the network's size multiple (at least one multiple)."""
@@ -129,10 +139,18 @@ class NetworkInfo:
 
 
 def network_info(model: nn.Module) -> NetworkInfo:
+    """What a network says of itself, foreign (its spandrel descriptor) or ours (its class), read
+    from the same attributes."""
     parameters = sum(p.numel() for p in model.parameters())
     if isinstance(model, ForeignSR):
-        return NetworkInfo(model.family_name, model.scale, parameters, model.overlap, model.multiple_of)
-    return NetworkInfo(type(model).__name__, int(model.scale), parameters, getattr(model, "TILE_OVERLAP", DEFAULT_OVERLAP), 1)
+        family, overlap, multiple_of = model.family_name, model.overlap, model.multiple_of
+    else:
+        family, overlap, multiple_of = type(model).__name__, getattr(model, "TILE_OVERLAP", DEFAULT_OVERLAP), 1
+    defaults = NetworkInfo(family, int(model.scale), parameters, overlap, multiple_of)
+    return NetworkInfo(
+        family, int(model.scale), parameters, overlap, multiple_of,
+        getattr(model, "tiling", defaults.tiling), tuple(getattr(model, "precisions", defaults.precisions)),
+    )
 
 
 def sr_model_from_state(state: Any, name: str) -> nn.Module:

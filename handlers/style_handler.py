@@ -1,12 +1,12 @@
 """TorchServe handler for the multi-style network (/predictions/style).
 
-    parse (once, dronesr/plan.py) -> decode -> fit to max_side -> stylise -> encode
+    parse (once, dronesr/plan.py) -> decode -> fit to max_side -> stylize -> encode
 
 Parameters (multipart form fields, ``X-Dronesr-<Name>`` headers beside a raw body, or KServe
 instance keys; they arrive as text):
 
 - ``style=NAME``: one of the network's styles (``describe`` lists them); default: the first.
-- ``strength=S``: 0..1, default 1. How much of the style: ``photo + S * (stylised - photo)``
+- ``strength=S``: 0..1, default 1. How much of the style: ``photo + S * (stylized - photo)``
   (pixel space; 0 returns the photo unchanged, up to the fit to ``max_side``).
 - ``blend=NAME:W[,NAME:W...]``: mix further styles in by their weights W in 0..1 (a bare
   ``NAME`` means 0.5); ``style`` keeps ``1 - sum(W)``, and the sum must not exceed 1. The mix is
@@ -16,7 +16,7 @@ instance keys; they arrive as text):
   the style paints the luminance, the photo keeps its Cb/Cr.
 
 An image whose long side exceeds ``max_side`` (model-config.yaml) is scaled down (Lanczos) before
-stylising and the reply carries ``X-Resized-From: WxH`` (the uploaded size); its alpha plane, if
+stylizing and the reply carries ``X-Resized-From: WxH`` (the uploaded size); its alpha plane, if
 any, is kept and scaled with it. The network itself runs at the model's ``work_side`` (512 px)
 and is brought to the output size by a guided upsample (dronesr/archs/style_net.py).
 """
@@ -37,7 +37,7 @@ from dronesr.serving.requests import STYLE_PARAMETERS
 
 PARAMETER_SYNTAX = {
     "style": "a style name (see styles); default: the first",
-    "strength": "0..1, default 1: photo + strength * (stylised - photo)",
+    "strength": "0..1, default 1: photo + strength * (stylized - photo)",
     "blend": "NAME:W[,NAME:W...] with W in 0..1 (bare NAME: 0.5); style keeps 1 - sum(W)",
     "preserve_colour": "true/false, default false: keep the photo's colours (the style paints the luminance)",
 }

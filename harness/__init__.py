@@ -1,5 +1,6 @@
 """Development harness shared by the tests and the benchmarks (not shipped in any archive):
-``harness.torchserve`` starts a private TorchServe on free loopback ports with the page's server.
+``harness.torchserve`` starts a private TorchServe on free loopback ports with the page's server;
+``harness.images`` makes test images.
 ``ROOT`` is the checkout these run from."""
 
 from pathlib import Path

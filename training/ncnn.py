@@ -91,7 +91,7 @@ class _Blob:
             return values
         if tag == TAG_FLOAT32:
             return self.float32(count, what)
-        raise NcnnError(f"{what}: weight tag {tag:#010x} is not float16 ({TAG_FLOAT16:#010x}) or float32 (0); quantised models are not read")
+        raise NcnnError(f"{what}: weight tag {tag:#010x} is not float16 ({TAG_FLOAT16:#010x}) or float32 (0); quantized models are not read")
 
 
 def read_ncnn(param_path: str | Path, bin_path: str | Path) -> list[NcnnLayer]:

@@ -13,7 +13,7 @@ benchmark, so a PSNR a run logs is the PSNR ``make evaluate`` reports for the sa
 Noise is seeded by the image's file name, so every run sees the same noisy LR.
 
 Each LR is first the file a user would upload (``lr_file``): the JPEG rows are the JPEG bytes
-themselves (their quantisation tables tell restore=auto the quality), the others lossless PNG. The
+themselves (their quantization tables tell restore=auto the quality), the others lossless PNG. The
 LR tensor is that file decoded, so in-process and served evaluation see the same pixels.
 """
 
@@ -28,19 +28,17 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter, ImageOps
 
+from dronesr.imaging import encode_image, rgb_to_tensor
+
 CLEAN = "clean"
 
 
 def _jpeg(image: Image.Image, quality: int) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+    return encode_image(np.asarray(image), None, "jpeg", quality)[0]
 
 
 def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+    return encode_image(np.asarray(image), None, "png")[0]
 
 
 def _noise(image: Image.Image, sigma: float, rng: np.random.Generator) -> Image.Image:
@@ -96,8 +94,8 @@ def bicubic_baseline(lr: Image.Image, scale: int) -> Image.Image:
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
-    """PIL RGB -> 1x3xHxW float in [0, 1]."""
-    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).unsqueeze(0).float().div(255)
+    """PIL RGB -> 1x3xHxW float in [0, 1] (imaging.rgb_to_tensor, the models' pixel contract)."""
+    return rgb_to_tensor(np.asarray(image))
 
 
 def hr_lr_upload(path: Path, scale: int, degradation: str = CLEAN) -> tuple[torch.Tensor, bytes, torch.Tensor, torch.Tensor]:

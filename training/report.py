@@ -11,11 +11,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
+from dronesr.imaging import tensor_to_rgb  # noqa: E402
+
 
 def to_pil(image: torch.Tensor) -> Image.Image:
     """CHW float [0,1] -> PIL RGB."""
-    array = image.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray(array)
+    return Image.fromarray(tensor_to_rgb(image.unsqueeze(0)))
 
 
 def save_image_grid(rows: list[list[torch.Tensor]], labels: list[str], path: Path, cell: int = 192) -> None:

@@ -30,7 +30,7 @@ from dronesr.precision import DEVICES, PRECISIONS, autocast, check_choice, choos
 from dronesr.resample import downscale
 from training import losses
 from training.dataset import manifest_paths
-from training.degradations import DegradationConfig, degrade_batch, quantise
+from training.degradations import DegradationConfig, degrade_batch, quantize
 from training.loop import Trainer, run_budgeted, run_cli
 from training.options import ConfigError, LossNetworkOptions, RunOptions, exits_on_config_error, option, write_yaml
 from training.protocol import check_degradations, hr_lr_pair
@@ -178,7 +178,7 @@ class SRTrainer(Trainer):
     # --- training -------------------------------------------------------------------------
     def make_lr(self, hr: torch.Tensor) -> torch.Tensor:
         if self.degrade is None:
-            return quantise(downscale(hr, self.cfg.scale))
+            return quantize(downscale(hr, self.cfg.scale))
         return degrade_batch(hr, self.degrade, self.rng)
 
     def choose_precision(self, sampler: CropSampler) -> None:

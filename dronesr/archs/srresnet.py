@@ -8,7 +8,7 @@ Differences from the paper, each measured on this project's CPU budget:
   resolution, which is what makes the model affordable on a CPU.
 
 Pixel range is part of the contract: input and output are RGB in [0, 1] (output not clamped, so
-training sees the true error; callers clamp when they quantise).
+training sees the true error; callers clamp when they quantize).
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ class UpsampleX2(nn.Module):
 
 class SRResNet(nn.Module):
     """Residual SR generator. ``scale`` must be 2 or 4 (a power of two, one x2 stage each)."""
+
+    # as a spandrel descriptor would say it (dronesr/sr_weights.py): it tiles, and runs in every precision
+    tiling = "supported"
+    precisions = ("float32", "bfloat16", "float16")
 
     def __init__(self, scale: int = 4, channels: int = 48, num_blocks: int = 8):
         super().__init__()

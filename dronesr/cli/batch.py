@@ -13,12 +13,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from dronesr.cli.transforms import Transform
-from dronesr.cli.video import OUTPUT_SUFFIX, VIDEO_SUFFIXES, VideoOptions, process_video
-from dronesr.files import atomic_output
+from dronesr.cli.video import OUTPUT_SUFFIX, VideoOptions, process_video
+from dronesr.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, atomic_output
 from dronesr.imaging import JPEG_QUALITY, check_encodable, decode_image, encode_image
 from dronesr.errors import ClientError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 FORMAT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 # --format same: the source's format where we can write it, else PNG (BMP, TIFF, GIF sources).
 SAME_FORMAT = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp"}

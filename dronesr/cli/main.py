@@ -1,4 +1,4 @@
-"""``dronesr``: enlarge or stylise photos, folders and drone videos, in process (no server).
+"""``dronesr``: enlarge or stylize photos, folders and drone videos, in process (no server).
 
     dronesr upscale INPUT... -o OUTDIR [--model srgan|srresnet|FILE] [--format same|png|jpeg|webp]
     dronesr stylize INPUT... -o OUTDIR --style NAME [--blend NAME:W,...] [--strength S]
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(stylize)
     stylize.add_argument("--style", required=True, help="a style name (a wrong one lists them)")
     stylize.add_argument("--blend", default="", help="NAME:W[,NAME:W...] further styles mixed in, W in 0..1 (bare NAME: 0.5)")
-    stylize.add_argument("--strength", type=option(_strength), default=1.0, help="0..1: photo + strength * (stylised - photo)")
+    stylize.add_argument("--strength", type=option(_strength), default=1.0, help="0..1: photo + strength * (stylized - photo)")
     stylize.add_argument("--model", default="style", help="style (the shipped weights) or a weights file (.pt)")
     stylize.add_argument("--preserve-colour", action="store_true", help="keep the photo's colours: the style paints the luminance only")
     stylize.add_argument("--max-side", type=int, default=limits.STYLE_MAX_SIDE, help="longer images are scaled down to this side first")

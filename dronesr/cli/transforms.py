@@ -168,7 +168,7 @@ class StyleTransform(Transform):
         return self.image(DecodedImage(rgb, None, "")).rgb
 
     def image(self, image: DecodedImage) -> DecodedImage:
-        """``image`` stylised; its limits were checked by ``result_size`` first (BatchRunner, video)."""
+        """``image`` stylized; its limits were checked by ``result_size`` first (BatchRunner, video)."""
         fitted = fit_image(image, self.max_side)
         plan = self.plan
         rgb = stylize_rgb(self.model, fitted.rgb, plan.weights, plan.strength, self.precision, plan.preserve_colour)

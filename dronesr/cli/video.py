@@ -18,7 +18,6 @@ import numpy as np
 
 from dronesr.cli.transforms import Transform
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 # Containers that hold H.264 and the usual audio codecs keep their suffix; AVI (no reliable AAC)
 # and WebM (VP8/VP9/AV1 only) become Matroska, which holds anything.
 OUTPUT_SUFFIX = {".mp4": ".mp4", ".mov": ".mov", ".mkv": ".mkv", ".avi": ".mkv", ".webm": ".mkv"}

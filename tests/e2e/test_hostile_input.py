@@ -1,7 +1,7 @@
 """Hostile and odd uploads to a real TorchServe's inference API: each gets either a correct
 image or a 4xx JSON reply naming the problem, and the same worker process then serves a good request.
 
-tests/test_e2e_serving.py covers the first bad-input cases (and the byte limit straight to TorchServe);
+tests/e2e/test_serving.py covers the first bad-input cases (and the byte limit straight to TorchServe);
 this module adds the odd-but-valid images (1x1, 16-bit, CMYK, palette, alpha, EXIF rotation,
 animation), more hostile bodies, and checks the worker's PID after each (a crash that TorchServe
 quietly restarts would otherwise pass)."""
@@ -26,7 +26,6 @@ from dronesr.errors import CODES
 from harness import ts_setting
 from tests.helpers import assert_json_error, encode, png_16bit_rgb, png_header_only, synthetic_photo
 
-pytestmark = pytest.mark.e2e
 MODEL = "srgan"  # every hostile request goes to this model; its worker PID must not change
 MAX_REQUEST_SIZE = int(ts_setting("max_request_size"))
 RED = (230, 20, 20)
@@ -291,7 +290,7 @@ def test_odd_http_framing_gets_one_answer(server, name):
 def test_a_slow_client_does_not_hold_up_the_others(server):
     """A client that sends half a request and stalls holds a socket, not a thread: TorchServe's
     event loop serves the next client at once (and the connection guard closes the stalled ones
-    at its request timeout: tests/test_tsguard.py)."""
+    at its request timeout: tests/e2e/test_tsguard.py)."""
     host, port = server.inference.removeprefix("http://").split(":")
     stalled = [socket.create_connection((host, int(port)), timeout=10) for _ in range(20)]
     try:

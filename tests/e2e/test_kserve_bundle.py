@@ -23,7 +23,6 @@ from PIL import Image
 from harness import read_properties, torchserve
 from tests.helpers import ROOT, SHIPPED_MODELS, encode, synthetic_photo
 
-pytestmark = pytest.mark.e2e
 BUNDLE = ROOT / "bundle"
 MODELS = SHIPPED_MODELS
 SR_MODELS = ["srgan", "srresnet"]

@@ -19,7 +19,6 @@ from dronesr.provenance import read_record
 from harness import ts_setting
 from tests.helpers import ROOT, assert_camera_metadata_kept, assert_json_error, assert_no_metadata, camera_jpeg, drone_photo, encode, real_photo, rgb_pixels, synthetic_photo
 
-pytestmark = pytest.mark.e2e
 MODELS = ["srgan", "srresnet"]
 
 

@@ -20,7 +20,6 @@ import requests
 from harness import torchserve
 from tests.helpers import encode, synthetic_photo
 
-pytestmark = pytest.mark.e2e
 MODEL = "srgan"
 CLIENTS = 3
 LOAD_SECONDS = 15

@@ -82,7 +82,7 @@ def test_reader_refuses_what_it_cannot_read(tmp_path):
     with pytest.raises(NcnnError, match="ends at byte"):
         read_ncnn(tmp_path / "m.param", tmp_path / "short.bin")
     (tmp_path / "int8.bin").write_bytes(struct.pack("<I", 0x000D4B38) + bin_bytes[4:])
-    with pytest.raises(NcnnError, match="quantised"):
+    with pytest.raises(NcnnError, match="quantized"):
         read_ncnn(tmp_path / "m.param", tmp_path / "int8.bin")
     with pytest.raises(NcnnError, match="7767517"):
         parse_param("123\n1 1\n")

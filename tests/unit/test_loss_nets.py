@@ -156,8 +156,8 @@ def test_mobilenet_missing_packages_name_the_pip_command(monkeypatch):
 
 
 def _float_onnx_outputs(onnx_path: Path, image_nhwc, tensors_after: dict[str, str]) -> dict[str, object]:
-    """Run the wheel's graph with activation quantisation removed (each activation Quantize/
-    DequantizeLinear becomes Identity; weight dequantisation stays), returning the activations that
+    """Run the wheel's graph with activation quantization removed (each activation Quantize/
+    DequantizeLinear becomes Identity; weight dequantization stays), returning the activations that
     follow the given conv nodes (their Clip output, or the Add output for a residual block)."""
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
@@ -191,7 +191,7 @@ def _float_onnx_outputs(onnx_path: Path, image_nhwc, tensors_after: dict[str, st
 
 
 def test_mobilenet_matches_float_onnx_graph(mobilenet_all_strides):
-    """The PyTorch rebuild equals onnxruntime on the same (dequantised, float) graph at every stride."""
+    """The PyTorch rebuild equals onnxruntime on the same (dequantized, float) graph at every stride."""
     from training.loss_nets import find_mobilenet_onnx
 
     conv_nodes = {

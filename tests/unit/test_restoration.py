@@ -111,7 +111,7 @@ def test_a_png_that_was_a_rough_jpeg_is_caught_by_its_blocks():
 
 def test_blocks_off_the_grid_are_not_jpeg_blocks():
     """The measure looks for JPEG's grid from the top-left corner: a JPEG shifted by 4 px has its
-    quantised blocks where the measure's offset ones are."""
+    quantized blocks where the measure's offset ones are."""
     was_jpeg = decoded(upload(photo(168, 128), "JPEG", quality=40))
     assert blockiness(was_jpeg[4:, 4:]) < 1.0 < blockiness(was_jpeg)
 

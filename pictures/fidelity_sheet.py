@@ -3,7 +3,7 @@ size and crops of aerial test photos, enlarged by bicubic and by srgan at severa
 network interpolation the srgan endpoint runs, with restore=auto read from each file as served),
 at 1:1 output pixels.
 
-    python -m bench.fidelity_sheet --out docs/fidelity_sheet.jpg     # after make dataset
+    python -m pictures.fidelity_sheet --out docs/fidelity_sheet.jpg     # after make dataset
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from training.evaluate import Method, as_served, real_input_sheet, real_inputs, 
 
 
 def sheet_parser(description: str, out: Path) -> argparse.ArgumentParser:
-    """The options every real-input sheet of srgan takes (this one and bench/invention_sheet.py)."""
+    """The options every real-input sheet of srgan takes (this one and pictures/invention_sheet.py)."""
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ifo", type=Path, default=ROOT / "data/ifo_manifest.json", help="IFO manifest (test split)")
     p.add_argument("--aerial", type=Path, default=ROOT / "data/aerial_manifest.json", help="aerial manifest (test split)")
