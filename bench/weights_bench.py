@@ -1,7 +1,7 @@
 """Speed of SR weight files side by side, in process on the serving path (Upscaler: tiles of the
 served size, precision measured as a worker does): ours, and any network spandrel knows.
 
-    python -m bench.weights_bench --weights weights/srgan.pt path/to/DAT_light_x4.pth --size 256
+    python -m bench.weights_bench --weights weights/span_gan.pt path/to/DAT_light_x4.pth --size 256
 
 Prints, per file: family, scale, parameters, the precision chosen, and the median seconds for one
 SIZE x SIZE input (a synthetic image of gradients and edges).

@@ -1,7 +1,7 @@
 """Evaluate SR models beside bicubic under the project's protocol (training/protocol.py): PSNR/SSIM
 on Y with the border shaved, on clean LR and on LR degraded the way real uploads are.
 
-    python -m training.evaluate --weights weights/srresnet.pt weights/srgan.pt \\
+    python -m training.evaluate --weights weights/span_clean.pt weights/span_restore.pt \\
         --sets ifo-test:data/ifo_manifest.json aerial-test:data/aerial_manifest.json \\
         --degradations clean,jpeg75,jpeg50,noise5,blur+noise3+jpeg70 \\
         --clean-sets ../shared/data/benchmarks/Set5 ../shared/data/benchmarks/Set14

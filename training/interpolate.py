@@ -4,7 +4,7 @@ every parameter of the GAN generator blended with the PSNR generator it was fine
 JPEG blocks sharpened into texture, cross-hatch in grass) and the PSNR model's smoothness, with no
 retraining and no cost at inference (it is one network of the same architecture).
 
-    python -m training.interpolate --gan weights/srgan_gan.pt --psnr weights/srresnet.pt --alpha 0.5 --out weights/srgan.pt
+    python -m training.interpolate --gan weights/span_gan.pt --psnr weights/span_clean.pt --alpha 0.5 --out /tmp/blend.pt
 """
 
 from __future__ import annotations

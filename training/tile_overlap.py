@@ -1,7 +1,7 @@
 """How much overlap do tiles need? Tiled vs untiled output of the same model on one photo, for
 several overlaps, with small tiles so that the frame has many seams.
 
-    python -m training.tile_overlap --weights weights/srresnet.pt --overlaps 4 8 12 16
+    python -m training.tile_overlap --weights weights/span_clean.pt --overlaps 4 8 12 16
 
 The smallest overlap whose largest difference stays under one grey level is the one to ship
 (handlers/*-config.yaml ``overlap``): beyond it the model never sees a tile edge.
@@ -25,7 +25,7 @@ DEFAULT_IMAGE = ROOT.parent / "shared/data/ifo/Large_QuadCopters"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", type=Path, default=Path("weights/srresnet.pt"), help="(default: weights/srresnet.pt)")
+    parser.add_argument("--weights", type=Path, default=Path("weights/span_clean.pt"), help="(default: weights/span_clean.pt)")
     parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE, help="an image, or a folder (its 4th file) (default: an IFO quadcopter)")
     parser.add_argument("--tile", type=int, default=96, help="tile side in input px (default: 96)")
     parser.add_argument("--overlaps", type=int, nargs="+", default=[4, 8, 12, 16], help="(default: 4 8 12 16)")

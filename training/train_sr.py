@@ -30,6 +30,7 @@ from dronesr.precision import DEVICES, PRECISIONS, autocast, check_choice, choos
 from dronesr.resample import downscale
 from training import losses
 from training.dataset import manifest_paths
+from training.distill import TeacherSampler
 from training.degradations import DegradationConfig, degrade_batch, quantize
 from training.loop import Trainer, run_budgeted, run_cli
 from training.options import ConfigError, LossNetworkOptions, RunOptions, exits_on_config_error, option, write_yaml
@@ -46,7 +47,7 @@ GENERATORS = {"span": SPAN, "srresnet": SRResNet}
 class SRTrainConfig(RunOptions, LossNetworkOptions):
     manifest: Path = option(Path("data/ifo_manifest.json"), "split manifest from training.dataset")
     out_dir: Path = option(Path("runs/srresnet"), "checkpoint, samples and curves go here")
-    export: Path = option(Path("weights/srresnet.pt"), "deployable generator weights written at each epoch")
+    export: Path = option(Path("runs/srresnet/export.pt"), "deployable generator weights written at each epoch (the configs export to weights/)")
     mode: str = option("psnr", "'psnr' (pixel loss only) or 'gan' (SRGAN fine-tuning)")
     init_weights: Path | None = option(None, "generator weights to start from (gan mode: the PSNR model)")
     # architecture
@@ -59,6 +60,7 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
     batch_size: int = option(16, "crops per step")
     extra_manifests: str = option("", "comma-separated further manifests whose train and val splits join the main one")
     degradations: Path | None = option(None, "YAML of the LR degradation pipeline (training/degradations.py); none: clean bicubic LR")
+    teacher_set: Path | None = option(None, "stored (HR, LR, teacher) crops from training.distill to step on instead of fresh crops; the content and texture losses then target the teacher")
     # optimisation and budget
     lr: float = option(2e-4, "generator learning rate (Adam), cosine-annealed over the budget")
     min_lr: float = option(1e-6, "learning rate at the end of the schedule")
@@ -74,6 +76,7 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
     content_weight: float = option(0.0, "weight of the loss-network feature (content) loss")
     texture_weight: float = option(0.0, "weight of the Gram (texture) loss on loss-network features")
     adversarial_weight: float = option(0.0, "weight of the generator's adversarial loss (gan mode)")
+    teacher_weight: float = option(0.0, "weight of an L1 loss towards the teacher's pixels (with teacher_set)")
     d_lr: float = option(1e-4, "discriminator learning rate (gan mode)")
     d_channels: int = option(32, "discriminator base channels (gan mode)")
     d_arch: str = option("strided", "discriminator (gan mode): 'strided' (SRGAN's, one logit per image) or 'unet' (Real-ESRGAN's U-Net with spectral norm, one logit per pixel)")
@@ -87,6 +90,8 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
             raise ConfigError(f"--d-arch must be one of {', '.join(DISCRIMINATORS)}, got {self.d_arch!r}")
         if self.pixel_loss not in losses.PIXEL_LOSSES:
             raise ConfigError(f"--pixel-loss must be one of {sorted(losses.PIXEL_LOSSES)}")
+        if self.teacher_weight > 0 and self.teacher_set is None:
+            raise ConfigError("--teacher-weight needs --teacher-set (python -m training.distill writes one)")
         if self.hr_crop % self.scale:
             raise ConfigError(f"--hr-crop {self.hr_crop} must be a multiple of --scale {self.scale}")
         try:
@@ -181,10 +186,19 @@ class SRTrainer(Trainer):
             return quantize(downscale(hr, self.cfg.scale))
         return degrade_batch(hr, self.degrade, self.rng)
 
-    def choose_precision(self, sampler: CropSampler) -> None:
+    def step_inputs(self, batch: torch.Tensor | tuple) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(HR, LR, teacher or None) on the device: a stored teacher set's batch, or HR crops
+        degraded here."""
+        if isinstance(batch, tuple):
+            hr, lr, teacher = batch
+        else:
+            hr, lr, teacher = batch, self.make_lr(batch), None
+        lr = lr.to(self.device).contiguous(memory_format=torch.channels_last)
+        return hr.to(self.device), lr, None if teacher is None else teacher.to(self.device)
+
+    def choose_precision(self, sampler: CropSampler | TeacherSampler) -> None:
         """Time a few generator forward+backward passes per precision (``--precision auto``)."""
-        hr = sampler.batch(self.cfg.batch_size).to(self.device)
-        lr = self.make_lr(hr.cpu()).to(self.device).contiguous(memory_format=torch.channels_last)
+        hr, lr, _ = self.step_inputs(sampler.batch(self.cfg.batch_size))
 
         def step(precision: str) -> torch.Tensor:
             with autocast(self.device, precision):
@@ -197,22 +211,25 @@ class SRTrainer(Trainer):
         self.precision = choice.precision
         print(f"training {choice.summary()}", flush=True)
 
-    def train_step(self, hr: torch.Tensor) -> dict:
+    def train_step(self, batch: torch.Tensor | tuple) -> dict:
         cfg = self.cfg
-        lr_images = self.make_lr(hr).to(self.device).contiguous(memory_format=torch.channels_last)
-        hr = hr.to(self.device)
+        hr, lr_images, teacher = self.step_inputs(batch)
         with autocast(self.device, self.precision):
             sr = self.generator(lr_images)
         sr = sr.float()
         terms = {"pixel": cfg.pixel_weight * losses.PIXEL_LOSSES[cfg.pixel_loss](sr, hr)}
+        if teacher is not None and cfg.teacher_weight > 0:
+            terms["teacher"] = cfg.teacher_weight * (sr - teacher).abs().mean()
         if self.loss_net is not None:
+            # the features to match: the teacher's where there is one (its textures are what it teaches), else the HR's
+            target = hr if teacher is None else teacher
             with autocast(self.device, self.precision):
-                sr_feats, hr_feats = self.loss_net(sr), [f.detach() for f in self.loss_net(hr)]
-            sr_feats, hr_feats = [f.float() for f in sr_feats], [f.float() for f in hr_feats]
+                sr_feats, target_feats = self.loss_net(sr), [f.detach() for f in self.loss_net(target)]
+            sr_feats, target_feats = [f.float() for f in sr_feats], [f.float() for f in target_feats]
             if cfg.content_weight > 0:
-                terms["content"] = cfg.content_weight * losses.content_loss(sr_feats, hr_feats)
+                terms["content"] = cfg.content_weight * losses.content_loss(sr_feats, target_feats)
             if cfg.texture_weight > 0:
-                terms["texture"] = cfg.texture_weight * losses.texture_loss(sr_feats, hr_feats)
+                terms["texture"] = cfg.texture_weight * losses.texture_loss(sr_feats, target_feats)
         if self.discriminator is not None and cfg.adversarial_weight > 0:
             with autocast(self.device, self.precision):
                 real_logits, fake_logits = self.discriminator(hr).detach().float(), self.discriminator(sr).float()
@@ -240,9 +257,13 @@ class SRTrainer(Trainer):
         for manifest in cfg.manifests:
             if not manifest.exists():
                 raise ConfigError(f"{manifest} not found: build it with make dataset (python -m training.dataset)")
-        train_paths = [p for m in cfg.manifests for p in manifest_paths(m, "train")]
-        sampler = CropSampler(train_paths, cfg.hr_crop, cfg.seed + self.step)
-        print(f"{len(sampler.images)} training images from {', '.join(map(str, cfg.manifests))}; LR: {cfg.degradations or 'clean bicubic'}")
+        if cfg.teacher_set is not None:
+            sampler = TeacherSampler(cfg.teacher_set, cfg.seed + self.step)
+            print(f"{len(sampler)} stored crops with the teacher's answers from {cfg.teacher_set}")
+        else:
+            train_paths = [p for m in cfg.manifests for p in manifest_paths(m, "train")]
+            sampler = CropSampler(train_paths, cfg.hr_crop, cfg.seed + self.step)
+            print(f"{len(sampler.images)} training images from {', '.join(map(str, cfg.manifests))}; LR: {cfg.degradations or 'clean bicubic'}")
         val_paths = [p for m in cfg.manifests for p in manifest_paths(m, "val")[: cfg.val_images or None]]
         # The evaluation protocol's pairs, made once: validation PSNR is make evaluate's PSNR.
         self.val_pairs = {d: [hr_lr_pair(p, cfg.scale, d) for p in val_paths] for d in cfg.val_degradation_names}

@@ -218,3 +218,31 @@ def test_make_dataset_rebuilds_a_manifest_only_when_its_photos_or_the_split_rule
     os.utime(manifest, (0, 0))  # now older than the split rule and every photo
     assert make("-q", "data/ifo_manifest.json") == 1
     assert make("dataset") == 0 and manifest.read_bytes() == split  # rebuilt, the same split
+
+
+def test_a_teacher_set_is_built_once_and_the_gan_steps_on_it(manifest, tmp_path, capsys):
+    """training.distill stores (HR, LR, teacher) crops; train_sr with teacher_set steps on them,
+    with the teacher's L1 term in the losses; --compare measures closeness to the teacher."""
+    from training import distill
+
+    teacher = tmp_path / "teacher.pt"
+    save_model(tiny_srresnet(), teacher)
+    stored = tmp_path / "teacher_set.pt"
+    assert distill.main(["--teacher", str(teacher), "--manifests", str(manifest), "--samples", "3", "--hr-crop", "32",
+                         "--threads", "1", "--out", str(stored)]) == 0
+    crops = torch.load(stored, weights_only=True)
+    assert crops["hr"].shape == (3, 3, 32, 32) and crops["lr"].shape == (3, 3, 8, 8) and crops["teacher"].shape == (3, 3, 32, 32)
+    assert crops["teacher"].dtype == torch.uint8
+    init = tmp_path / "init"
+    train_sr.main(tiny_args(manifest, init, "--steps", "2"))
+    run = tmp_path / "gan"
+    assert train_sr.main(tiny_args(manifest, run, "--steps", "2", "--mode", "gan", "--init-weights", str(init / "g.pt"),
+                                   "--teacher-set", str(stored), "--teacher-weight", "0.5", "--d-channels", "8")) == 0
+    out = capsys.readouterr().out
+    assert "3 stored crops with the teacher's answers" in out
+    history = json.loads(torch.load(run / "checkpoint.pt", weights_only=True)["history"])
+    assert history and "teacher" in history[0], history[:1]
+    assert distill.main(["--out", str(stored), "--compare", str(run / "g.pt")]) == 0
+    assert "to the teacher" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        train_sr.main(tiny_args(manifest, tmp_path / "bad", "--steps", "1", "--teacher-weight", "1"))

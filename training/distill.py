@@ -1,0 +1,126 @@
+"""A teacher's answers for the GAN to learn from: Real-ESRGAN x4plus (``make realesrgan``) distilled
+into the SPAN-sized GAN (issue #20). The teacher costs ~100x SPAN per output pixel here, far too much
+to run at every training step on a CPU, so it runs once: on degraded LR crops of a split (the same
+pipeline the GAN trains on), its outputs stored beside the crops and their HR.
+
+    python -m training.distill --teacher build/realesrgan/realesrgan-x4plus.pth \\
+        --degradations training/configs/degradations-restore.yaml --samples 2048 --out runs/distill/train.pt
+    python -m training.distill ... --split val --samples 64 --out runs/distill/val.pt
+
+``train_sr`` then reads it with ``teacher_set:`` (training/configs/span_gan_distill.yaml): the
+generator's content and texture losses take the teacher's features as their target, and
+``teacher_weight`` adds an L1 term towards its pixels, beside the pixel loss towards the HR.
+``--compare`` measures how close SR weights come to the teacher on a stored set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dronesr.files import atomic_output
+from dronesr.inference import Upscaler, prepare_for_inference
+from dronesr.metrics import psnr_y
+from dronesr.sr_weights import load_sr_model
+from training.dataset import manifest_paths
+from training.degradations import DegradationConfig, degrade_batch
+from training.sr_data import CropSampler
+
+KEYS = ("hr", "lr", "teacher")  # uint8 N x 3 x H x W each
+
+
+def _to_uint8(batch: torch.Tensor) -> torch.Tensor:
+    return batch.clamp(0, 1).mul(255).round().to(torch.uint8)
+
+
+def build_teacher_set(teacher: Upscaler, paths: list[Path], degradations: DegradationConfig, samples: int, hr_crop: int, seed: int) -> dict[str, torch.Tensor]:
+    """``samples`` HR crops of ``paths``, their degraded LR and the teacher's x4 of each LR."""
+    sampler = CropSampler(paths, hr_crop, seed)
+    rng = np.random.default_rng(seed)
+    stored = {key: [] for key in KEYS}
+    started = time.perf_counter()
+    for done in range(samples):
+        hr = sampler.batch(1)
+        lr = degrade_batch(hr, degradations, rng)
+        answer = teacher.upscale_tensor(lr, tiled=False)
+        for key, value in zip(KEYS, (hr, lr, answer)):
+            stored[key].append(_to_uint8(value.cpu()))
+        if done % 32 == 31:
+            print(f"{done + 1}/{samples} crops, {(time.perf_counter() - started) / (done + 1):.2f} s each", file=sys.stderr, flush=True)
+    return {key: torch.cat(values) for key, values in stored.items()}
+
+
+class TeacherSampler:
+    """Batches of (HR, LR, teacher) float tensors in [0, 1] drawn from a stored teacher set: what
+    ``train_sr`` steps on instead of fresh crops when ``teacher_set`` is given."""
+
+    def __init__(self, path: Path, seed: int):
+        stored = torch.load(path, map_location="cpu", weights_only=True)
+        missing = [key for key in KEYS if key not in stored]
+        if missing:
+            raise ValueError(f"{path}: not a teacher set (no {', '.join(missing)}): python -m training.distill writes one")
+        self.hr, self.lr, self.teacher = (stored[key] for key in KEYS)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.hr)
+
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        index = torch.randint(len(self.hr), (size,), generator=self.generator)
+        return tuple(stored[index].float() / 255 for stored in (self.hr, self.lr, self.teacher))
+
+
+@torch.no_grad()
+def closeness(weights: Path, stored: Path, scale: int = 4) -> tuple[float, float]:
+    """(mean Y-PSNR of the SR weights' output against the teacher's, and against the HR) on a stored set."""
+    model = prepare_for_inference(load_sr_model(weights))
+    sampler = TeacherSampler(stored, 0)
+    to_teacher, to_hr = [], []
+    for hr, lr, teacher in zip(sampler.hr, sampler.lr, sampler.teacher):
+        sr = model(lr[None].float().div(255)).float()
+        to_teacher.append(float(psnr_y(sr, teacher[None].float().div(255), scale)))
+        to_hr.append(float(psnr_y(sr, hr[None].float().div(255), scale)))
+    return float(np.mean(to_teacher)), float(np.mean(to_hr))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--teacher", type=Path, default=Path("build/realesrgan/realesrgan-x4plus.pth"), help="the teacher's weights (default: make realesrgan's)")
+    p.add_argument("--manifests", type=Path, nargs="+", default=[Path("data/ifo_manifest.json"), Path("data/aerial_manifest.json")], help="split manifests (default: IFO and aerial)")
+    p.add_argument("--split", choices=("train", "val"), default="train", help="never test (default: train)")
+    p.add_argument("--degradations", type=Path, default=Path("training/configs/degradations-restore.yaml"), help="the LR pipeline, as the GAN's config names it")
+    p.add_argument("--samples", type=int, default=2048, help="crops (default: 2048)")
+    p.add_argument("--hr-crop", type=int, default=128, help="HR crop side (default: 128, the GAN's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, help="where the set goes (.pt of uint8 tensors hr, lr, teacher)")
+    p.add_argument("--compare", type=Path, nargs="*", metavar="WEIGHTS", help="instead: how close these SR weights come to the teacher on --out")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.out is None:
+        p.error("--out is needed")
+    if args.compare:
+        for weights in args.compare:
+            to_teacher, to_hr = closeness(weights, args.out)
+            print(f"{weights}: Y-PSNR to the teacher {to_teacher:.2f} dB, to the HR {to_hr:.2f} dB ({args.out})")
+        return 0
+    if not args.teacher.is_file():
+        p.error(f"{args.teacher} not found: make realesrgan fetches and converts it")
+    teacher = Upscaler(prepare_for_inference(load_sr_model(args.teacher)))
+    teacher.select_precision("auto", execution="pytorch")
+    paths = [path for manifest in args.manifests for path in manifest_paths(manifest, args.split)]
+    degradations = DegradationConfig.from_yaml(args.degradations)
+    stored = build_teacher_set(teacher, paths, degradations, args.samples, args.hr_crop, args.seed)
+    with atomic_output(args.out) as tmp:
+        torch.save(stored, tmp)
+    print(f"wrote {args.out}: {args.samples} crops of {len(paths)} {args.split} photos, teacher in {teacher.precision}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
