@@ -13,7 +13,7 @@ MANAGEMENT ?= $(shell sed -n 's/^management_address=//p' config.properties)
 MODEL ?= srgan
 WORKERS ?= 2
 
-.PHONY: help install archive serve stop scale browser test unit-test bench docs dataset pretrained realesrgan baseline-archive train-srresnet train-srgan train-style evaluate clean kserve-bundle load
+.PHONY: help install archive serve stop scale browser test unit-test bench docs dataset pretrained realesrgan baseline-archive train-srresnet train-srgan train-srgan-distill train-style evaluate clean kserve-bundle load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -135,6 +135,16 @@ train-srresnet: dataset pretrained ## fine-tune SPAN: restoration in three stage
 
 train-srgan: dataset ## fine-tune the GAN from the restoration network (weights/span_gan.pt; srgan's fidelity blends it with the PSNR ends)
 	$(PY) -m training.train_sr --config training/configs/span_gan.yaml
+
+# The experiment of docs/evaluation.md (not served): Real-ESRGAN x4plus (make realesrgan) as the
+# GAN's teacher; its answers on degraded crops are stored once (training/distill.py), then the GAN
+# steps on them (span_gan_distill.yaml), and both GANs are measured against the teacher.
+DISTILL = $(PY) -m training.distill --teacher $(REALESRGAN) --degradations training/configs/degradations-restore.yaml
+train-srgan-distill: dataset realesrgan ## the GAN taught by Real-ESRGAN x4plus (runs/span_gan_distill; measured, not served)
+	$(DISTILL) --split train --samples 2048 --out runs/distill/train.pt
+	$(DISTILL) --split val --samples 64 --out runs/distill/val.pt
+	$(PY) -m training.train_sr --config training/configs/span_gan_distill.yaml
+	$(DISTILL) --out runs/distill/val.pt --compare weights/span_gan.pt runs/span_gan_distill/export.pt
 
 train-style: dataset ## train the multi-style network (bounded, resumable; see the YAML)
 	$(PY) -m training.train_style --config training/configs/style.yaml

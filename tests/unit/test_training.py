@@ -184,7 +184,7 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     fine-tune from the pretrained SPAN, the GAN from the restoration network's second stage (the
     served third stage continued it, so the blends stay one lineage); the handler configs serve
     what the YAMLs export."""
-    names = ("span_restore", "span_restore2", "span_restore3", "span_clean", "span_gan")
+    names = ("span_restore", "span_restore2", "span_restore3", "span_clean", "span_gan", "span_gan_distill")
     configs = {name: train_sr.SRTrainConfig(**load_yaml(ROOT / "training" / "configs" / f"{name}.yaml", train_sr.SRTrainConfig)) for name in names}
     for name, config in configs.items():
         assert config.arch == "span", name
@@ -193,8 +193,10 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     assert (ROOT / "weights" / "span_x4_pretrained.pt").is_file()
     assert configs["span_restore2"].init_weights == configs["span_restore"].export
     assert configs["span_restore3"].init_weights == configs["span_gan"].init_weights == configs["span_restore2"].export
+    assert configs["span_gan_distill"].init_weights == configs["span_gan"].init_weights  # the teacher is the only difference
+    assert configs["span_gan_distill"].teacher_set is not None and configs["span_gan_distill"].teacher_weight > 0
     assert configs["span_restore3"].export == Path("weights/span_restore.pt")
-    assert len({config.export for config in configs.values()}) == 5
+    assert len({config.export for config in configs.values()}) == 6
     served = set()
     for model in ("srgan", "srresnet"):
         handler = yaml.safe_load((ROOT / "handlers" / f"{model}-config.yaml").read_text())["handler"]
