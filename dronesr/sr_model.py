@@ -17,7 +17,7 @@ import torch
 import yaml
 
 from dronesr.imaging import DecodedImage, resize_plane
-from dronesr.inference import Upscaler
+from dronesr.inference import ENSEMBLE_PASSES, Upscaler
 from dronesr.interpolation import WeightsBlend
 from dronesr.invention import invention_map
 from dronesr.precision import PrecisionChoice
@@ -39,15 +39,22 @@ def shipped_settings(name: str) -> HandlerSettings:
 
 @dataclass(frozen=True)
 class BlendChoice:
-    """The fidelity and restore values one upload runs with, and why (sent back as X-Restore)."""
+    """The values one upload runs with, and why: fidelity, restore (sent back as X-Restore) and
+    whether it runs through the self-ensemble (X-Ensemble)."""
 
     fidelity: float | None  # None: the model has no fidelity control
     restore: float | None  # None: the model has no restore control
     restore_reason: str = ""
+    ensemble: bool = False  # 8 passes averaged (inference.self_ensemble)
+    ensemble_reason: str = ""
 
     @property
     def restore_header(self) -> str:
         return f"{self.restore:g} ({self.restore_reason})"
+
+    @property
+    def ensemble_header(self) -> str:
+        return f"{ENSEMBLE_PASSES if self.ensemble else 1} ({self.ensemble_reason})"
 
 
 @dataclass
@@ -55,6 +62,7 @@ class BlendedUpscaler:
     upscaler: Upscaler
     blend: WeightsBlend | None
     default_fidelity: float = 0.0
+    ensemble_auto_pixels: int = 0  # ensemble=auto: on for inputs (or regions) of at most this many pixels
     fit_tile_batch: bool = False  # prepare() sizes the GPU tile batch from free memory
     weights_sha256: dict[str, str] = field(default_factory=dict)  # by role (HandlerSettings.weights_files): the provenance record's
 
@@ -72,7 +80,10 @@ class BlendedUpscaler:
             psnr, restore = (load_sr_model(weights_dir / name).state_dict() if name else None for name in (settings.fidelity_weights, settings.restore_weights))
             blend = WeightsBlend(upscaler.model, upscaler.model.state_dict(), psnr, restore)
         hashes = {role: sha256_of(weights_dir / name) for role, name in settings.weights_files().items()}
-        return cls(upscaler, blend, settings.default_fidelity, fit_tile_batch=on_gpu and not settings.gpu_tile_batch, weights_sha256=hashes)
+        return cls(
+            upscaler, blend, settings.default_fidelity, settings.ensemble_auto_pixels,
+            fit_tile_batch=on_gpu and not settings.gpu_tile_batch, weights_sha256=hashes,
+        )
 
     def prepare(self, precision: str = "auto", execution: str = "auto") -> PrecisionChoice:
         """Choose the precision and execution path (measured unless named), then on a GPU the
@@ -101,46 +112,61 @@ class BlendedUpscaler:
     def has_restore(self) -> bool:
         return self.blend is not None and self.blend.has_restore
 
-    def choose(self, rgb: np.ndarray, quantization: dict | None, fidelity: float | None, restore: float | None, palette: bool = False) -> BlendChoice:
-        """The values for one upload: the requested ones, else the default fidelity and
-        restore=auto's decision from the file (dronesr/restoration.py)."""
+    def choose(self, rgb: np.ndarray, quantization: dict | None, fidelity: float | None, restore: float | None, palette: bool = False,
+               ensemble: bool | None = None) -> BlendChoice:
+        """The values for one upload: the requested ones, else the default fidelity,
+        restore=auto's decision from the file (dronesr/restoration.py) and ensemble=auto's from
+        the upload's size (the whole frame's even for a region: a region's result stays that
+        window of the whole frame's)."""
         if self.has_fidelity and fidelity is None:
             fidelity = self.default_fidelity
         reason = "requested"
         if self.has_restore and restore is None:
             decision = auto_restore(rgb, jpeg_quality(quantization), palette)
             restore, reason = decision.restore, f"auto: {decision.reason}"
-        return BlendChoice(fidelity if self.has_fidelity else None, restore if self.has_restore else None, reason)
+        width, height = rgb.shape[1], rgb.shape[0]
+        ensemble_reason = "requested"
+        if ensemble is None:
+            ensemble = width * height <= self.ensemble_auto_pixels
+            ensemble_reason = (
+                f"auto: {width}x{height} input, {'at most' if ensemble else 'over'} {self.ensemble_auto_pixels} pixels"
+                if self.ensemble_auto_pixels else "auto: not for this model"
+            )
+        return BlendChoice(fidelity if self.has_fidelity else None, restore if self.has_restore else None, reason, ensemble, ensemble_reason)
 
     def apply(self, choice: BlendChoice) -> None:
         if self.blend is not None:
             self.blend.apply(choice.fidelity or 0.0, choice.restore or 0.0)
 
     def upscale_image(self, image: DecodedImage, fidelity: float | None = None, restore: float | None = None,
-                      size: tuple[int, int] | None = None, region: Region | None = None) -> tuple[np.ndarray, BlendChoice]:
+                      size: tuple[int, int] | None = None, region: Region | None = None, ensemble: bool | None = None) -> tuple[np.ndarray, BlendChoice]:
         """A decoded upload (or its ``region``) enlarged with the values ``choose`` picks for it
         (restore=auto reads the whole upload: its file and all its pixels)."""
-        choice = self.choose(image.rgb, image.quantization, fidelity, restore, image.palette)
+        choice = self.choose(image.rgb, image.quantization, fidelity, restore, image.palette, ensemble)
+        return self.upscale_as(image.rgb, choice, size, region), choice
+
+    def upscale_as(self, rgb: np.ndarray, choice: BlendChoice, size: tuple[int, int] | None = None, region: Region | None = None) -> np.ndarray:
+        """``rgb`` (or its ``region``) enlarged with the values of ``choice`` (a video's frames: one choice for all)."""
         self.apply(choice)
-        return self.upscaler.upscale(image.rgb, size=size, region=region), choice
+        return self.upscaler.upscale(rgb, size=size, region=region, ensemble=choice.ensemble)
 
     def upscale_with_map(self, image: DecodedImage, fidelity: float | None = None, restore: float | None = None,
-                         size: tuple[int, int] | None = None, region: Region | None = None) -> tuple[np.ndarray, np.ndarray, BlendChoice]:
+                         size: tuple[int, int] | None = None, region: Region | None = None,
+                         ensemble: bool | None = None) -> tuple[np.ndarray, np.ndarray, BlendChoice]:
         """``upscale_image``'s result and its invention map (dronesr/invention.py): the result
         against the faithful end (fidelity 1, same restoration) and against the input. ValueError
         for a model without a fidelity control (no faithful network to compare with)."""
         if not self.has_fidelity:
             raise ValueError("the invention map needs a model with a PSNR network to compare with (fidelity_weights)")
-        result, choice = self.upscale_image(image, fidelity, restore, size, region)
-        self.apply(BlendChoice(1.0, choice.restore, choice.restore_reason))
-        faithful = self.upscaler.upscale(image.rgb, size=size, region=region)
+        result, choice = self.upscale_image(image, fidelity, restore, size, region, ensemble)
+        faithful = self.upscale_as(image.rgb, dataclasses.replace(choice, fidelity=1.0), size, region)
         source = region.crop(image.rgb) if region else image.rgb
         return result, invention_map(result, faithful, source), choice
 
     def invention_map(self, image: DecodedImage, fidelity: float | None = None, restore: float | None = None,
-                      size: tuple[int, int] | None = None, region: Region | None = None) -> tuple[np.ndarray, BlendChoice]:
+                      size: tuple[int, int] | None = None, region: Region | None = None, ensemble: bool | None = None) -> tuple[np.ndarray, BlendChoice]:
         """The invention map alone (``output=map``), with the values it was made for."""
-        _, mapped, choice = self.upscale_with_map(image, fidelity, restore, size, region)
+        _, mapped, choice = self.upscale_with_map(image, fidelity, restore, size, region, ensemble)
         return mapped, choice
 
 

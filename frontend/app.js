@@ -266,6 +266,7 @@
       outputSize: response.headers.get("X-Output-Size"),
       tiles: response.headers.get("X-Tiles"),
       restore: response.headers.get("X-Restore"), // the restoration the server used, and why
+      ensemble: response.headers.get("X-Ensemble"), // passes averaged (8: self-ensemble), and why
       seconds: job.seconds,
     };
   }
@@ -683,6 +684,7 @@
       ];
       if (result.tiles) parts.push(result.tiles === "1" ? "1 tile" : `${result.tiles} tiles`);
       if (result.restore) parts.push(`restoration ${result.restore}`);
+      if (result.ensemble && !result.ensemble.startsWith("1 ")) parts.push(`passes averaged ${result.ensemble}`);
       $("sr-meta").textContent = parts.join(" · ");
       const link = $("sr-download");
       link.href = resultImg.src;

@@ -18,6 +18,11 @@ parameters, ``X-Dronesr-<Name>`` headers beside a raw body, or KServe instance k
   the PSNR end between the clean-input network (0) and the JPEG/noise/blur restoration network
   (1); ``auto`` decides per upload from the file (a JPEG's quality, the pixels' noise and
   blocking: dronesr/restoration.py). The value used is sent back in ``X-Restore``.
+- ``ensemble=E``: ``auto`` (default), true or false. True runs the network on the 8 rotations and
+  mirror images of the input and averages them (self-ensemble: a little more fidelity, 8 times
+  the work); ``auto`` does so for uploads of at most the archive's ``ensemble_auto_pixels``
+  (srresnet: 240x240; srgan: never, its texture would be averaged away), judged by the whole
+  upload even with a region. True is refused for inputs (or regions) over ``max_ensemble_pixels``. The passes used are sent back in ``X-Ensemble``.
 Blends are cached (dronesr/interpolation.py); one network in memory.
 
 The work lives in the shared ``dronesr`` package (packed into the archive by ``make archive``):
@@ -65,6 +70,7 @@ class SuperResolutionHandler(ImageHandler):
 
     def validate(self, image: DecodedImage, plan: UpscalePlan) -> None:
         plan.check_output(image.width, image.height, self.settings.max_output_pixels, "max_output_pixels")
+        plan.check_ensemble(image.width, image.height, self.settings.max_ensemble_pixels, "max_ensemble_pixels")
 
     def output_size(self, image: DecodedImage, plan: UpscalePlan) -> tuple[int, int]:
         return plan.result_size(image.width, image.height)
@@ -73,6 +79,7 @@ class SuperResolutionHandler(ImageHandler):
         upscaled = upscale(self.sr, image, plan, self.provenance)
         if upscaled.choice.restore is not None:
             self.context.set_response_header(idx, "X-Restore", upscaled.choice.restore_header)
+        self.context.set_response_header(idx, "X-Ensemble", upscaled.choice.ensemble_header)
         u = self.upscaler
         seen = plan.region.with_context(u.overlap, image.width, image.height)[0] if plan.region else image
         tiles = count_tiles(seen.height, seen.width, u.tile, u.overlap)
@@ -85,6 +92,7 @@ class SuperResolutionHandler(ImageHandler):
         return {
             **sr_description(self.info, self.sr.has_fidelity, self.sr.has_restore),
             "default_fidelity": self.sr.default_fidelity if self.sr.has_fidelity else None,
+            "ensemble_auto_pixels": self.sr.ensemble_auto_pixels, "max_ensemble_pixels": self.settings.max_ensemble_pixels,
             "tiling": {"tile": u.tile, "overlap": u.overlap, "tile_batch": u.tile_batch},
             **super().describe(),
         }

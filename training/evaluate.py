@@ -84,12 +84,13 @@ def on_centre(method: Method, side: int) -> Method:
 
 def as_served(sr: BlendedUpscaler, fidelity: float | None = None) -> Method:
     """A shipped model as its handler runs it: the upload decoded, restore=auto and (unless
-    given) the default fidelity chosen from it, tiled."""
+    given) the default fidelity chosen from it, ensemble=auto from its size, tiled."""
 
     def call(lr: torch.Tensor, data: bytes) -> torch.Tensor:
         image = decode_image(data, UPLOAD_LIMIT)
-        sr.apply(sr.choose(image.rgb, image.quantization, fidelity, None, image.palette))
-        return sr.upscaler.upscale_tensor(lr)
+        choice = sr.choose(image.rgb, image.quantization, fidelity, None, image.palette)
+        sr.apply(choice)
+        return sr.upscaler.upscale_tensor(lr, ensemble=choice.ensemble)
 
     return call
 

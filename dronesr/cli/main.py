@@ -27,6 +27,7 @@ from dronesr.precision import DEVICES, PRECISIONS, resolve_device
 from dronesr.interpolation import parse_fidelity
 from dronesr.params import parse_fraction
 from dronesr.region import parse_region
+from dronesr.plan import parse_ensemble
 from dronesr.restoration import parse_restore
 from dronesr.serving.settings import HandlerSettings
 from dronesr.tiling import DEFAULT_TILE
@@ -89,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument("--fidelity", type=option(parse_fidelity), help="srgan only, 0..1: network interpolation from the GAN itself (0) to the PSNR network (1), in steps of 0.05; default: srgan's default_fidelity (handlers/srgan-config.yaml)")
     upscale.add_argument("--restore", type=option(parse_restore), default="auto", help="srgan/srresnet: 0 (clean input) .. 1 (full JPEG/noise/blur restoration), or auto: chosen per photo from its JPEG quality, noise and blocking (video: from the first frame)")
     upscale.add_argument(
+        "--ensemble", type=option(parse_ensemble), default="auto",
+        help="true: run the network on the 8 rotations and mirror images of each photo and average them (a little more fidelity, 8 times the time); "
+        "auto: so for photos (a region too: by its photo's size) of at most the model's ensemble_auto_pixels (srresnet: handlers/srresnet-config.yaml; others: never)",
+    )
+    upscale.add_argument(
         "--region", type=option(parse_region), metavar="X,Y,W,H",
         help=f"enlarge only this window (pixels of the upright input) of every photo and frame, with the frame around it as context; "
         f"frames up to {limits.MAX_REGION_FRAME_PIXELS} pixels are then accepted (the result is bounded by --max-output-pixels)",
@@ -115,6 +121,7 @@ def load_transform(args: argparse.Namespace) -> Transform:
         max_input = max(args.max_input_pixels, limits.MAX_REGION_FRAME_PIXELS) if args.region else args.max_input_pixels
         return UpscaleTransform.load(
             args.model, device, args.tile, args.precision, max_input, args.max_output_pixels, args.fidelity, args.outscale, args.restore, args.region,
+            args.ensemble,
         )
     return StyleTransform.load(args.model, args.style, args.blend, args.strength, device, args.precision, args.max_input_pixels, args.max_side, args.preserve_colour)
 

@@ -67,7 +67,7 @@ class Transform:
 class UpscaleTransform(Transform):
     sr: BlendedUpscaler
     max_output_pixels: int
-    plan: UpscalePlan  # the options, typed: outscale, fidelity, restore (None: auto, per photo; per video from its first frame), region
+    plan: UpscalePlan  # the options, typed: outscale, fidelity, restore and ensemble (None: auto, per photo; per video from its first frame), region
     video_choice: BlendChoice | None = None
     provenance: Provenance | None = None  # what made the results, without the per-photo values
 
@@ -75,10 +75,11 @@ class UpscaleTransform(Transform):
     def load(
         cls, model: str, device: torch.device, tile: int | None, precision: str, max_input_pixels: int, max_output_pixels: int,
         fidelity: float | None = None, outscale: float | None = None, restore: float | None = None, region: Region | None = None,
+        ensemble: bool | None = None,
     ) -> UpscaleTransform:
         """``model``: a shipped name (its handler config says which weights it blends) or any SR
-        weights file (ours, or a network spandrel knows); ``fidelity``, ``restore`` (None: auto)
-        and ``outscale`` (None: the model's scale) as the endpoints' parameters, already parsed."""
+        weights file (ours, or a network spandrel knows); ``fidelity``, ``restore``, ``ensemble``
+        (None: auto) and ``outscale`` (None: the model's scale) as the endpoints' parameters, already parsed."""
         if model in SR_MODELS:
             sr = BlendedUpscaler.shipped(model, device)
             path = WEIGHTS_DIR / shipped_settings(model).weights
@@ -98,12 +99,18 @@ class UpscaleTransform(Transform):
             raise ValueError(f"--restore needs a model with a restoration network ({' or '.join(SR_MODELS)})")
         if sr.has_restore:
             described += f", restore {'auto' if restore is None else f'{restore:g}'}"
-        plan = UpscalePlan(info.scale, check_outscale(outscale, info.scale) if outscale is not None else float(info.scale), fidelity, restore, region)
+        plan = UpscalePlan(
+            info.scale, check_outscale(outscale, info.scale) if outscale is not None else float(info.scale), fidelity, restore, region, ensemble=ensemble,
+        )
         choice = sr.prepare(precision)
         if plan.outscale != info.scale:
             described += f", output x{plan.outscale:g}"
         if region is not None:
             described += f", region {region}"
+        if ensemble is not None:
+            described += f", ensemble {'on' if ensemble else 'off'}"
+        elif sr.ensemble_auto_pixels:
+            described += f", ensemble on up to {sr.ensemble_auto_pixels} input pixels"
         provenance = Provenance(model if model in SR_MODELS else path.name, info.family, info.scale, sr.weights_sha256).with_parameters(
             tile=sr.upscaler.tile, overlap=sr.upscaler.overlap, precision=choice.path, device=str(device),
         )
@@ -115,12 +122,11 @@ class UpscaleTransform(Transform):
         return self.plan.result_size(width, height)
 
     def frame(self, rgb: np.ndarray) -> np.ndarray:
-        """A video frame: restore=auto is decided once, on the first frame (no flicker between frames)."""
+        """A video frame: restore=auto and ensemble=auto are decided once, on the first frame (no flicker between frames)."""
         plan = self.plan
         if self.video_choice is None:
-            self.video_choice = self.sr.choose(rgb, None, plan.fidelity, plan.restore)
-        self.sr.apply(self.video_choice)
-        return self.sr.upscaler.upscale(rgb, size=plan.result_size(rgb.shape[1], rgb.shape[0]), region=plan.region)
+            self.video_choice = self.sr.choose(rgb, None, plan.fidelity, plan.restore, ensemble=plan.ensemble)
+        return self.sr.upscale_as(rgb, self.video_choice, plan.result_size(rgb.shape[1], rgb.shape[0]), plan.region)
 
     def image(self, image: DecodedImage) -> DecodedImage:
         """``image`` (or its region) enlarged; its limits were checked by ``result_size`` first (BatchRunner)."""

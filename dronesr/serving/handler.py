@@ -30,7 +30,7 @@ from dronesr.serving.requests import COMMON_PARAMETERS, ImageRequest, ParsedRequ
 from dronesr.serving.settings import HandlerSettings
 
 logger = logging.getLogger(__name__)
-EXPOSED_HEADERS = "X-Output-Size, X-Tiles, X-Resized-From, X-Restore, X-Provenance"  # readable by the page's script (CORS)
+EXPOSED_HEADERS = "X-Output-Size, X-Tiles, X-Resized-From, X-Restore, X-Ensemble, X-Provenance"  # readable by the page's script (CORS)
 
 
 @dataclasses.dataclass(frozen=True)

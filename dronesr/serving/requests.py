@@ -60,7 +60,7 @@ ACCEPTED_TYPES = {content_type: key for key, (_, content_type) in OUTPUT_FORMATS
 # whether to write the provenance record), and of each kind: the handlers accept these, `make
 # archive` tells the page about them.
 COMMON_PARAMETERS = ("format", "strip_metadata", "provenance")
-SR_PARAMETERS = ("outscale", "region")
+SR_PARAMETERS = ("outscale", "region", "ensemble")
 FIDELITY_PARAMETERS = ("fidelity", "output")  # SR archives with fidelity_weights (srgan); output=map: the invention map
 RESTORE_PARAMETERS = ("restore",)  # SR archives with restore_weights (srgan, srresnet)
 STYLE_PARAMETERS = ("style", "strength", "blend", "preserve_colour")

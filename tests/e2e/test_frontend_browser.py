@@ -127,6 +127,8 @@ def test_photo_is_enlarged_four_times_and_compared_with_bicubic(page, server, tm
     page.select_option("#sr-format", "jpeg")
     page.click("#sr-send")
     expect(page.locator("#sr-meta")).to_contain_text("SRResNet · 400 × 400 px · JPG", timeout=RESULT_TIMEOUT_MS)
+    # a 100x100 photo is within srresnet's ensemble_auto_pixels: the page says its passes were averaged (X-Ensemble)
+    expect(page.locator("#sr-meta")).to_contain_text("passes averaged 8 (auto: 100x100 input")
     assert natural_size(page, "#sr-result") == [400, 400]
     assert link.get_attribute("download") == "drone_srresnet_x4.jpg"
 

@@ -218,7 +218,7 @@ def test_fidelity_runs_from_the_gan_to_srresnet(server):
     zero = served_pixels(server, "srgan", photo, fidelity="0")
     half = served_pixels(server, "srgan", photo, fidelity="0.5")
     one = served_pixels(server, "srgan", photo, fidelity="1")
-    srresnet = served_pixels(server, "srresnet", photo)
+    srresnet = served_pixels(server, "srresnet", photo, ensemble="false")  # srgan never averages passes by itself
     assert np.array_equal(half, default)
     # the same weights; each worker measured its own execution path (bfloat16, or float32 in
     # PyTorch or ONNX Runtime when the timings came out so), and bfloat16 is within a few levels of
@@ -227,6 +227,19 @@ def test_fidelity_runs_from_the_gan_to_srresnet(server):
     assert np.abs(zero - half).max() > 2 and np.abs(half - srresnet).max() > 2
     response = requests.post(f"{server.inference}/predictions/srresnet", files={"data": photo}, data={"fidelity": "0.5"}, timeout=60)
     assert_json_error(response, 400, "Unknown parameter", "unknown_parameter")
+
+
+def test_srresnet_averages_eight_passes_on_small_uploads_and_says_so(server):
+    """ensemble=auto: srresnet's ensemble_auto_pixels (240x240) take in a 100x100 photo, srgan's
+    (0) nothing; ensemble=true over max_ensemble_pixels is refused before any work."""
+    url = f"{server.inference}/predictions"
+    small = requests.post(f"{url}/srresnet", data=drone_photo(), timeout=120)
+    assert small.status_code == 200 and small.headers["X-Ensemble"].startswith("8 (auto: 100x100 input")
+    assert "X-Ensemble" in small.headers.get("Access-Control-Expose-Headers", "X-Ensemble")
+    gan = requests.post(f"{url}/srgan", data=drone_photo(), timeout=120)
+    assert gan.status_code == 200 and gan.headers["X-Ensemble"] == "1 (auto: not for this model)"
+    large = requests.post(f"{url}/srresnet", files={"data": encode(synthetic_photo(1001, 1000), "PNG")}, data={"ensemble": "true"}, timeout=120)
+    assert_json_error(large, 400, "max_ensemble_pixels", "too_large")
 
 
 @pytest.mark.parametrize("model", MODELS)

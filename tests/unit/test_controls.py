@@ -255,15 +255,24 @@ def test_cli_outscale_and_fidelity_rules(tmp_path, tiny_weights, capsys):
 
 
 def test_cli_fidelity_spans_the_gan_to_srresnet(tmp_path):
+    """srgan's fidelity 1 is srresnet's network (one pass: srgan never averages passes by itself,
+    and srresnet does on a photo this small)."""
     photo = tmp_path / "p.png"
     photo.write_bytes(encode(synthetic_photo(24, 20), "PNG"))
     outputs = {}
-    for name, model, extra in (("gan", "srgan", ["--fidelity", "0"]), ("psnr", "srresnet", []), ("srgan at 1", "srgan", ["--fidelity", "1"])):
+    runs = (
+        ("gan", "srgan", ["--fidelity", "0"]), ("psnr", "srresnet", ["--ensemble", "false"]), ("srgan at 1", "srgan", ["--fidelity", "1"]),
+        ("psnr auto", "srresnet", []), ("psnr ensemble", "srresnet", ["--ensemble", "true"]),
+    )
+    for name, model, extra in runs:
         out = tmp_path / name.replace(" ", "_")
         assert cli_main(["upscale", str(photo), "-o", str(out), "--model", model, "--precision", "float32", *extra]) == 0
         outputs[name] = rgb_pixels((out / "p.png").read_bytes())
     assert np.abs(outputs["srgan at 1"] - outputs["psnr"]).max() <= 1
     assert np.abs(outputs["gan"] - outputs["psnr"]).max() > 2
+    # ensemble=auto: 24x20 is within srresnet's ensemble_auto_pixels, so its 8 passes are averaged
+    assert np.array_equal(outputs["psnr auto"], outputs["psnr ensemble"])
+    assert np.abs(outputs["psnr ensemble"].astype(int) - outputs["psnr"]).max() > 0
 
 
 def test_weights_blend_mixes_on_the_models_device():

@@ -182,9 +182,9 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     """make train-srresnet / train-srgan: every YAML loads and names files that exist (or that an
     earlier step writes); each restoration stage starts from the previous one's export, the clean
     fine-tune from the pretrained SPAN, the GAN from the restoration network's second stage (the
-    served third stage continued it, so the blends stay one lineage); the handler configs serve
-    what the YAMLs export."""
-    names = ("span_restore", "span_restore2", "span_restore3", "span_clean", "span_gan", "span_gan_distill")
+    served third and fourth stages continued it, so the blends stay one lineage); the handler
+    configs serve what the YAMLs export and the Makefile blends from stages 3 and 4."""
+    names = ("span_restore", "span_restore2", "span_restore3", "span_restore_mse", "span_clean", "span_gan", "span_gan_distill")
     configs = {name: train_sr.SRTrainConfig(**load_yaml(ROOT / "training" / "configs" / f"{name}.yaml", train_sr.SRTrainConfig)) for name in names}
     for name, config in configs.items():
         assert config.arch == "span", name
@@ -195,13 +195,15 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     assert configs["span_restore3"].init_weights == configs["span_gan"].init_weights == configs["span_restore2"].export
     assert configs["span_gan_distill"].init_weights == configs["span_gan"].init_weights  # the teacher is the only difference
     assert configs["span_gan_distill"].teacher_set is not None and configs["span_gan_distill"].teacher_weight > 0
-    assert configs["span_restore3"].export == Path("weights/span_restore.pt")
-    assert len({config.export for config in configs.values()}) == 6
+    assert configs["span_restore_mse"].init_weights == configs["span_restore3"].export
+    blend = f"--gan {configs['span_restore_mse'].export} --psnr {configs['span_restore3'].export} --alpha 0.5 --out weights/span_restore.pt"
+    assert blend in (ROOT / "Makefile").read_text()  # make train-srresnet: the served restoration end is their mean
+    assert len({config.export for config in configs.values()}) == 7
     served = set()
     for model in ("srgan", "srresnet"):
         handler = yaml.safe_load((ROOT / "handlers" / f"{model}-config.yaml").read_text())["handler"]
         served |= {f"weights/{handler[key]}" for key in ("weights", "fidelity_weights", "restore_weights") if handler.get(key)}
-    exported = {str(configs[name].export) for name in ("span_restore3", "span_clean", "span_gan")}
+    exported = {"weights/span_restore.pt"} | {str(configs[name].export) for name in ("span_clean", "span_gan")}
     assert served == exported and all((ROOT / path).is_file() for path in served)
 
 
