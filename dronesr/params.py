@@ -12,6 +12,11 @@ from dronesr.errors import ClientError, echo
 BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
+def is_auto(text: str | None) -> bool:
+    """Whether a parameter that takes ``auto`` leaves the choice to the model: absent, empty or ``auto``."""
+    return text is None or not text.strip() or text.strip().lower() == "auto"
+
+
 def parse_flag(name: str, text: str | None, default: bool = False) -> bool:
     """A yes/no parameter (true/false, 1/0, yes/no, on/off); absent or empty is ``default``."""
     key = (text or "").strip().lower()

@@ -21,7 +21,7 @@ from dronesr.imaging import DecodedImage, parse_output_format
 from dronesr.archs import StyleNet
 from dronesr.inference import ENSEMBLE_PASSES, outscaled_size, parse_outscale, parse_style_mix, style_mix
 from dronesr.interpolation import parse_fidelity
-from dronesr.params import parse_flag, parse_fraction
+from dronesr.params import is_auto, parse_flag, parse_fraction
 from dronesr.provenance import Provenance
 from dronesr.region import Region, parse_region
 from dronesr.restoration import parse_restore
@@ -31,7 +31,7 @@ from dronesr.sr_model import BlendChoice, BlendedUpscaler, enlarged
 def parse_ensemble(text: str | None) -> bool | None:
     """The ``ensemble`` parameter: None (auto: the archive's ``ensemble_auto_pixels`` decide by
     size) when absent, empty or ``auto``; else a yes/no; ClientError (400) otherwise."""
-    if text is None or not text.strip() or text.strip().lower() == "auto":
+    if is_auto(text):
         return None
     try:
         return parse_flag("ensemble", text)
@@ -152,10 +152,11 @@ def upscale(sr: BlendedUpscaler, image: DecodedImage, plan: UpscalePlan, provena
     choice) and ensemble=auto's, then tiles -> model -> stitched -> outscale; the invention map too with ``with_map``
     or ``output=map``. ``provenance``: the record of what made it, completed with the plan's values."""
     size = plan.result_size(image.width, image.height)
+    choice = sr.choose(image.rgb, image.quantization, plan.fidelity, plan.restore, image.palette, plan.ensemble)
     if with_map or plan.output == "map":
-        rgb, mapped, choice = sr.upscale_with_map(image, plan.fidelity, plan.restore, size, plan.region, plan.ensemble)
+        rgb, mapped = sr.upscale_with_map(image.rgb, choice, size, plan.region)
     else:
-        (rgb, choice), mapped = sr.upscale_image(image, plan.fidelity, plan.restore, size, plan.region, plan.ensemble), None
+        rgb, mapped = sr.upscale_as(image.rgb, choice, size, plan.region), None
     delivered = mapped if plan.output == "map" else rgb
     result = enlarged(image, delivered, plan.region, alpha=plan.output == "image")
     record = provenance.with_parameters(**plan.parameters(choice)) if provenance else None

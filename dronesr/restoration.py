@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dronesr.errors import ClientError, echo
-from dronesr.params import parse_fraction
+from dronesr.params import is_auto, parse_fraction
 
 RESTORE_STEP = 0.05  # values are rounded to this, so blends are reused from the cache
 
@@ -96,7 +96,7 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # JPEG's (BT.601) Y
 def parse_restore(text: str | None) -> float | None:
     """The ``restore`` parameter: None when absent, empty or ``auto``; else a number in 0..1
     rounded to ``RESTORE_STEP``; ClientError (400) otherwise."""
-    if text is None or not text.strip() or text.strip().lower() == "auto":
+    if is_auto(text):
         return None
     try:
         value = parse_fraction("restore", text)

@@ -138,36 +138,22 @@ class BlendedUpscaler:
         if self.blend is not None:
             self.blend.apply(choice.fidelity or 0.0, choice.restore or 0.0)
 
-    def upscale_image(self, image: DecodedImage, fidelity: float | None = None, restore: float | None = None,
-                      size: tuple[int, int] | None = None, region: Region | None = None, ensemble: bool | None = None) -> tuple[np.ndarray, BlendChoice]:
-        """A decoded upload (or its ``region``) enlarged with the values ``choose`` picks for it
-        (restore=auto reads the whole upload: its file and all its pixels)."""
-        choice = self.choose(image.rgb, image.quantization, fidelity, restore, image.palette, ensemble)
-        return self.upscale_as(image.rgb, choice, size, region), choice
-
     def upscale_as(self, rgb: np.ndarray, choice: BlendChoice, size: tuple[int, int] | None = None, region: Region | None = None) -> np.ndarray:
-        """``rgb`` (or its ``region``) enlarged with the values of ``choice`` (a video's frames: one choice for all)."""
+        """``rgb`` (or its ``region``) enlarged with the values ``choose`` picked (a video's
+        frames: one choice for all)."""
         self.apply(choice)
         return self.upscaler.upscale(rgb, size=size, region=region, ensemble=choice.ensemble)
 
-    def upscale_with_map(self, image: DecodedImage, fidelity: float | None = None, restore: float | None = None,
-                         size: tuple[int, int] | None = None, region: Region | None = None,
-                         ensemble: bool | None = None) -> tuple[np.ndarray, np.ndarray, BlendChoice]:
-        """``upscale_image``'s result and its invention map (dronesr/invention.py): the result
+    def upscale_with_map(self, rgb: np.ndarray, choice: BlendChoice, size: tuple[int, int] | None = None,
+                         region: Region | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``upscale_as``'s result and its invention map (dronesr/invention.py): the result
         against the faithful end (fidelity 1, same restoration) and against the input. ValueError
         for a model without a fidelity control (no faithful network to compare with)."""
         if not self.has_fidelity:
             raise ValueError("the invention map needs a model with a PSNR network to compare with (fidelity_weights)")
-        result, choice = self.upscale_image(image, fidelity, restore, size, region, ensemble)
-        faithful = self.upscale_as(image.rgb, dataclasses.replace(choice, fidelity=1.0), size, region)
-        source = region.crop(image.rgb) if region else image.rgb
-        return result, invention_map(result, faithful, source), choice
-
-    def invention_map(self, image: DecodedImage, fidelity: float | None = None, restore: float | None = None,
-                      size: tuple[int, int] | None = None, region: Region | None = None, ensemble: bool | None = None) -> tuple[np.ndarray, BlendChoice]:
-        """The invention map alone (``output=map``), with the values it was made for."""
-        _, mapped, choice = self.upscale_with_map(image, fidelity, restore, size, region, ensemble)
-        return mapped, choice
+        result = self.upscale_as(rgb, choice, size, region)
+        faithful = self.upscale_as(rgb, dataclasses.replace(choice, fidelity=1.0), size, region)
+        return result, invention_map(result, faithful, region.crop(rgb) if region else rgb)
 
 
 def enlarged(image: DecodedImage, rgb: np.ndarray, region: Region | None = None, alpha: bool = True) -> DecodedImage:

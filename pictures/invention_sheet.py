@@ -12,6 +12,7 @@ import torch
 
 from pictures.fidelity_sheet import draw_sheet, sheet_parser
 from dronesr.imaging import decode_image
+from dronesr.plan import UpscalePlan, upscale
 from dronesr.sr_model import BlendedUpscaler
 from harness import ROOT
 from training.evaluate import UPLOAD_LIMIT, Method, as_served
@@ -19,9 +20,11 @@ from training.evaluate import UPLOAD_LIMIT, Method, as_served
 
 def invention(sr: BlendedUpscaler, fidelity: float | None = None) -> Method:
     """The map ``output=map`` answers for the upload (dronesr/invention.py), as a tensor."""
+    scale = sr.upscaler.scale
+    plan = UpscalePlan(scale, float(scale), fidelity, output="map")
 
     def call(lr: torch.Tensor, data: bytes) -> torch.Tensor:
-        mapped, _ = sr.invention_map(decode_image(data, UPLOAD_LIMIT), fidelity)
+        mapped = upscale(sr, decode_image(data, UPLOAD_LIMIT), plan).image.rgb
         return torch.from_numpy(mapped).permute(2, 0, 1)[None].float() / 255
 
     return call

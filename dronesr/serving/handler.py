@@ -2,7 +2,7 @@
 share, with every client error answered as 4xx JSON.
 
 Handlers subclass :class:`ImageHandler` and implement ``load(model_dir)`` and ``process(...)``;
-everything a client can get wrong is turned into an :class:`~dronesr.imaging.ClientError` here, so
+everything a client can get wrong is turned into an :class:`~dronesr.errors.ClientError` here, so
 a bad upload never reaches TorchServe as an exception (which would answer 503 or kill a worker).
 """
 

@@ -73,7 +73,7 @@ def test_shipped_srgan_invents_less_towards_fidelity_one():
     image = decode_image(encode(real_photo(160, 120)), 10**6)
     levels = []
     for fidelity in (0.0, 0.5, 1.0):
-        result, _ = sr.upscale_image(image, fidelity, 0.0)
+        result = sr.upscale_as(image.rgb, sr.choose(image.rgb, image.quantization, fidelity, 0.0))
         sr.apply(BlendChoice(1.0, 0.0))
         faithful = sr.upscaler.upscale(image.rgb)
         invented, inconsistent = departures(result, faithful, image.rgb)
