@@ -48,12 +48,12 @@ Method = Callable[[torch.Tensor, bytes], torch.Tensor] | None
 UPLOAD_LIMIT = 10**9  # pixels: evaluation inputs are ours, the served limits are not the question here
 
 
-def resolve_set(spec: str) -> tuple[str, list[Path]]:
+def resolve_set(spec: str, split: str = "test") -> tuple[str, list[Path]]:
     if ":" in spec and not Path(spec).exists():
         name, manifest = spec.split(":", 1)
         if not Path(manifest).exists():
             raise ConfigError(f"--sets {spec}: {manifest} not found (make dataset builds it)")
-        return name, manifest_paths(Path(manifest), "test")
+        return name, manifest_paths(Path(manifest), split)
     folder = Path(spec)
     if not folder.is_dir():
         raise ConfigError(f"--sets {spec}: not a folder nor NAME:MANIFEST")
@@ -63,9 +63,9 @@ def resolve_set(spec: str) -> tuple[str, list[Path]]:
     return folder.name, paths
 
 
-def in_process(upscaler: Upscaler) -> Method:
-    """One weights file: the pixels only (no per-upload choice)."""
-    return lambda lr, data: upscaler.upscale_tensor(lr, tiled=False)
+def in_process(upscaler: Upscaler, ensemble: bool = False) -> Method:
+    """One weights file: the pixels only (no per-upload choice); ``ensemble``: 8 passes averaged."""
+    return lambda lr, data: upscaler.upscale_tensor(lr, tiled=False, ensemble=ensemble)
 
 
 def on_centre(method: Method, side: int) -> Method:
@@ -223,10 +223,12 @@ def print_table(name: str, count: int, results: dict[str, dict[str, Score]]) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", nargs="*", type=Path, default=[], help="SR weight files run in process (default: none)")
+    parser.add_argument("--ensemble", action="store_true", help="run --weights with 8 passes averaged (ensemble=true; columns named NAME x8)")
     parser.add_argument("--shipped", nargs="*", default=[], choices=SHIPPED_SR, help="shipped models run in process as served: restore=auto per LR file, default fidelity (default: none)")
     parser.add_argument("--served", help="base URL of a running TorchServe (e.g. http://127.0.0.1:8080): run --models through its API")
     parser.add_argument("--models", nargs="*", default=[], help="served model names with --served (default: none)")
-    parser.add_argument("--sets", nargs="+", required=True, help="HR folders or NAME:MANIFEST (test split), evaluated on every --degradations")
+    parser.add_argument("--sets", nargs="+", required=True, help="HR folders or NAME:MANIFEST (its --split), evaluated on every --degradations")
+    parser.add_argument("--split", default="test", choices=("test", "val"), help="split of the NAME:MANIFEST sets: test (the reported figures) or val (choosing between weights)")
     parser.add_argument("--clean-sets", nargs="*", default=[], help="further sets evaluated on clean LR only (Set5, Set14)")
     parser.add_argument("--degradations", default=",".join(DEGRADATIONS), help=f"comma-separated LR degradations (default: {','.join(DEGRADATIONS)})")
     parser.add_argument("--scale", type=int, default=4, help="scale factor (default: 4; must match the weights)")
@@ -252,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError("--models needs --served URL")
 
     methods: dict[str, Method] = {"bicubic": None}
+    stems = [path.stem for path in args.weights]
     for path in args.weights:
         if not path.exists():
             raise ConfigError(f"--weights {path}: not found")
@@ -262,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--precision: {exc}") from None
         if upscaler.scale != args.scale:
             raise ConfigError(f"{path} is a x{upscaler.scale} model; pass --scale {upscaler.scale}")
-        methods[path.stem] = in_process(upscaler)
+        label = path.stem if stems.count(path.stem) == 1 else f"{path.parent.name}/{path.stem}"  # runs/*/export.pt
+        methods[label + (" x8" if args.ensemble else "")] = in_process(upscaler, args.ensemble)
     for name in args.shipped:
         sr = BlendedUpscaler.shipped(name)
         print(f"{name}: {sr.upscaler.select_precision(args.precision).summary()}")
@@ -272,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"x{args.scale}, Y channel (BT.601), {args.scale} px border shaved, SSIM 11x11 Gaussian sigma 1.5; LR: Pillow BICUBIC, then the degradation")
     for spec in args.sets:
-        name, paths = resolve_set(spec)
+        name, paths = resolve_set(spec, args.split)
         print_table(name, len(paths), {d: evaluate(methods, paths, args.scale, d) for d in degradations})
         if args.sheet and spec == args.sets[0]:
             comparison_sheet(methods, spread(paths, args.sheet_images), args.scale, args.sheet, args.sheet_crop)

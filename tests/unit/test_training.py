@@ -125,6 +125,16 @@ def test_evaluate_prints_table_beside_bicubic(image_folder, tiny_weights, tmp_pa
     assert Image.open(sheet).size[0] == 256 * 4
 
 
+def test_evaluate_runs_weights_with_the_ensemble_on_a_manifests_val_split(image_folder, tiny_weights, tmp_path, capsys):
+    """What chose the served restoration end: --weights with --ensemble (8 passes) on --split val."""
+    photos = sorted((image_folder / "birds").iterdir())
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"root": str(photos[0].parent), "train": [], "val": [photos[0].name], "test": [p.name for p in photos[1:]]}))
+    assert evaluate.main(["--weights", str(tiny_weights), "--ensemble", "--split", "val", "--sets", f"birds:{manifest}", "--degradations", "clean"]) == 0
+    out = capsys.readouterr().out
+    assert "birds (1 images)" in out and "tiny x8" in out
+
+
 def test_video_files_are_sampled_to_frames(tmp_path):
     av = pytest.importorskip("av")
     import numpy as np
