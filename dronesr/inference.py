@@ -42,9 +42,8 @@ def prepare_for_inference(model: nn.Module, device: torch.device | str = "cpu") 
 def self_ensemble(forward: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor) -> torch.Tensor:
     """``forward`` on the 8 rotations and mirror images of ``batch``, each result turned back, the
     eight averaged in float32: geometric self-ensemble (Lim et al. 2017, EDSR+). A network is not
-    exactly equivariant to them, so their mean cancels part of its error: +0.06 / +0.14 / +0.02 dB
-    on jpeg50 / noise5 / blur+noise3+jpeg70 LR for the restoration network (IFO val split,
-    docs/evaluation.md), at 8 times the compute."""
+    exactly equivariant to them, so their mean cancels part of its error (measured in
+    docs/evaluation.md: +0.03 to +0.14 dB on degraded IFO LR), at 8 times the compute."""
     total = None
     for turns in range(4):
         for mirrored in (False, True):
