@@ -38,14 +38,35 @@ def _to_uint8(batch: torch.Tensor) -> torch.Tensor:
     return batch.clamp(0, 1).mul(255).round().to(torch.uint8)
 
 
-def build_teacher_set(teacher: Upscaler, paths: list[Path], degradations: DegradationConfig, samples: int, hr_crop: int, seed: int) -> dict[str, torch.Tensor]:
-    """``samples`` HR crops of ``paths``, their degraded LR and the teacher's x4 of each LR."""
+def synthetic_crop(side: int, rng: np.random.Generator) -> torch.Tensor:
+    """A 1x3xSxS HR crop of what photos have and the train split has too little of: flat or gently
+    shaded areas (sky, water, a wall) with a few hard-edged shapes and a little sensor noise. A
+    student distilled on photo crops alone blew up on such input (docs/evaluation.md)."""
+    y, x = torch.meshgrid(torch.linspace(0, 1, side), torch.linspace(0, 1, side), indexing="ij")
+    base = torch.as_tensor(rng.uniform(0.05, 0.95, 3), dtype=torch.float32)[:, None, None]
+    slope = torch.as_tensor(rng.uniform(-0.3, 0.3, (3, 2)), dtype=torch.float32)
+    image = base + slope[:, :1, None] * (x - 0.5) + slope[:, 1:, None] * (y - 0.5)
+    if rng.random() < 0.5:  # slow shading, as a lit surface or a cloud has
+        fx, fy, phase = rng.uniform(1, 8), rng.uniform(1, 8), rng.uniform(0, 6.3)
+        image = image + rng.uniform(0.05, 0.25) * torch.sin(x * fx + phase) * torch.cos(y * fy)
+    for _ in range(rng.integers(0, 4)):  # discs and boxes: hard edges on flat ground
+        colour = torch.as_tensor(rng.uniform(0, 1, 3), dtype=torch.float32)[:, None, None]
+        cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.05, 0.35)
+        mask = (x - cx) ** 2 + (y - cy) ** 2 < r**2 if rng.random() < 0.5 else ((x - cx).abs() < r) & ((y - cy).abs() < r * rng.uniform(0.2, 1))
+        image = torch.where(mask, colour, image)
+    noise = torch.as_tensor(rng.normal(0, rng.uniform(0, 2.5) / 255, (3, side, side)), dtype=torch.float32)
+    return (image + noise).clamp(0, 1).unsqueeze(0)
+
+
+def build_teacher_set(teacher: Upscaler, paths: list[Path], degradations: DegradationConfig, samples: int, hr_crop: int, seed: int, synthetic: float = 0.0) -> dict[str, torch.Tensor]:
+    """``samples`` HR crops (of ``paths``, a ``synthetic`` fraction of them ``synthetic_crop``s),
+    their degraded LR and the teacher's x4 of each LR."""
     sampler = CropSampler(paths, hr_crop, seed)
     rng = np.random.default_rng(seed)
     stored = {key: [] for key in KEYS}
     started = time.perf_counter()
     for done in range(samples):
-        hr = sampler.batch(1)
+        hr = synthetic_crop(hr_crop, rng) if rng.random() < synthetic else sampler.batch(1)
         lr = degrade_batch(hr, degradations, rng)
         answer = teacher.upscale_tensor(lr, tiled=False)
         for key, value in zip(KEYS, (hr, lr, answer)):
@@ -96,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--degradations", type=Path, default=Path("training/configs/degradations-restore.yaml"), help="the LR pipeline, as the GAN's config names it")
     p.add_argument("--samples", type=int, default=2048, help="crops (default: 2048)")
     p.add_argument("--hr-crop", type=int, default=128, help="HR crop side (default: 128, the GAN's)")
+    p.add_argument("--synthetic", type=float, default=0.15, help="fraction of synthetic flat/shaded crops with hard-edged shapes (default: 0.15)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, help="where the set goes (.pt of uint8 tensors hr, lr, teacher)")
@@ -115,10 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     teacher.select_precision("auto", execution="pytorch")
     paths = [path for manifest in args.manifests for path in manifest_paths(manifest, args.split)]
     degradations = DegradationConfig.from_yaml(args.degradations)
-    stored = build_teacher_set(teacher, paths, degradations, args.samples, args.hr_crop, args.seed)
+    stored = build_teacher_set(teacher, paths, degradations, args.samples, args.hr_crop, args.seed, args.synthetic)
     with atomic_output(args.out) as tmp:
         torch.save(stored, tmp)
-    print(f"wrote {args.out}: {args.samples} crops of {len(paths)} {args.split} photos, teacher in {teacher.precision}")
+    print(f"wrote {args.out}: {args.samples} crops of {len(paths)} {args.split} photos ({args.synthetic:.0%} synthetic), teacher in {teacher.precision}")
     return 0
 
 
