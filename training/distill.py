@@ -4,7 +4,7 @@ to run at every training step on a CPU, so it runs once: on degraded LR crops of
 pipeline the GAN trains on), its outputs stored beside the crops and their HR.
 
     python -m training.distill --teacher build/realesrgan/realesrgan-x4plus.pth \\
-        --degradations training/configs/degradations-restore.yaml --samples 2048 --out runs/distill/train.pt
+        --degradations training/configs/degradations-restore.yaml --samples 3072 --synthetic 0.15 --out runs/distill/train.pt
     python -m training.distill ... --split val --samples 64 --out runs/distill/val.pt
 
 ``train_sr`` then reads it with ``teacher_set:`` (training/configs/span_gan_distill.yaml): the

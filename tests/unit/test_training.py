@@ -192,7 +192,8 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     """make train-srresnet / train-srgan: every YAML loads and names files that exist (or that an
     earlier step writes); each restoration stage starts from the previous one's export, the clean
     fine-tune from the pretrained SPAN, the GAN from the restoration network's second stage (the
-    served third and fourth stages continued it, so the blends stay one lineage); the handler
+    served third and fourth stages continued it, so the blends stay one lineage), the distilled GAN
+    from the served restoration end; the handler
     configs serve what the YAMLs export and the Makefile blends from stages 3 and 4."""
     names = ("span_restore", "span_restore2", "span_restore3", "span_restore_mse", "span_clean", "span_gan", "span_gan_distill")
     configs = {name: train_sr.SRTrainConfig(**load_yaml(ROOT / "training" / "configs" / f"{name}.yaml", train_sr.SRTrainConfig)) for name in names}
@@ -203,7 +204,7 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     assert (ROOT / "weights" / "span_x4_pretrained.pt").is_file()
     assert configs["span_restore2"].init_weights == configs["span_restore"].export
     assert configs["span_restore3"].init_weights == configs["span_gan"].init_weights == configs["span_restore2"].export
-    assert configs["span_gan_distill"].init_weights == configs["span_gan"].init_weights  # the teacher is the only difference
+    assert configs["span_gan_distill"].init_weights == Path("weights/span_restore.pt")  # the served restoration end
     assert configs["span_gan_distill"].teacher_set is not None and configs["span_gan_distill"].teacher_weight > 0
     assert configs["span_restore_mse"].init_weights == configs["span_restore3"].export
     blend = f"--gan {configs['span_restore_mse'].export} --psnr {configs['span_restore3'].export} --alpha 0.5 --out weights/span_restore.pt"
