@@ -143,7 +143,7 @@ train-srgan: dataset ## fine-tune the GAN from the restoration network (weights/
 # steps on them (span_gan_distill.yaml), and both GANs are measured against the teacher.
 DISTILL = $(PY) -m training.distill --teacher $(REALESRGAN) --degradations training/configs/degradations-restore.yaml
 train-srgan-distill: dataset realesrgan ## the GAN taught by Real-ESRGAN x4plus (runs/span_gan_distill; measured, not served)
-	$(DISTILL) --split train --samples 3072 --synthetic 0.15 --out runs/distill/train.pt
+	$(DISTILL) --split train --samples 3072 --out runs/distill/train.pt
 	$(DISTILL) --split val --samples 64 --synthetic 0 --out runs/distill/val.pt
 	$(PY) -m training.train_sr --config training/configs/span_gan_distill.yaml
 	$(DISTILL) --out runs/distill/val.pt --compare weights/span_gan.pt runs/span_gan_distill/export.pt

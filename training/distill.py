@@ -4,7 +4,7 @@ to run at every training step on a CPU, so it runs once: on degraded LR crops of
 pipeline the GAN trains on), its outputs stored beside the crops and their HR.
 
     python -m training.distill --teacher build/realesrgan/realesrgan-x4plus.pth \\
-        --degradations training/configs/degradations-restore.yaml --samples 3072 --synthetic 0.15 --out runs/distill/train.pt
+        --degradations training/configs/degradations-restore.yaml --samples 3072 --out runs/distill/train.pt
     python -m training.distill ... --split val --samples 64 --out runs/distill/val.pt
 
 ``train_sr`` then reads it with ``teacher_set:`` (training/configs/span_gan_distill.yaml): the
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--degradations", type=Path, default=Path("training/configs/degradations-restore.yaml"), help="the LR pipeline, as the GAN's config names it")
     p.add_argument("--samples", type=int, default=2048, help="crops (default: 2048)")
     p.add_argument("--hr-crop", type=int, default=128, help="HR crop side (default: 128, the GAN's)")
-    p.add_argument("--synthetic", type=float, default=0.15, help="fraction of synthetic flat/shaded crops with hard-edged shapes (default: 0.15)")
+    p.add_argument("--synthetic", type=float, default=0.15, help="fraction of synthetic_crop()s: flat/shaded ground with hard-edged shapes (default: 0.15; 0 for a val set of photos only)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, help="where the set goes (.pt of uint8 tensors hr, lr, teacher)")

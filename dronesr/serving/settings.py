@@ -30,7 +30,7 @@ class HandlerSettings:
     max_region_frame_pixels: int = limits.MAX_REGION_FRAME_PIXELS  # SR: a decoded frame sent with a region
     max_output_pixels: int = limits.MAX_OUTPUT_PIXELS  # result of super-resolution
     ensemble_auto_pixels: int = 0  # SR: ensemble=auto runs 8 passes (self-ensemble) on uploads of at most this many pixels (with a region too); 0: never
-    max_ensemble_pixels: int = limits.MAX_ENSEMBLE_PIXELS  # SR: ensemble=on is refused (413) for larger inputs (or regions): 8 times the work
+    max_ensemble_pixels: int = limits.MAX_ENSEMBLE_PIXELS  # SR: ensemble=on is refused (400 too_large) for larger inputs (or regions): 8 times the work
     max_side: int = limits.STYLE_MAX_SIDE  # style model: larger inputs are scaled down to this side
     threads: int = 0  # torch intra-op threads per worker (0: torch's default)
     default_format: str = "png"

@@ -279,14 +279,14 @@ def test_synthetic_distillation_crops_are_flat_shaded_photos_with_edges(manifest
         assert float(steps.median()) < 0.02 and float(crop.std()) > 0.005
     assert len({round(float(c.mean()), 4) for c in crops}) == 8
 
-    class Identity:  # a teacher that returns nearest-neighbour x4 of its LR
+    class NearestTeacher:  # nearest-neighbour x4 of its LR: no network needed
         def upscale_tensor(self, lr, tiled=False):
             return torch.nn.functional.interpolate(lr, scale_factor=4, mode="nearest")
 
     from training.dataset import manifest_paths
     from training.degradations import DegradationConfig
 
-    stored = build_teacher_set(Identity(), manifest_paths(manifest, "train"), DegradationConfig(), 3, 32, 0, synthetic=1.0)
+    stored = build_teacher_set(NearestTeacher(), manifest_paths(manifest, "train"), DegradationConfig(), 3, 32, 0, synthetic=1.0)
     assert stored["hr"].shape == (3, 3, 32, 32) and stored["lr"].shape == (3, 3, 8, 8)
     rng = np.random.default_rng(0)
     rng.random()  # the draw that chose a synthetic crop (the degradations draw from the same rng after it)
