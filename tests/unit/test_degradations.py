@@ -143,3 +143,31 @@ def test_restoration_mixes_change_only_what_their_comments_say():
     assert stage2.second.blur_prob > stage1.second.blur_prob
     second = dataclasses.replace(stage2.second, blur_prob=stage1.second.blur_prob, blur_sigma=stage1.second.blur_sigma)
     assert dataclasses.replace(stage2, web_jpeg_quality=stage1.web_jpeg_quality, final_jpeg_quality=stage1.final_jpeg_quality, second=second) == stage1
+
+
+def test_codec_blocks_land_at_every_phase_and_keep_the_lr_size():
+    from training.degradations import at_random_phase, h264, reshared, video_frame
+
+    image = torch.rand(1, 3, 40, 44)
+    image[..., 1, 1] = 2.0  # a marker inside the image: where it lands is the grid's offset
+    rng = np.random.default_rng(0)
+    assert torch.equal(at_random_phase(image, lambda x: x, rng), image)  # the padding is cut back exactly
+    offsets = set()
+
+    def record(x):
+        row, column = divmod(int(x[0, 0].argmax()), x.shape[-1])
+        offsets.add((row - 1, column - 1))
+        assert x.shape[-2] % 16 == 0 and x.shape[-1] % 16 == 0  # whole macroblocks for the codec
+        return x
+
+    for _ in range(40):
+        at_random_phase(image, record, rng)
+    assert len(offsets) > 10  # the grid moves
+    smooth = torch.linspace(0, 1, 48).view(1, 1, 1, 48).expand(1, 3, 48, 48).contiguous()
+    coded = h264(smooth, 40, deblock=False)
+    assert coded.shape == smooth.shape and (coded - smooth).abs().mean() < 0.1
+    config = deg.DegradationConfig(codec_prob=1.0, reshare_prob=1.0)
+    lr = reshared(torch.rand(1, 3, 64, 64), config, rng)
+    assert lr.shape == (1, 3, 16, 16)
+    frame = video_frame(torch.rand(1, 3, 16, 16), config, rng)
+    assert frame.shape == (1, 3, 16, 16) and torch.equal(frame, (frame * 255).round() / 255)
