@@ -40,7 +40,7 @@ from bench.timing import FrameBench, Step, Timing, conv_peak_gflops, log, machin
 from dronesr.archs import SRResNet
 from dronesr.imaging import decode_image, encode_image, rgb_to_tensor, tensor_to_rgb
 from dronesr.inference import Upscaler, prepare_for_inference
-from dronesr.serving.settings import HandlerSettings
+from dronesr.model_settings import ModelSettings
 from harness import ROOT
 from harness.images import synthetic_photo
 
@@ -71,10 +71,10 @@ def make_frame(width: int, height: int) -> tuple[np.ndarray, str]:
     return synthetic_photo(width, height), "synthetic (gradients, a disc, noise): ../shared/data/ifo not found"
 
 
-def handler_settings(model_name: str) -> HandlerSettings:
+def handler_settings(model_name: str) -> ModelSettings:
     """The ``handler:`` section of the served model's model-config.yaml, as the handler reads it."""
     config = yaml.safe_load((ROOT / "handlers" / f"{model_name}-config.yaml").read_text())
-    return HandlerSettings.from_section(config.get("handler", {}))
+    return ModelSettings.from_section(config.get("handler", {}))
 
 
 def reference_srresnet16(scale: int) -> SRResNet:
@@ -213,7 +213,7 @@ def frame_info(args: argparse.Namespace, scale: int, source: str) -> dict:
     }
 
 
-def model_info(args: argparse.Namespace, upscaler: Upscaler, settings: HandlerSettings) -> dict:
+def model_info(args: argparse.Namespace, upscaler: Upscaler, settings: ModelSettings) -> dict:
     return {
         "weights": str(args.weights),
         "description": describe(upscaler.model),

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from dronesr.errors import ClientError, echo
-from dronesr.imaging import DecodedImage, parse_output_format
+from dronesr.imaging import DecodedImage
 from dronesr.archs import StyleNet
 from dronesr.inference import ENSEMBLE_PASSES, outscaled_size, parse_outscale, parse_style_mix, style_mix
 from dronesr.interpolation import parse_fidelity
@@ -48,23 +48,6 @@ def parse_output(text: str | None) -> str:
     if value not in OUTPUTS:
         raise ClientError(f"output must be one of {', '.join(OUTPUTS)}, got {echo(text)}.", "bad_parameter")
     return value
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """How any image model's result is written: ``format``, ``strip_metadata``, ``provenance``."""
-
-    format: str = "png"  # a key of imaging.OUTPUT_FORMATS
-    strip_metadata: bool = False  # drop the camera's EXIF/ICC/XMP
-    provenance: bool = True  # write the provenance record (XMP, X-Provenance)
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, str], default_format: str) -> Delivery:
-        return cls(
-            parse_output_format(params.get("format"), default_format),
-            parse_flag("strip_metadata", params.get("strip_metadata")),
-            parse_flag("provenance", params.get("provenance"), default=True),
-        )
 
 
 @dataclass(frozen=True)

@@ -24,17 +24,17 @@ from dronesr.precision import PrecisionChoice
 from dronesr.provenance import sha256_of
 from dronesr.region import Region
 from dronesr.restoration import auto_restore, jpeg_quality
-from dronesr.serving.settings import HandlerSettings
+from dronesr.model_settings import ModelSettings
 from dronesr.sr_weights import load_sr_model
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 SHIPPED_SR = ("srgan", "srresnet")
 
 
-def shipped_settings(name: str) -> HandlerSettings:
+def shipped_settings(name: str) -> ModelSettings:
     """The ``handler:`` section of a shipped SR model's config in this checkout."""
     config = yaml.safe_load((CHECKOUT / "handlers" / f"{name}-config.yaml").read_text())
-    return HandlerSettings.from_section(config.get("handler", {}))
+    return ModelSettings.from_section(config.get("handler", {}))
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,10 @@ class BlendedUpscaler:
     default_fidelity: float = 0.0
     ensemble_auto_pixels: int = 0  # ensemble=auto: on for inputs (or regions) of at most this many pixels
     fit_tile_batch: bool = False  # prepare() sizes the GPU tile batch from free memory
-    weights_sha256: dict[str, str] = field(default_factory=dict)  # by role (HandlerSettings.weights_files): the provenance record's
+    weights_sha256: dict[str, str] = field(default_factory=dict)  # by role (ModelSettings.weights_files): the provenance record's
 
     @classmethod
-    def load(cls, weights_dir: Path, settings: HandlerSettings, device: torch.device, tile: int | None = None) -> BlendedUpscaler:
+    def load(cls, weights_dir: Path, settings: ModelSettings, device: torch.device, tile: int | None = None) -> BlendedUpscaler:
         """The network in ``settings.weights`` with the fidelity/restore weights the settings name,
         tiled as the settings say for ``device`` (a GPU's tile and tile batch, or the CPU's)."""
         on_gpu = device.type == "cuda"

@@ -28,7 +28,7 @@ from dronesr.checkpoint import model_from_checkpoint  # noqa: E402 - after the p
 from dronesr.files import atomic_output  # noqa: E402
 from dronesr.inference import Upscaler  # noqa: E402
 from dronesr.serving.requests import STYLE_PARAMETERS, sr_description  # noqa: E402
-from dronesr.serving.settings import HandlerSettings  # noqa: E402
+from dronesr.model_settings import ModelSettings  # noqa: E402
 from dronesr.sr_weights import WeightsError, is_own_checkpoint, load_sr_model, network_info, read_weights, sr_model_from_state  # noqa: E402
 
 SHIPPED = ("srgan", "srresnet", "style")
@@ -63,7 +63,7 @@ def foreign_config(weights: Path, tile: int | None, overlap: int | None, max_out
         tile_seconds = choice.seconds.get(choice.precision) or max(choice.seconds.values())
         tiles = max(1, int(config["responseTimeout"] / 2 / tile_seconds))
         stride = handler["tile"] - handler["overlap"]
-        max_output_pixels = min(HandlerSettings.from_section(handler).max_output_pixels, tiles * stride * stride * info.scale * info.scale)
+        max_output_pixels = min(ModelSettings.from_section(handler).max_output_pixels, tiles * stride * stride * info.scale * info.scale)
         print(f"{weights.name}: {info.family} x{info.scale}, one {handler['tile']} px tile in {tile_seconds:.2f} s ({choice.precision}): "
               f"max_output_pixels {max_output_pixels:,}")
     handler["max_output_pixels"] = max_output_pixels
@@ -76,7 +76,7 @@ def shipped_note(weights: Path, config: dict) -> dict:
         model = model_from_checkpoint(state, weights.name)
         return {"task": "style-transfer", "styles": list(model.style_names), "parameters": list(STYLE_PARAMETERS)}
     info = network_info(sr_model_from_state(state, weights.name))
-    settings = HandlerSettings.from_section(config.get("handler", {}))
+    settings = ModelSettings.from_section(config.get("handler", {}))
     note = sr_description(info, fidelity=bool(settings.fidelity_weights), restore=bool(settings.restore_weights))
     if settings.fidelity_weights:
         note["default_fidelity"] = settings.default_fidelity  # where the page's slider starts
@@ -122,7 +122,7 @@ def build(
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise ArchiveError(f"torch-model-archiver failed: {(done.stderr or done.stdout).strip()[-800:]}")
-    settings = HandlerSettings.from_section(config.get("handler", {}))  # as the handler will read it
+    settings = ModelSettings.from_section(config.get("handler", {}))  # as the handler will read it
     note = {"name": name, **note, "limits": {"max_input_pixels": settings.max_input_pixels, "max_output_pixels": settings.max_output_pixels, "max_side": settings.max_side}}
     write_atomic(store / f"{name}.json", json.dumps(note, indent=1) + "\n")
     return store / f"{name}.mar", note

@@ -29,7 +29,7 @@ from dronesr.params import parse_fraction
 from dronesr.region import parse_region
 from dronesr.plan import parse_ensemble
 from dronesr.restoration import parse_restore
-from dronesr.serving.settings import HandlerSettings
+from dronesr.model_settings import ModelSettings
 from dronesr.tiling import DEFAULT_TILE
 
 FORMATS = ("same", "png", "jpeg", "webp")
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upscale.add_argument("--map", action="store_true", help="srgan: also write NAME.map.png beside each photo's result: where it departs from what the input supports (docs/serving.md 'The invention map'); not for videos")
     upscale.add_argument("--outscale", type=option(_number("outscale")), help="output scale, above 1 and at most the model's (resized after the network); default: the model's scale")
-    upscale.add_argument("--tile", type=int, help=f"LR tile side in pixels (bounds memory; tiles are stitched without seams); default: {DEFAULT_TILE} on a CPU, {HandlerSettings.gpu_tile} on a GPU")
+    upscale.add_argument("--tile", type=int, help=f"LR tile side in pixels (bounds memory; tiles are stitched without seams); default: {DEFAULT_TILE} on a CPU, {ModelSettings.gpu_tile} on a GPU")
     upscale.add_argument("--max-output-pixels", type=int, default=limits.MAX_OUTPUT_PIXELS, help="inputs whose x4 result is larger are refused")
 
     stylize = commands.add_parser("stylize", help="paint photos in a style", description="Fast neural style transfer of photos, folders and videos.", formatter_class=formatter)

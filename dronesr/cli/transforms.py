@@ -19,7 +19,7 @@ from dronesr.plan import StylePlan, UpscalePlan, upscale
 from dronesr.provenance import Provenance, sha256_of
 from dronesr.region import Region
 from dronesr.sr_model import SHIPPED_SR, BlendChoice, BlendedUpscaler, shipped_settings
-from dronesr.serving.settings import HandlerSettings
+from dronesr.model_settings import ModelSettings
 from dronesr.sr_weights import load_sr_model, network_info
 from dronesr.tiling import DEFAULT_TILE
 
@@ -88,7 +88,7 @@ class UpscaleTransform(Transform):
             network = Upscaler(prepare_for_inference(load_sr_model(path), device), device=device)
             sr = BlendedUpscaler(network, None, weights_sha256={"weights": sha256_of(path)})
         info = network_info(sr.upscaler.model)
-        device_tile = HandlerSettings.gpu_tile if device.type == "cuda" else DEFAULT_TILE
+        device_tile = ModelSettings.gpu_tile if device.type == "cuda" else DEFAULT_TILE
         sr.upscaler.tile, sr.upscaler.overlap = info.fit_tile(tile or device_tile), info.overlap
         described = f"{model if model in SR_MODELS else path.name} ({info.family} x{info.scale})"
         if fidelity is not None and not sr.has_fidelity:

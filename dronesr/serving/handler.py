@@ -22,12 +22,11 @@ from ts.torch_handler.base_handler import BaseHandler
 
 from dronesr.imaging import DecodedImage, check_encodable, decode_image, encode_image
 from dronesr.errors import ClientError, echo, error_body
-from dronesr.plan import Delivery
 from dronesr.precision import PrecisionChoice, resolve_device
 from dronesr.provenance import HEADER as PROVENANCE_HEADER
 from dronesr.provenance import Provenance
 from dronesr.serving.requests import COMMON_PARAMETERS, ImageRequest, ParsedRequest, parse_request, reason_phrase
-from dronesr.serving.settings import HandlerSettings
+from dronesr.serving.delivery import Delivery, settings_from_context
 
 logger = logging.getLogger(__name__)
 EXPOSED_HEADERS = "X-Output-Size, X-Tiles, X-Resized-From, X-Restore, X-Ensemble, X-Provenance"  # readable by the page's script (CORS)
@@ -52,7 +51,7 @@ class ImageHandler(BaseHandler):
 
     def initialize(self, context: Any) -> None:
         self.context = context
-        self.settings = HandlerSettings.from_context(context)
+        self.settings = settings_from_context(context)
         if self.settings.threads > 0:
             torch.set_num_threads(self.settings.threads)
         # The GPU TorchServe assigned this worker, when CUDA is present; else the CPU.

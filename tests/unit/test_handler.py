@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 from ts.context import RequestProcessor
 
-from dronesr.serving.settings import HandlerSettings
+from dronesr.model_settings import ModelSettings
+from dronesr.serving.delivery import settings_from_context
 from handlers.sr_handler import SuperResolutionHandler
 from tests.helpers import encode, make_context, status, synthetic_photo
 
@@ -107,7 +108,7 @@ def test_describe_returns_scale_and_limits(handler_and_context):
 def test_unknown_setting_in_model_config_is_refused():
     ctx = make_context(".", {"tilesize": 3})
     with pytest.raises(ValueError, match="tilesize"):
-        HandlerSettings.from_context(ctx)
+        settings_from_context(ctx)
 
 
 def test_kserve_v1_json_gets_base64_images(handler_and_context):
@@ -188,4 +189,4 @@ def test_reply_over_max_response_size_is_refused_before_torchserve_sees_it(tmp_p
 def test_max_response_bytes_default_is_config_properties_max_response_size():
     from harness import ts_setting
 
-    assert HandlerSettings().max_response_bytes == int(ts_setting("max_response_size"))
+    assert ModelSettings().max_response_bytes == int(ts_setting("max_response_size"))

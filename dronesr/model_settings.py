@@ -1,11 +1,11 @@
-"""The ``handler:`` section of a model's model-config.yaml, as a dataclass: every default a
-handler uses and every limit a client can reach, in one place."""
+"""A model's settings: the ``handler:`` section of its model-config.yaml, as a dataclass. It
+describes the model (which weights, how it tiles, its limits and defaults), so the handler, the
+CLI, the benches and ``make archive`` read the same one; every limit a client can reach is here."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 from dronesr import limits
 from dronesr.imaging import JPEG_QUALITY
@@ -14,7 +14,7 @@ from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH
 
 
 @dataclass
-class HandlerSettings:
+class ModelSettings:
     """The ``handler:`` section of a model's model-config.yaml; every limit a client can reach."""
 
     weights: str = "model.pt"  # file inside the archive (the --serialized-file)
@@ -46,11 +46,7 @@ class HandlerSettings:
         return {role: name for role, name in roles.items() if name}
 
     @classmethod
-    def from_context(cls, context: Any) -> HandlerSettings:
-        return cls.from_section((getattr(context, "model_yaml_config", None) or {}).get("handler", {}) or {})
-
-    @classmethod
-    def from_section(cls, section: dict) -> HandlerSettings:
+    def from_section(cls, section: dict) -> ModelSettings:
         """The settings a ``handler:`` section gives, defaults where it is silent; ValueError for
         an unknown setting or precision."""
         section = dict(section)
