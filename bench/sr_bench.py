@@ -117,10 +117,10 @@ def in_threads(count: int, run: Callable[[], object]) -> Callable[[], object]:
 
 def time_our_model(bench: FrameBench, upscaler: Upscaler) -> tuple[Timing, Timing]:
     """Untiled forward and the handler's tiled path, both through Upscaler."""
-    untiled = bench.time("untiled forward", lambda: upscaler.upscale_tensor(bench.image, tiled=False), bench.untiled_flops(upscaler.model))
+    untiled = bench.time("untiled forward", lambda: upscaler.enlarge(bench.image, tiled=False), bench.untiled_flops(upscaler.model))
     tiled = bench.time(
         f"tiled {upscaler.tile}/{upscaler.overlap}, tile_batch {upscaler.tile_batch} ({bench.tiles(upscaler)} tiles)",
-        lambda: upscaler.upscale_tensor(bench.image),
+        lambda: upscaler.enlarge(bench.image),
         bench.tiled_flops(upscaler),
     )
     return untiled, tiled
@@ -131,7 +131,7 @@ def time_reference(bench: FrameBench, scale: int, threads: int) -> Timing:
     shape = f"{REFERENCE['channels']} ch x {REFERENCE['num_blocks']}"
     return bench.time(
         f"SRResNet-16 reference ({shape}, eager, channels_last, threads {threads}, untiled)",
-        lambda: reference.upscale_tensor(bench.image, tiled=False),
+        lambda: reference.enlarge(bench.image, tiled=False),
         bench.untiled_flops(reference.model),
     )
 
@@ -143,7 +143,7 @@ def time_low_precision(bench: FrameBench, upscaler: Upscaler, tiled: Timing, req
     choice = fast.select_precision(requested)
     if choice.precision == "float32":
         return None, fast, choice.summary()
-    timing = bench.time(f"tiled, {choice.precision} autocast (the worker's measured choice)", lambda: fast.upscale_tensor(bench.image), tiled.flops)
+    timing = bench.time(f"tiled, {choice.precision} autocast (the worker's measured choice)", lambda: fast.enlarge(bench.image), tiled.flops)
     return timing, fast, choice.summary()
 
 
@@ -153,12 +153,12 @@ def time_pipeline(bench: FrameBench, upscaler: Upscaler, png: bytes) -> list[Tim
     max_pixels = bench.image.shape[-1] * bench.image.shape[-2]
     decoded = decode_image(png, max_pixels)
     tensor = rgb_to_tensor(decoded.rgb)
-    output = upscaler.upscale_tensor(tensor)
+    output = upscaler.enlarge(tensor)
     rgb = tensor_to_rgb(output)
     steps = [
         ("decode PNG upload", lambda: decode_image(png, max_pixels)),
         ("pixels to tensor", lambda: rgb_to_tensor(decoded.rgb)),
-        (f"tiles -> model ({upscaler.precision}) -> stitch", lambda: upscaler.upscale_tensor(tensor)),
+        (f"tiles -> model ({upscaler.precision}) -> stitch", lambda: upscaler.enlarge(tensor)),
         ("tensor to pixels", lambda: tensor_to_rgb(output)),
         ("encode PNG reply", lambda: encode_image(rgb, None, "png")),
     ]
@@ -170,12 +170,12 @@ def time_undone_steps(bench: FrameBench, upscaler: Upscaler, untiled: Timing, ti
     nchw = eager_forward(upscaler.model, bench.image, torch.contiguous_format)
     steps = [Step("channels_last instead of NCHW memory (untiled)", bench.time("untiled, NCHW memory", nchw, untiled.flops), untiled)]
     if threads > 1:
-        one_thread = in_threads(1, lambda: upscaler.upscale_tensor(bench.image, tiled=False))
+        one_thread = in_threads(1, lambda: upscaler.enlarge(bench.image, tiled=False))
         without = bench.time("untiled, 1 thread", one_thread, untiled.flops)
         steps.append(Step(f"{threads} torch threads instead of 1 (untiled)", without, untiled))
     if upscaler.tile_batch > 1 and bench.tiles(upscaler) > 1:
         one_tile_at_a_time = dataclasses.replace(upscaler, tile_batch=1)
-        without = bench.time("tiled, tile_batch 1", lambda: one_tile_at_a_time.upscale_tensor(bench.image), tiled.flops)
+        without = bench.time("tiled, tile_batch 1", lambda: one_tile_at_a_time.enlarge(bench.image), tiled.flops)
         steps.append(Step(f"tile_batch {upscaler.tile_batch} instead of 1 (tiled)", without, tiled))
     return steps
 

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 
 from dronesr.cli.transforms import UpscaleTransform
+from dronesr.plan import UpscalePlan
+from dronesr.sr_model import SuperResolver
 from dronesr.cli.video import VideoOptions, process_video
 from dronesr.limits import MAX_INPUT_PIXELS, MAX_OUTPUT_PIXELS
 from dronesr.precision import DEVICES, hardware, resolve_device
@@ -77,7 +79,8 @@ def run_clip(transform: UpscaleTransform, size: tuple[int, int], fps: int, frame
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    transform = UpscaleTransform.load(args.model, resolve_device(args.device), None, args.precision, MAX_INPUT_PIXELS, MAX_OUTPUT_PIXELS)
+    sr = SuperResolver.open(args.model, resolve_device(args.device), precision=args.precision)
+    transform = UpscaleTransform.open(sr, UpscalePlan.from_options(sr.info.scale), MAX_INPUT_PIXELS, MAX_OUTPUT_PIXELS)
     print(f"model: {transform.summary}")
     print(f"machine: {hardware()}, {torch.get_num_threads()} torch threads; x264 preset {args.preset}; decode, model and encode pipelined")
     with tempfile.TemporaryDirectory() as folder:

@@ -16,9 +16,8 @@ import numpy as np
 import torch
 
 from bench.timing import median_seconds
-from dronesr.inference import Upscaler
+from dronesr.sr_model import SuperResolver
 from dronesr.precision import cpu_features
-from dronesr.sr_weights import load_sr_model, network_info
 from dronesr.tiling import DEFAULT_TILE
 
 
@@ -43,10 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| weights | family | scale | parameters | precision | seconds (median) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for path in args.weights:
-        model = load_sr_model(path)
-        info = network_info(model)
-        upscaler = Upscaler(model, tile=info.fit_tile(DEFAULT_TILE), overlap=info.overlap)
-        choice = upscaler.select_precision(args.precision)
+        sr = SuperResolver.open(path, tile=DEFAULT_TILE, precision=args.precision)
+        info, choice, upscaler = sr.info, sr.choice, sr.upscaler
         upscaler.upscale(image)  # warm-up
         median = median_seconds(lambda: upscaler.upscale(image), args.repeats)
         print(f"| {path.name} | {info.family} | x{info.scale} | {info.parameters:,} | {choice.precision} | {median:.2f} |", flush=True)

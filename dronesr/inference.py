@@ -163,10 +163,6 @@ class Upscaler:
             return image.pin_memory().to(self.device, non_blocking=True)
         return image.to(self.device)
 
-    def upscale_tensor(self, image: torch.Tensor, tiled: bool = True, size: tuple[int, int] | None = None, ensemble: bool = False) -> torch.Tensor:
-        """:meth:`enlarge`, the result brought back to the CPU."""
-        return self.enlarge(image, tiled, size, ensemble).cpu()
-
     def upscale(self, rgb: np.ndarray, tiled: bool = True, size: tuple[int, int] | None = None, region: Region | None = None,
                 ensemble: bool = False) -> np.ndarray:
         """H x W x 3 uint8 -> sH x sW x 3 uint8 (or ``size`` = (width, height)). With ``region``,
@@ -174,7 +170,7 @@ class Upscaler:
         around it (its receptive field), so the result equals that window of the whole frame's.
         ``ensemble``: 8 passes averaged (:func:`self_ensemble`)."""
         if region is None:
-            return tensor_to_rgb(self.upscale_tensor(rgb_to_tensor(rgb), tiled, size, ensemble))
+            return tensor_to_rgb(self.enlarge(rgb_to_tensor(rgb), tiled, size, ensemble).cpu())
         height, width = rgb.shape[:2]
         window, inner = region.with_context(self.overlap, width, height)
         result = self.enlarge(rgb_to_tensor(window.crop(rgb)), tiled, ensemble=ensemble)

@@ -19,13 +19,12 @@ import torch
 from dronesr.errors import ClientError, echo
 from dronesr.imaging import DecodedImage
 from dronesr.archs import StyleNet
-from dronesr.inference import ENSEMBLE_PASSES, outscaled_size, parse_outscale, parse_style_mix, style_mix
+from dronesr.inference import ENSEMBLE_PASSES, check_outscale, outscaled_size, parse_outscale, parse_style_mix, style_mix
 from dronesr.interpolation import parse_fidelity
 from dronesr.params import is_auto, parse_flag, parse_fraction
-from dronesr.provenance import Provenance
 from dronesr.region import Region, parse_region
 from dronesr.restoration import parse_restore
-from dronesr.sr_model import BlendChoice, BlendedUpscaler, enlarged
+from dronesr.sr_model import BlendChoice, SuperResolver, result_image
 
 
 def parse_ensemble(text: str | None) -> bool | None:
@@ -73,6 +72,13 @@ class UpscalePlan:
             parse_restore(params.get("restore")), parse_region(params.get("region")), parse_output(params.get("output")),
             parse_ensemble(params.get("ensemble")),
         )
+
+    @classmethod
+    def from_options(cls, scale: int, outscale: float | None = None, fidelity: float | None = None, restore: float | None = None,
+                     region: Region | None = None, ensemble: bool | None = None) -> UpscalePlan:
+        """Typed options (the CLI's, a bench's): ``outscale`` None is the network's ``scale``;
+        ClientError when it is out of range."""
+        return cls(scale, check_outscale(outscale, scale) if outscale is not None else float(scale), fidelity, restore, region, ensemble=ensemble)
 
     def source_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) of what the network enlarges in a ``width`` x ``height`` frame: the
@@ -130,19 +136,19 @@ class Upscaled:
     choice: BlendChoice
 
 
-def upscale(sr: BlendedUpscaler, image: DecodedImage, plan: UpscalePlan, provenance: Provenance | None = None, with_map: bool = False) -> Upscaled:
+def upscale(sr: SuperResolver, image: DecodedImage, plan: UpscalePlan, with_map: bool = False) -> Upscaled:
     """Run ``plan`` on a decoded upload: the blend for this upload (fidelity, restore=auto's
     choice) and ensemble=auto's, then tiles -> model -> stitched -> outscale; the invention map too with ``with_map``
-    or ``output=map``. ``provenance``: the record of what made it, completed with the plan's values."""
+    or ``output=map``. The result carries the model's provenance record completed with the plan's values."""
     size = plan.result_size(image.width, image.height)
     choice = sr.choose(image.rgb, image.quantization, plan.fidelity, plan.restore, image.palette, plan.ensemble)
     if with_map or plan.output == "map":
         rgb, mapped = sr.upscale_with_map(image.rgb, choice, size, plan.region)
     else:
-        rgb, mapped = sr.upscale_as(image.rgb, choice, size, plan.region), None
+        rgb, mapped = sr.upscale(image.rgb, choice, size, plan.region), None
     delivered = mapped if plan.output == "map" else rgb
-    result = enlarged(image, delivered, plan.region, alpha=plan.output == "image")
-    record = provenance.with_parameters(**plan.parameters(choice)) if provenance else None
+    result = result_image(image, delivered, plan.region, alpha=plan.output == "image")
+    record = sr.provenance.with_parameters(**plan.parameters(choice)) if sr.provenance else None
     return Upscaled(dataclasses.replace(result, provenance=record), mapped, choice)
 
 

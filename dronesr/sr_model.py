@@ -21,11 +21,12 @@ from dronesr.inference import ENSEMBLE_PASSES, Upscaler
 from dronesr.interpolation import WeightsBlend
 from dronesr.invention import invention_map
 from dronesr.precision import PrecisionChoice
-from dronesr.provenance import sha256_of
+from dronesr.provenance import Provenance, sha256_of
 from dronesr.region import Region
 from dronesr.restoration import auto_restore, jpeg_quality
 from dronesr.model_settings import ModelSettings
-from dronesr.sr_weights import load_sr_model
+from dronesr.sr_weights import NetworkInfo, load_sr_model, network_info
+from dronesr.tiling import count_tiles
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 SHIPPED_SR = ("srgan", "srresnet")
@@ -58,23 +59,65 @@ class BlendChoice:
 
 
 @dataclass
-class BlendedUpscaler:
+class SuperResolver:
+    """A super-resolution model opened for use: the network (tiled, on its device, in the precision
+    and execution path chosen by measurement), the weights it blends, what it says of itself
+    (``info``), and the base provenance record of its results. The handler, the CLI, the benches
+    and ``make archive`` open models only through :meth:`open` / :meth:`open_archive`."""
+
     upscaler: Upscaler
     blend: WeightsBlend | None
     default_fidelity: float = 0.0
     ensemble_auto_pixels: int = 0  # ensemble=auto: on for inputs (or regions) of at most this many pixels
     fit_tile_batch: bool = False  # prepare() sizes the GPU tile batch from free memory
     weights_sha256: dict[str, str] = field(default_factory=dict)  # by role (ModelSettings.weights_files): the provenance record's
+    name: str = ""  # the model's name: an endpoint's, or the weights file's
+    provenance: Provenance | None = None  # set by prepare(): what makes every result, before the per-upload values
+    choice: PrecisionChoice | None = None  # set by prepare(): the precision and execution path, and why
 
     @classmethod
-    def load(cls, weights_dir: Path, settings: ModelSettings, device: torch.device, tile: int | None = None) -> BlendedUpscaler:
+    def open(cls, model: str | Path, device: torch.device | str = "cpu", tile: int | None = None,
+             precision: str = "auto", execution: str = "auto") -> SuperResolver:
+        """A shipped model by name (``srgan``, ``srresnet``: the weights and blends its handler
+        config names) or any SR weights file (ours, or a network spandrel knows), tiled for
+        ``device`` (``tile``: the LR tile side, fitted to the network; None: the model's), its
+        precision and execution path chosen (``auto``: measured). ValueError when it cannot be opened."""
+        if str(model) in SHIPPED_SR:
+            settings, weights_dir, name = shipped_settings(str(model)), CHECKOUT / "weights", str(model)
+            for file in settings.weights_files().values():
+                if not (weights_dir / file).is_file():
+                    raise ValueError(f"{name}: the shipped weights {weights_dir / file} are not there")
+        else:
+            path = Path(model)
+            if not path.is_file():
+                raise ValueError(f"no such model or weights file: {str(model)!r} (shipped: {', '.join(SHIPPED_SR)})")
+            settings, weights_dir, name = ModelSettings(weights=path.name, overlap=-1), path.parent, path.name
+        return cls.open_archive(weights_dir, settings, device, name, tile, precision, execution)
+
+    @classmethod
+    def open_archive(cls, weights_dir: Path, settings: ModelSettings, device: torch.device | str, name: str, tile: int | None = None,
+                     precision: str | None = None, execution: str | None = None) -> SuperResolver:
+        """The model an archive's settings describe, its weights in ``weights_dir`` (a worker's
+        model_dir, or weights/); ``precision``/``execution`` default to the settings'. An
+        ``overlap`` below 0 takes the network's own (a bare weights file has no settings)."""
+        sr = cls.load(Path(weights_dir), settings, torch.device(device), tile)
+        sr.name = name
+        if settings.overlap < 0:
+            sr.upscaler.overlap = sr.info.overlap
+        sr.prepare(precision or settings.precision, execution or settings.execution)
+        return sr
+
+    @classmethod
+    def load(cls, weights_dir: Path, settings: ModelSettings, device: torch.device, tile: int | None = None) -> SuperResolver:
         """The network in ``settings.weights`` with the fidelity/restore weights the settings name,
-        tiled as the settings say for ``device`` (a GPU's tile and tile batch, or the CPU's)."""
+        tiled as the settings say for ``device`` (a GPU's tile and tile batch, or the CPU's),
+        the tile fitted to the sides the network wants; not yet prepared."""
         on_gpu = device.type == "cuda"
         upscaler = Upscaler.from_weights(
             weights_dir / settings.weights, device, tile=tile or (settings.gpu_tile if on_gpu else settings.tile),
             overlap=settings.overlap, tile_batch=(settings.gpu_tile_batch or 1) if on_gpu else settings.tile_batch,
         )
+        upscaler.tile = network_info(upscaler.model).fit_tile(upscaler.tile)
         blend = None
         if settings.fidelity_weights or settings.restore_weights:
             psnr, restore = (load_sr_model(weights_dir / name).state_dict() if name else None for name in (settings.fidelity_weights, settings.restore_weights))
@@ -82,27 +125,37 @@ class BlendedUpscaler:
         hashes = {role: sha256_of(weights_dir / name) for role, name in settings.weights_files().items()}
         return cls(
             upscaler, blend, settings.default_fidelity, settings.ensemble_auto_pixels,
-            fit_tile_batch=on_gpu and not settings.gpu_tile_batch, weights_sha256=hashes,
+            fit_tile_batch=on_gpu and not settings.gpu_tile_batch, weights_sha256=hashes, name=settings.weights,
         )
+
+    @property
+    def info(self) -> NetworkInfo:
+        return network_info(self.upscaler.model)
 
     def prepare(self, precision: str = "auto", execution: str = "auto") -> PrecisionChoice:
         """Choose the precision and execution path (measured unless named), then on a GPU the
-        tile batch that fits its free memory at that precision, unless the settings fixed it."""
+        tile batch that fits its free memory at that precision, unless the settings fixed it;
+        and the base provenance record, which names them."""
         choice = self.upscaler.select_precision(precision, execution=execution)
         if self.fit_tile_batch:
             self.upscaler.fit_tile_batch()
+        self.choice = choice
+        u, info = self.upscaler, self.info
+        self.provenance = Provenance(self.name, info.family, info.scale, self.weights_sha256).with_parameters(
+            tile=u.tile, overlap=u.overlap, precision=choice.path, device=str(u.device),
+        )
         return choice
 
-    @classmethod
-    def shipped(cls, name: str, device: torch.device | str = "cpu", tile: int | None = None) -> BlendedUpscaler:
-        """A shipped model (``srgan``, ``srresnet``) from this checkout's weights/; ValueError when
-        a file its config names is missing."""
-        settings = shipped_settings(name)
-        weights = CHECKOUT / "weights"
-        for file in settings.weights_files().values():
-            if not (weights / file).is_file():
-                raise ValueError(f"{name}: the shipped weights {weights / file} are not there")
-        return cls.load(weights, settings, torch.device(device), tile)
+    def tile_count(self, width: int, height: int, region: Region | None = None) -> int:
+        """How many tiles the network runs on for a ``width`` x ``height`` frame (or its
+        ``region``, with its context): 1 for a network that must see the whole frame."""
+        u = self.upscaler
+        if self.info.tiling == "internal":
+            return 1
+        if region is not None:
+            window = region.with_context(u.overlap, width, height)[0]
+            width, height = window.width, window.height
+        return count_tiles(height, width, u.tile, u.overlap)
 
     @property
     def has_fidelity(self) -> bool:
@@ -138,7 +191,7 @@ class BlendedUpscaler:
         if self.blend is not None:
             self.blend.apply(choice.fidelity or 0.0, choice.restore or 0.0)
 
-    def upscale_as(self, rgb: np.ndarray, choice: BlendChoice, size: tuple[int, int] | None = None, region: Region | None = None) -> np.ndarray:
+    def upscale(self, rgb: np.ndarray, choice: BlendChoice, size: tuple[int, int] | None = None, region: Region | None = None) -> np.ndarray:
         """``rgb`` (or its ``region``) enlarged with the values ``choose`` picked (a video's
         frames: one choice for all)."""
         self.apply(choice)
@@ -146,18 +199,18 @@ class BlendedUpscaler:
 
     def upscale_with_map(self, rgb: np.ndarray, choice: BlendChoice, size: tuple[int, int] | None = None,
                          region: Region | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``upscale_as``'s result and its invention map (dronesr/invention.py): the result
+        """``upscale``'s result and its invention map (dronesr/invention.py): the result
         against the faithful end (fidelity 1, same restoration) and against the input. ValueError
         for a model without a fidelity control (no faithful network to compare with)."""
         if not self.has_fidelity:
             raise ValueError("the invention map needs a model with a PSNR network to compare with (fidelity_weights)")
-        result = self.upscale_as(rgb, choice, size, region)
-        faithful = self.upscale_as(rgb, dataclasses.replace(choice, fidelity=1.0), size, region)
+        result = self.upscale(rgb, choice, size, region)
+        faithful = self.upscale(rgb, dataclasses.replace(choice, fidelity=1.0), size, region)
         return result, invention_map(result, faithful, region.crop(rgb) if region else rgb)
 
 
-def enlarged(image: DecodedImage, rgb: np.ndarray, region: Region | None = None, alpha: bool = True) -> DecodedImage:
-    """The decoded upload with its enlarged pixels ``rgb`` (of its ``region``): the alpha plane
+def result_image(image: DecodedImage, rgb: np.ndarray, region: Region | None = None, alpha: bool = True) -> DecodedImage:
+    """The result to deliver: the decoded upload with its enlarged pixels ``rgb`` (of its ``region``): the alpha plane
     (unless ``alpha`` is false: a map has none) resized the same way, and the metadata told what
     the result's scale is measured from (the region, when there is one)."""
     size = (rgb.shape[1], rgb.shape[0])

@@ -38,31 +38,23 @@ from ts.metrics.metric_type_enum import MetricTypes
 
 from dronesr.imaging import DecodedImage
 from dronesr.plan import UpscalePlan, upscale
-from dronesr.provenance import Provenance
 from dronesr.serving.handler import ImageHandler
 from dronesr.serving.requests import sr_description, sr_parameters
-from dronesr.sr_model import BlendedUpscaler
-from dronesr.sr_weights import network_info
-from dronesr.tiling import count_tiles
+from dronesr.sr_model import SuperResolver
 
 logger = logging.getLogger(__name__)
 
 
 class SuperResolutionHandler(ImageHandler):
     def load(self, model_dir: Path) -> None:
-        self.sr = BlendedUpscaler.load(model_dir, self.settings, self.device)
-        self.upscaler = u = self.sr.upscaler
-        self.info = network_info(u.model)
+        self.sr = SuperResolver.open_archive(model_dir, self.settings, self.device, self.model_name)
         self.parameters = sr_parameters(self.sr.has_fidelity, self.sr.has_restore)
-        choice = self.sr.prepare(self.settings.precision, self.settings.execution)
-        self.report_precision(choice)
-        self.provenance = Provenance(self.model_name, self.info.family, self.info.scale, self.sr.weights_sha256).with_parameters(
-            tile=u.tile, overlap=u.overlap, precision=choice.path, device=str(self.device),
-        )
+        self.report_precision(self.sr.choice)
+        u = self.sr.upscaler
         logger.info("%s tiles: %d px, overlap %d, %d per forward on %s", type(self).__name__, u.tile, u.overlap, u.tile_batch, self.device)
 
     def plan(self, params: dict[str, str]) -> UpscalePlan:
-        return UpscalePlan.from_params(params, self.upscaler.scale)
+        return UpscalePlan.from_params(params, self.sr.info.scale)
 
     def decode_budget(self, plan: UpscalePlan, budget: int) -> int:
         # a region's result is bounded, so its frame may be larger than a frame enlarged whole
@@ -76,21 +68,19 @@ class SuperResolutionHandler(ImageHandler):
         return plan.result_size(image.width, image.height)
 
     def process(self, image: DecodedImage, plan: UpscalePlan, idx: int) -> DecodedImage:
-        upscaled = upscale(self.sr, image, plan, self.provenance)
+        upscaled = upscale(self.sr, image, plan)
         if upscaled.choice.restore is not None:
             self.context.set_response_header(idx, "X-Restore", upscaled.choice.restore_header)
         self.context.set_response_header(idx, "X-Ensemble", upscaled.choice.ensemble_header)
-        u = self.upscaler
-        seen = plan.region.with_context(u.overlap, image.width, image.height)[0] if plan.region else image
-        tiles = count_tiles(seen.height, seen.width, u.tile, u.overlap)
+        tiles = self.sr.tile_count(image.width, image.height, plan.region)
         self.context.set_response_header(idx, "X-Tiles", str(tiles))
         self.record("DronesrTiles", tiles, "count", MetricTypes.COUNTER)
         return upscaled.image
 
     def describe(self) -> dict:
-        u = self.upscaler
+        u = self.sr.upscaler
         return {
-            **sr_description(self.info, self.sr.has_fidelity, self.sr.has_restore),
+            **sr_description(self.sr.info, self.sr.has_fidelity, self.sr.has_restore),
             "default_fidelity": self.sr.default_fidelity if self.sr.has_fidelity else None,
             "ensemble_auto_pixels": self.sr.ensemble_auto_pixels, "max_ensemble_pixels": self.settings.max_ensemble_pixels,
             "tiling": {"tile": u.tile, "overlap": u.overlap, "tile_batch": u.tile_batch},

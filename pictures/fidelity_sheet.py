@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from dronesr.sr_model import BlendedUpscaler
+from dronesr.sr_model import SuperResolver
 from harness import ROOT
 from training.dataset import manifest_paths
 from training.evaluate import Method, as_served, real_input_sheet, real_inputs, spread
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fidelities", type=float, nargs="+", default=[0.0, 0.5, 1.0], help="(default: 0 0.5 1)")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
-    sr = BlendedUpscaler.shipped("srgan")
+    sr = SuperResolver.open("srgan", precision="float32", execution="pytorch")
     methods: dict[str, Method] = {"bicubic": None}
     for fidelity in args.fidelities:
         label = f"fidelity {fidelity:g}" + (" (the GAN)" if fidelity == 0 else " (srresnet's network)" if fidelity == 1 else "")

@@ -13,12 +13,12 @@ import torch
 from pictures.fidelity_sheet import draw_sheet, sheet_parser
 from dronesr.imaging import decode_image
 from dronesr.plan import UpscalePlan, upscale
-from dronesr.sr_model import BlendedUpscaler
+from dronesr.sr_model import SuperResolver
 from harness import ROOT
 from training.evaluate import UPLOAD_LIMIT, Method, as_served
 
 
-def invention(sr: BlendedUpscaler, fidelity: float | None = None) -> Method:
+def invention(sr: SuperResolver, fidelity: float | None = None) -> Method:
     """The map ``output=map`` answers for the upload (dronesr/invention.py), as a tensor."""
     scale = sr.upscaler.scale
     plan = UpscalePlan(scale, float(scale), fidelity, output="map")
@@ -33,7 +33,7 @@ def invention(sr: BlendedUpscaler, fidelity: float | None = None) -> Method:
 def main(argv: list[str] | None = None) -> int:
     args = sheet_parser(__doc__, ROOT / "docs/invention_map.jpg").parse_args(argv)
     torch.set_num_threads(2)
-    sr = BlendedUpscaler.shipped("srgan")
+    sr = SuperResolver.open("srgan", precision="float32", execution="pytorch")
     methods = {
         "bicubic": None,
         f"srgan (fidelity {sr.default_fidelity:g})": as_served(sr),

@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from dronesr.checkpoint import model_from_checkpoint  # noqa: E402 - after the path
 from dronesr.files import atomic_output  # noqa: E402
-from dronesr.inference import Upscaler  # noqa: E402
 from dronesr.serving.requests import STYLE_PARAMETERS, sr_description  # noqa: E402
 from dronesr.model_settings import ModelSettings  # noqa: E402
-from dronesr.sr_weights import WeightsError, is_own_checkpoint, load_sr_model, network_info, read_weights, sr_model_from_state  # noqa: E402
+from dronesr.sr_model import SuperResolver  # noqa: E402
+from dronesr.sr_weights import WeightsError, is_own_checkpoint, network_info, read_weights, sr_model_from_state  # noqa: E402
 
 SHIPPED = ("srgan", "srresnet", "style")
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")  # TorchServe's model names, and a safe file name
@@ -47,19 +47,17 @@ def foreign_config(weights: Path, tile: int | None, overlap: int | None, max_out
     output pixel limit is the template's, lowered so that a request at the limit finishes within
     half the response timeout at the tile speed measured here (a request TorchServe times out
     costs a worker restart); --max-output-pixels sets it instead."""
-    model = load_sr_model(weights)
-    info = network_info(model)
     config = yaml.safe_load(FOREIGN_TEMPLATE.read_text())
     handler = config["handler"]
     for key in ("fidelity_weights", "restore_weights", "default_fidelity"):  # the template's own blends, not this network's
         handler.pop(key, None)
     handler["weights"] = weights.name
-    side = tile or handler["tile"]
-    handler["tile"] = info.fit_tile(side)
-    handler["overlap"] = overlap if overlap is not None else info.overlap
+    # opened as the worker will open it: the tile fitted to the network, its overlap unless given
+    settings = ModelSettings.from_section({**handler, "tile": tile or handler["tile"], "overlap": overlap if overlap is not None else -1})
+    sr = SuperResolver.open_archive(weights.parent, settings, "cpu", weights.name, precision="float32" if max_output_pixels else None)
+    info, choice = sr.info, sr.choice
+    handler["tile"], handler["overlap"] = sr.upscaler.tile, sr.upscaler.overlap
     if max_output_pixels is None:
-        upscaler = Upscaler(model, tile=handler["tile"], overlap=handler["overlap"])
-        choice = upscaler.select_precision(handler.get("precision", "auto"))
         tile_seconds = choice.seconds.get(choice.precision) or max(choice.seconds.values())
         tiles = max(1, int(config["responseTimeout"] / 2 / tile_seconds))
         stride = handler["tile"] - handler["overlap"]

@@ -68,7 +68,7 @@ def build_teacher_set(teacher: Upscaler, paths: list[Path], degradations: Degrad
     for done in range(samples):
         hr = synthetic_crop(hr_crop, rng) if rng.random() < synthetic else sampler.batch(1)
         lr = degrade_batch(hr, degradations, rng)
-        answer = teacher.upscale_tensor(lr, tiled=False)
+        answer = teacher.enlarge(lr, tiled=False).cpu()
         for key, value in zip(KEYS, (hr, lr, answer)):
             stored[key].append(_to_uint8(value.cpu()))
         if done % 32 == 31:

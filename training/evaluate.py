@@ -36,7 +36,7 @@ from PIL import Image
 from dronesr.imaging import decode_image
 from dronesr.inference import Upscaler
 from dronesr.metrics import psnr_y, ssim_y
-from dronesr.sr_model import SHIPPED_SR, BlendedUpscaler
+from dronesr.sr_model import SHIPPED_SR, SuperResolver
 from training.dataset import IMAGE_SUFFIXES, manifest_paths
 from training.options import ConfigError, exits_on_config_error
 from training.protocol import CLEAN, DEGRADATIONS, bicubic_baseline, check_degradations, hr_lr_upload, to_tensor
@@ -65,7 +65,7 @@ def resolve_set(spec: str, split: str = "test") -> tuple[str, list[Path]]:
 
 def in_process(upscaler: Upscaler, ensemble: bool = False) -> Method:
     """One weights file: the pixels only (no per-upload choice); ``ensemble``: 8 passes averaged."""
-    return lambda lr, data: upscaler.upscale_tensor(lr, tiled=False, ensemble=ensemble)
+    return lambda lr, data: upscaler.enlarge(lr, tiled=False, ensemble=ensemble).cpu()
 
 
 def on_centre(method: Method, side: int) -> Method:
@@ -82,7 +82,7 @@ def on_centre(method: Method, side: int) -> Method:
     return call
 
 
-def as_served(sr: BlendedUpscaler, fidelity: float | None = None) -> Method:
+def as_served(sr: SuperResolver, fidelity: float | None = None) -> Method:
     """A shipped model as its handler runs it: the upload decoded, restore=auto and (unless
     given) the default fidelity chosen from it, ensemble=auto from its size, tiled."""
 
@@ -90,7 +90,7 @@ def as_served(sr: BlendedUpscaler, fidelity: float | None = None) -> Method:
         image = decode_image(data, UPLOAD_LIMIT)
         choice = sr.choose(image.rgb, image.quantization, fidelity, None, image.palette)
         sr.apply(choice)
-        return sr.upscaler.upscale_tensor(lr, ensemble=choice.ensemble)
+        return sr.upscaler.enlarge(lr, ensemble=choice.ensemble).cpu()
 
     return call
 
@@ -268,8 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         label = path.stem if stems.count(path.stem) == 1 else f"{path.parent.name}/{path.stem}"  # runs/*/export.pt
         methods[label + (" x8" if args.ensemble else "")] = in_process(upscaler, args.ensemble)
     for name in args.shipped:
-        sr = BlendedUpscaler.shipped(name)
-        print(f"{name}: {sr.upscaler.select_precision(args.precision).summary()}")
+        try:
+            sr = SuperResolver.open(name, precision=args.precision)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        print(f"{name}: {sr.choice.summary()}")
         methods[name] = as_served(sr)
     for name in args.models:
         methods[f"{name} (served)"] = served(f"{args.served.rstrip('/')}/predictions/{name}")

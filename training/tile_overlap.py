@@ -35,12 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     path = sorted(args.image.iterdir())[3] if args.image.is_dir() else args.image
     image = load_rgb(path).float().div(255).unsqueeze(0)
     upscaler = Upscaler.from_weights(args.weights, tile=args.tile)
-    untiled = upscaler.upscale_tensor(image, tiled=False).clamp(0, 1)
+    untiled = upscaler.enlarge(image, tiled=False).clamp(0, 1)
     print(f"{path.name} {image.shape[3]}x{image.shape[2]}, tiles of {args.tile} px, {args.weights}")
     print(f"{'overlap':>8} {'PSNR vs untiled':>16} {'max diff (grey levels)':>23}")
     for overlap in args.overlaps:
         upscaler.overlap = overlap
-        tiled = upscaler.upscale_tensor(image).clamp(0, 1)
+        tiled = upscaler.enlarge(image).clamp(0, 1)
         print(f"{overlap:>8} {psnr_rgb(tiled, untiled):>13.1f} dB {float((tiled - untiled).abs().max()) * 255:>23.2f}")
     return 0
 

@@ -19,7 +19,7 @@ import torch
 
 from dronesr import limits
 from dronesr.cli.batch import BatchRunner, Summary, collect_jobs
-from dronesr.cli.transforms import SR_MODELS, StyleTransform, Transform, UpscaleTransform
+from dronesr.cli.transforms import StyleTransform, Transform, UpscaleTransform
 from dronesr.cli.video import VideoOptions
 from dronesr.errors import ClientError, echo
 from dronesr.imaging import JPEG_QUALITY
@@ -27,7 +27,8 @@ from dronesr.precision import DEVICES, PRECISIONS, resolve_device
 from dronesr.interpolation import parse_fidelity
 from dronesr.params import parse_fraction
 from dronesr.region import parse_region
-from dronesr.plan import parse_ensemble
+from dronesr.plan import UpscalePlan, parse_ensemble
+from dronesr.sr_model import SHIPPED_SR, SuperResolver
 from dronesr.restoration import parse_restore
 from dronesr.model_settings import ModelSettings
 from dronesr.tiling import DEFAULT_TILE
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     upscale = commands.add_parser("upscale", help="x4 super-resolution", description="x4 super-resolution of photos, folders and videos.", formatter_class=formatter)
     _common(upscale)
-    upscale.add_argument("--model", default="srgan", help=f"{' or '.join(SR_MODELS)} (the shipped weights), or a weights file: ours, or any SR network spandrel knows (.pt .pth .safetensors)")
+    upscale.add_argument("--model", default="srgan", help=f"{' or '.join(SHIPPED_SR)} (the shipped weights), or a weights file: ours, or any SR network spandrel knows (.pt .pth .safetensors)")
     upscale.add_argument("--fidelity", type=option(parse_fidelity), help="srgan only, 0..1: network interpolation from the GAN itself (0) to the PSNR network (1), in steps of 0.05; default: srgan's default_fidelity (handlers/srgan-config.yaml)")
     upscale.add_argument("--restore", type=option(parse_restore), default="auto", help="srgan/srresnet: 0 (clean input) .. 1 (full JPEG/noise/blur restoration), or auto: chosen per photo from its JPEG quality, noise and blocking (video: from the first frame)")
     upscale.add_argument(
@@ -119,10 +120,9 @@ def load_transform(args: argparse.Namespace) -> Transform:
     device = resolve_device(args.device)
     if args.command == "upscale":
         max_input = max(args.max_input_pixels, limits.MAX_REGION_FRAME_PIXELS) if args.region else args.max_input_pixels
-        return UpscaleTransform.load(
-            args.model, device, args.tile, args.precision, max_input, args.max_output_pixels, args.fidelity, args.outscale, args.restore, args.region,
-            args.ensemble,
-        )
+        sr = SuperResolver.open(args.model, device, args.tile, args.precision)
+        plan = UpscalePlan.from_options(sr.info.scale, args.outscale, args.fidelity, args.restore, args.region, args.ensemble)
+        return UpscaleTransform.open(sr, plan, max_input, args.max_output_pixels)
     return StyleTransform.load(args.model, args.style, args.blend, args.strength, device, args.precision, args.max_input_pixels, args.max_side, args.preserve_colour)
 
 

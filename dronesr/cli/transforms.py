@@ -14,18 +14,13 @@ from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
 from dronesr.errors import ClientError
 from dronesr.imaging import DecodedImage, fit_image, fit_within
-from dronesr.inference import Upscaler, check_outscale, parse_style_mix, prepare_for_inference, select_style_precision, stylize_rgb
+from dronesr.inference import parse_style_mix, prepare_for_inference, select_style_precision, stylize_rgb
 from dronesr.plan import StylePlan, UpscalePlan, upscale
 from dronesr.provenance import Provenance, sha256_of
-from dronesr.region import Region
-from dronesr.sr_model import SHIPPED_SR, BlendChoice, BlendedUpscaler, shipped_settings
-from dronesr.model_settings import ModelSettings
-from dronesr.sr_weights import load_sr_model, network_info
-from dronesr.tiling import DEFAULT_TILE
+from dronesr.sr_model import SHIPPED_SR, BlendChoice, SuperResolver
 
 # The shipped weights, by the name the endpoints use; beside the package in a checkout.
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
-SR_MODELS = SHIPPED_SR
 
 
 def resolve_weights(name_or_path: str, shipped: tuple[str, ...]) -> Path:
@@ -65,56 +60,38 @@ class Transform:
 
 @dataclass
 class UpscaleTransform(Transform):
-    sr: BlendedUpscaler
+    sr: SuperResolver
     max_output_pixels: int
     plan: UpscalePlan  # the options, typed: outscale, fidelity, restore and ensemble (None: auto, per photo; per video from its first frame), region
     video_choice: BlendChoice | None = None
-    provenance: Provenance | None = None  # what made the results, without the per-photo values
 
     @classmethod
-    def load(
-        cls, model: str, device: torch.device, tile: int | None, precision: str, max_input_pixels: int, max_output_pixels: int,
-        fidelity: float | None = None, outscale: float | None = None, restore: float | None = None, region: Region | None = None,
-        ensemble: bool | None = None,
-    ) -> UpscaleTransform:
-        """``model``: a shipped name (its handler config says which weights it blends) or any SR
-        weights file (ours, or a network spandrel knows); ``fidelity``, ``restore``, ``ensemble``
-        (None: auto) and ``outscale`` (None: the model's scale) as the endpoints' parameters, already parsed."""
-        if model in SR_MODELS:
-            sr = BlendedUpscaler.shipped(model, device)
-            path = WEIGHTS_DIR / shipped_settings(model).weights
-        else:
-            path = resolve_weights(model, SR_MODELS)
-            network = Upscaler(prepare_for_inference(load_sr_model(path), device), device=device)
-            sr = BlendedUpscaler(network, None, weights_sha256={"weights": sha256_of(path)})
-        info = network_info(sr.upscaler.model)
-        device_tile = ModelSettings.gpu_tile if device.type == "cuda" else DEFAULT_TILE
-        sr.upscaler.tile, sr.upscaler.overlap = info.fit_tile(tile or device_tile), info.overlap
-        described = f"{model if model in SR_MODELS else path.name} ({info.family} x{info.scale})"
-        if fidelity is not None and not sr.has_fidelity:
+    def open(cls, sr: SuperResolver, plan: UpscalePlan, max_input_pixels: int, max_output_pixels: int) -> UpscaleTransform:
+        """``plan`` (built by the CLI from its typed options) run by the opened model ``sr``;
+        ValueError when the plan asks for a control the model does not have."""
+        info = sr.info
+        described = f"{sr.name} ({info.family} x{info.scale})"
+        if plan.fidelity is not None and not sr.has_fidelity:
             raise ValueError("--fidelity blends srgan's GAN with its PSNR network: it needs --model srgan")
         if sr.has_fidelity:
-            described += f" at fidelity {sr.default_fidelity if fidelity is None else fidelity:g}"
-        if restore is not None and not sr.has_restore:
-            raise ValueError(f"--restore needs a model with a restoration network ({' or '.join(SR_MODELS)})")
+            described += f" at fidelity {sr.default_fidelity if plan.fidelity is None else plan.fidelity:g}"
+        if plan.restore is not None and not sr.has_restore:
+            raise ValueError(f"--restore needs a model with a restoration network ({' or '.join(SHIPPED_SR)})")
         if sr.has_restore:
-            described += f", restore {'auto' if restore is None else f'{restore:g}'}"
-        plan = UpscalePlan(
-            info.scale, check_outscale(outscale, info.scale) if outscale is not None else float(info.scale), fidelity, restore, region, ensemble=ensemble,
-        )
-        choice = sr.prepare(precision)
+            described += f", restore {'auto' if plan.restore is None else f'{plan.restore:g}'}"
         if plan.outscale != info.scale:
             described += f", output x{plan.outscale:g}"
-        if region is not None:
-            described += f", region {region}"
-        if ensemble is not None:
-            described += f", ensemble {'on' if ensemble else 'off'}"
+        if plan.region is not None:
+            described += f", region {plan.region}"
+        if plan.ensemble is not None:
+            described += f", ensemble {'on' if plan.ensemble else 'off'}"
         elif sr.ensemble_auto_pixels:
             described += f", ensemble on up to {sr.ensemble_auto_pixels} input pixels"
-        provenance = Provenance(model if model in SR_MODELS else path.name, info.family, info.scale, sr.weights_sha256).with_parameters(
-            tile=sr.upscaler.tile, overlap=sr.upscaler.overlap, precision=choice.path, device=str(device),
-        )
-        return cls(max_input_pixels, f"{described} on {device}, {choice.summary()}", sr, max_output_pixels, plan, provenance=provenance)
+        return cls(max_input_pixels, f"{described} on {sr.upscaler.device}, {sr.choice.summary()}", sr, max_output_pixels, plan)
+
+    @property
+    def provenance(self) -> Provenance | None:
+        return self.sr.provenance
 
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         self.check(width, height)
@@ -126,7 +103,7 @@ class UpscaleTransform(Transform):
         plan = self.plan
         if self.video_choice is None:
             self.video_choice = self.sr.choose(rgb, None, plan.fidelity, plan.restore, ensemble=plan.ensemble)
-        return self.sr.upscale_as(rgb, self.video_choice, plan.result_size(rgb.shape[1], rgb.shape[0]), plan.region)
+        return self.sr.upscale(rgb, self.video_choice, plan.result_size(rgb.shape[1], rgb.shape[0]), plan.region)
 
     def image(self, image: DecodedImage) -> DecodedImage:
         """``image`` (or its region) enlarged; its limits were checked by ``result_size`` first (BatchRunner)."""
@@ -134,7 +111,7 @@ class UpscaleTransform(Transform):
 
     def image_and_map(self, image: DecodedImage, with_map: bool = True) -> tuple[DecodedImage, np.ndarray | None]:
         """``image`` enlarged and, ``with_map``, its invention map (dronesr/invention.py)."""
-        upscaled = upscale(self.sr, image, self.plan, self.provenance, with_map)
+        upscaled = upscale(self.sr, image, self.plan, with_map)
         return upscaled.image, upscaled.invention_map
 
 

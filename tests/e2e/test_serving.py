@@ -14,7 +14,6 @@ import pytest
 import requests
 from PIL import Image
 
-from dronesr.inference import Upscaler
 from dronesr.provenance import read_record
 from harness import ts_setting
 from tests.helpers import ROOT, assert_camera_metadata_kept, assert_json_error, assert_no_metadata, camera_jpeg, drone_photo, encode, real_photo, rgb_pixels, synthetic_photo
@@ -188,7 +187,7 @@ def test_kserve_v1_json_through_torchserve(server):
 def test_evaluation_through_the_served_api_matches_in_process(server, tmp_path, capsys):
     """make evaluate SERVED=...: the served model's PSNR equals the in-process one's run as served
     (restore=auto from the JPEG file, within the low-precision drift the worker accepted)."""
-    from dronesr.sr_model import BlendedUpscaler
+    from dronesr.sr_model import SuperResolver
     from training import evaluate
 
     folder = tmp_path / "hr"
@@ -197,7 +196,7 @@ def test_evaluation_through_the_served_api_matches_in_process(server, tmp_path, 
         Image.fromarray(synthetic_photo(96, 64, seed=i)).save(folder / f"photo_{i}.png")
     paths = sorted(folder.iterdir())
     served = evaluate.evaluate({"s": evaluate.served(f"{server.inference}/predictions/srresnet")}, paths, 4, "jpeg75")["s"][0]
-    local = evaluate.evaluate({"l": evaluate.as_served(BlendedUpscaler.shipped("srresnet"))}, paths, 4, "jpeg75")["l"][0]
+    local = evaluate.evaluate({"l": evaluate.as_served(SuperResolver.open("srresnet", precision="float32", execution="pytorch"))}, paths, 4, "jpeg75")["l"][0]
     assert served == pytest.approx(local, abs=0.05)
     assert evaluate.main(["--served", server.inference, "--models", "srresnet", "--sets", str(folder), "--degradations", "clean,noise5"]) == 0
     out = capsys.readouterr().out

@@ -93,7 +93,7 @@ def test_archive_config_bounds_the_output_by_the_measured_tile_speed(tmp_path, m
     fast, note = build_archive.foreign_config(weights, None, None, None)
     assert fast["handler"]["max_output_pixels"] == limits.MAX_OUTPUT_PIXELS and note["scale"] == 2
     assert fast["handler"]["weights"] == "compact.pth" and fast["handler"]["overlap"] == 16
-    monkeypatch.setattr(Upscaler, "select_precision", lambda self, requested="auto": PrecisionChoice("float32", "cpu", {"float32": 30.0}))
+    monkeypatch.setattr(Upscaler, "select_precision", lambda self, requested="auto", execution="auto": PrecisionChoice("float32", "cpu", {"float32": 30.0}))
     slow, _ = build_archive.foreign_config(weights, None, None, None)
     assert slow["handler"]["max_output_pixels"] == (300 // 2 // 30) * (192 - 16) ** 2 * 2 * 2
     chosen, _ = build_archive.foreign_config(weights, 96, 8, 1_000_000)

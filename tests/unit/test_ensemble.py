@@ -13,7 +13,7 @@ from dronesr.checkpoint import save_model
 from dronesr.errors import ClientError
 from dronesr.inference import Upscaler, prepare_for_inference, self_ensemble
 from dronesr.plan import UpscalePlan, parse_ensemble
-from dronesr.sr_model import BlendedUpscaler
+from dronesr.sr_model import SuperResolver
 from handlers.sr_handler import SuperResolutionHandler
 from tests.helpers import encode, handler_reply, make_context, rgb_pixels, synthetic_photo, tiny_srresnet
 
@@ -60,13 +60,13 @@ def test_a_bad_ensemble_is_a_bad_parameter():
 
 
 def test_auto_decides_by_the_size_of_the_upload():
-    sr = BlendedUpscaler(Upscaler(prepare_for_inference(tiny_srresnet())), None, ensemble_auto_pixels=100)
+    sr = SuperResolver(Upscaler(prepare_for_inference(tiny_srresnet())), None, ensemble_auto_pixels=100)
     small, large = synthetic_photo(10, 10), synthetic_photo(11, 10)
     assert sr.choose(small, None, None, None).ensemble and sr.choose(small, None, None, None).ensemble_header == "8 (auto: 10x10 input, at most 100 pixels)"
     assert not sr.choose(large, None, None, None).ensemble and "over 100 pixels" in sr.choose(large, None, None, None).ensemble_reason
     assert sr.choose(small, None, None, None, ensemble=False).ensemble_header == "1 (requested)"
     assert sr.choose(large, None, None, None, ensemble=True).ensemble
-    never = BlendedUpscaler(sr.upscaler, None).choose(small, None, None, None)  # the default: never
+    never = SuperResolver(sr.upscaler, None).choose(small, None, None, None)  # the default: never
     assert not never.ensemble and never.ensemble_header == "1 (auto: not for this model)"
 
 

@@ -8,7 +8,7 @@ import pytest
 from dronesr.checkpoint import save_model
 from dronesr.imaging import decode_image
 from dronesr.invention import FULL_SCALE, colourise, departures
-from dronesr.sr_model import BlendChoice, BlendedUpscaler
+from dronesr.sr_model import BlendChoice, SuperResolver
 from handlers.sr_handler import SuperResolutionHandler
 from tests.helpers import encode, handler_reply, make_context, real_photo, rgb_pixels, synthetic_photo, tiny_srresnet
 
@@ -69,11 +69,11 @@ def test_output_map_is_only_for_models_with_a_faithful_end(tmp_path, tiny_weight
 def test_shipped_srgan_invents_less_towards_fidelity_one():
     """On a real photo, the map of the GAN itself is brighter than that of the 0.5 blend, and at
     fidelity 1 (the faithful network) only the input-consistency part remains."""
-    sr = BlendedUpscaler.shipped("srgan")
+    sr = SuperResolver.open("srgan", precision="float32", execution="pytorch")
     image = decode_image(encode(real_photo(160, 120)), 10**6)
     levels = []
     for fidelity in (0.0, 0.5, 1.0):
-        result = sr.upscale_as(image.rgb, sr.choose(image.rgb, image.quantization, fidelity, 0.0))
+        result = sr.upscale(image.rgb, sr.choose(image.rgb, image.quantization, fidelity, 0.0))
         sr.apply(BlendChoice(1.0, 0.0))
         faithful = sr.upscaler.upscale(image.rgb)
         invented, inconsistent = departures(result, faithful, image.rgb)

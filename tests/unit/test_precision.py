@@ -125,11 +125,11 @@ def test_onnxruntime_is_timed_as_a_path_and_matches_pytorch(tmp_path, tiny_weigh
     assert upscaler.execution == "onnxruntime" and upscaler.runner is not None
     photo = torch.from_numpy(synthetic_photo(100, 80)).permute(2, 0, 1)[None].float() / 255
     pytorch = dataclasses.replace(upscaler, execution="pytorch", precision="float32")
-    assert (upscaler.upscale_tensor(photo) - pytorch.upscale_tensor(photo)).abs().max() < 1e-3
+    assert (upscaler.enlarge(photo) - pytorch.enlarge(photo)).abs().max() < 1e-3
     # new weights loaded in place (as WeightsBlend does) reach the ONNX Runtime session
     restore = torch.load(ROOT / "weights" / "span_restore.pt", weights_only=True)["state_dict"]
     upscaler.model.load_state_dict(restore)
-    assert (upscaler.upscale_tensor(photo) - pytorch.upscale_tensor(photo)).abs().max() < 1e-3
+    assert (upscaler.enlarge(photo) - pytorch.enlarge(photo)).abs().max() < 1e-3
     with pytest.raises(ValueError, match="execution"):
         upscaler.select_precision("auto", execution="tensorrt")
 

@@ -50,8 +50,8 @@ def test_tiled_matches_untiled_on_a_real_image():
     """>= 50 dB between tiled and untiled output, and no extra error along the tile borders."""
     image, upscaler = _real_image_and_model()
     x = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).float() / 255
-    full = upscaler.upscale_tensor(x, tiled=False)
-    tiled = upscaler.upscale_tensor(x, tiled=True)
+    full = upscaler.enlarge(x, tiled=False)
+    tiled = upscaler.enlarge(x, tiled=True)
     assert psnr_rgb(tiled.clamp(0, 1), full.clamp(0, 1)) >= 50
 
     # Error per output column: columns where tiles meet vs all the others.

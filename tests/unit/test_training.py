@@ -280,7 +280,7 @@ def test_synthetic_distillation_crops_are_flat_shaded_photos_with_edges(manifest
     assert len({round(float(c.mean()), 4) for c in crops}) == 8
 
     class NearestTeacher:  # nearest-neighbour x4 of its LR: no network needed
-        def upscale_tensor(self, lr, tiled=False):
+        def enlarge(self, lr, tiled=False):
             return torch.nn.functional.interpolate(lr, scale_factor=4, mode="nearest")
 
     from training.dataset import manifest_paths
