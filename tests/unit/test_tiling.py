@@ -96,3 +96,19 @@ def test_shipped_span_tiles_on_a_non_cpu_device():
 
     upscaler = _on_meta(SPAN(scale=4, channels=8))
     assert upscaler.enlarge(torch.rand(1, 3, 70, 90)).shape == (1, 3, 280, 360)
+
+
+def test_tile_count_is_what_the_network_runs_on(tiny_weights):
+    """X-Tiles: the tiles of the frame (or of a region with its context), and 1 for a network
+    that tiles internally (it is given the whole frame: dronesr/inference.py)."""
+    from dronesr.region import Region
+    from dronesr.sr_model import SuperResolver
+    from dronesr.tiling import count_tiles
+
+    sr = SuperResolver.open(tiny_weights, tile=32, precision="float32", execution="pytorch")
+    assert sr.upscaler.tile == 32 and sr.tile_count(100, 70) == count_tiles(70, 100, 32, sr.upscaler.overlap) > 1
+    region = Region(40, 30, 10, 10)
+    window = region.with_context(sr.upscaler.overlap, 100, 70)[0]
+    assert sr.tile_count(100, 70, region) == count_tiles(window.height, window.width, 32, sr.upscaler.overlap)
+    sr.upscaler.model.tiling = "internal"
+    assert sr.tile_count(100, 70) == 1
