@@ -187,18 +187,6 @@ def _resized(result: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor
     return bicubic_resize(result, (size[1], size[0]))
 
 
-def parse_outscale(text: str | None, scale: int) -> float:
-    """The ``outscale`` parameter: the network's ``scale`` when absent or empty, else a number
-    with ``1 < s <= scale``; ClientError (400) otherwise."""
-    if text is None or not str(text).strip():
-        return float(scale)
-    try:
-        value = float(text)
-    except ValueError:
-        raise ClientError(f"outscale must be a number above 1 and at most {scale}, got {echo(text)}.", "bad_parameter") from None
-    return check_outscale(value, scale)
-
-
 def check_outscale(value: float, scale: int) -> float:
     """``value`` when ``1 < value <= scale``; ClientError (400) otherwise."""
     if not math.isfinite(value) or not 1.0 < value <= scale:

@@ -2,9 +2,10 @@
 from typed options by the CLI, and run by one function for both.
 
     handler: params (text) --UpscalePlan.from_params--> plan --upscale()--> Upscaled
-    CLI:     options (typed by argparse) --UpscalePlan(...)--> plan --upscale()--> Upscaled
+    CLI:     options (typed by argparse) --UpscalePlan.from_options--> plan --upscale()--> Upscaled
 
-Each parameter is parsed where its text arrives, once; everything after works on the plan's values.
+Each parameter is parsed where its text arrives, once, by its row of the parameter table
+(dronesr/parameters.py); everything after works on the plan's values.
 """
 
 from __future__ import annotations
@@ -16,37 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dronesr.errors import ClientError, echo
+from dronesr.errors import ClientError
 from dronesr.imaging import DecodedImage
 from dronesr.archs import StyleNet
-from dronesr.inference import ENSEMBLE_PASSES, check_outscale, outscaled_size, parse_outscale, parse_style_mix, style_mix
-from dronesr.interpolation import parse_fidelity
-from dronesr.params import is_auto, parse_flag, parse_fraction
-from dronesr.region import Region, parse_region
-from dronesr.restoration import parse_restore
+from dronesr.inference import ENSEMBLE_PASSES, check_outscale, outscaled_size, parse_style_mix, style_mix
+from dronesr.parameters import parsed
+from dronesr.region import Region
 from dronesr.sr_model import BlendChoice, SuperResolver, result_image
-
-
-def parse_ensemble(text: str | None) -> bool | None:
-    """The ``ensemble`` parameter: None (auto: the archive's ``ensemble_auto_pixels`` decide by
-    size) when absent, empty or ``auto``; else a yes/no; ClientError (400) otherwise."""
-    if is_auto(text):
-        return None
-    try:
-        return parse_flag("ensemble", text)
-    except ClientError:
-        raise ClientError(f"ensemble must be auto, true or false, got {echo(text)}.", "bad_parameter") from None
-
-
-OUTPUTS = ("image", "map")  # srgan's ``output``: the result, or its invention map (dronesr/invention.py)
-
-
-def parse_output(text: str | None) -> str:
-    """The ``output`` parameter: ``image`` (default) or ``map``; ClientError (400) otherwise."""
-    value = (text or "").strip().lower() or "image"
-    if value not in OUTPUTS:
-        raise ClientError(f"output must be one of {', '.join(OUTPUTS)}, got {echo(text)}.", "bad_parameter")
-    return value
 
 
 @dataclass(frozen=True)
@@ -67,10 +44,9 @@ class UpscalePlan:
     @classmethod
     def from_params(cls, params: Mapping[str, str], scale: int) -> UpscalePlan:
         """A request's text parameters, each parsed here once; ClientError (400) naming the bad one."""
-        return cls(
-            scale, parse_outscale(params.get("outscale"), scale), parse_fidelity(params.get("fidelity")),
-            parse_restore(params.get("restore")), parse_region(params.get("region")), parse_output(params.get("output")),
-            parse_ensemble(params.get("ensemble")),
+        return dataclasses.replace(
+            cls.from_options(scale, *(parsed(params, name) for name in ("outscale", "fidelity", "restore", "region", "ensemble"))),
+            output=parsed(params, "output"),
         )
 
     @classmethod
@@ -164,11 +140,9 @@ class StylePlan:
     @classmethod
     def from_params(cls, model: StyleNet, params: Mapping[str, str]) -> StylePlan:
         """A request's text parameters, each parsed here once; ClientError (400) naming the bad one."""
-        strength = params.get("strength")
         return cls(
-            parse_style_mix(model, params.get("style"), params.get("blend")),
-            parse_fraction("strength", strength.strip()) if strength is not None else 1.0,
-            parse_flag("preserve_colour", params.get("preserve_colour")),
+            parse_style_mix(model, parsed(params, "style"), parsed(params, "blend")),
+            parsed(params, "strength"), parsed(params, "preserve_colour"),
         )
 
     def parameters(self, model: StyleNet) -> dict:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from dronesr.checkpoint import model_from_checkpoint  # noqa: E402 - after the path
 from dronesr.files import atomic_output  # noqa: E402
-from dronesr.serving.requests import STYLE_PARAMETERS, sr_description  # noqa: E402
+from dronesr.serving.requests import sr_description, style_description  # noqa: E402
 from dronesr.model_settings import ModelSettings  # noqa: E402
 from dronesr.sr_model import SuperResolver  # noqa: E402
 from dronesr.sr_weights import WeightsError, is_own_checkpoint, network_info, read_weights, sr_model_from_state  # noqa: E402
@@ -72,7 +72,7 @@ def shipped_note(weights: Path, config: dict) -> dict:
     state = read_weights(weights)
     if is_own_checkpoint(state) and state["arch"] == "StyleNet":
         model = model_from_checkpoint(state, weights.name)
-        return {"task": "style-transfer", "styles": list(model.style_names), "parameters": list(STYLE_PARAMETERS)}
+        return style_description(model.style_names)
     info = network_info(sr_model_from_state(state, weights.name))
     settings = ModelSettings.from_section(config.get("handler", {}))
     note = sr_description(info, fidelity=bool(settings.fidelity_weights), restore=bool(settings.restore_weights))

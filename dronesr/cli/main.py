@@ -21,15 +21,12 @@ from dronesr import limits
 from dronesr.cli.batch import BatchRunner, Summary, collect_jobs
 from dronesr.cli.transforms import StyleTransform, Transform, UpscaleTransform
 from dronesr.cli.video import VideoOptions
-from dronesr.errors import ClientError, echo
+from dronesr.errors import ClientError
 from dronesr.imaging import JPEG_QUALITY
 from dronesr.precision import DEVICES, PRECISIONS, resolve_device
-from dronesr.interpolation import parse_fidelity
-from dronesr.params import parse_fraction
-from dronesr.region import parse_region
-from dronesr.plan import UpscalePlan, parse_ensemble
+from dronesr.parameters import accepted
+from dronesr.plan import UpscalePlan
 from dronesr.sr_model import SHIPPED_SR, SuperResolver
-from dronesr.restoration import parse_restore
 from dronesr.model_settings import ModelSettings
 from dronesr.tiling import DEFAULT_TILE
 
@@ -66,18 +63,17 @@ def option(parse: Callable[[str], object]) -> Callable[[str], object]:
     return convert
 
 
-def _number(name: str) -> Callable[[str], float]:
-    def parse_number(text: str) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            raise ClientError(f"{name} must be a number, got {echo(text)}.", "bad_parameter") from None
-
-    return parse_number
-
-
-def _strength(text: str) -> float:
-    return parse_fraction("strength", text)
+def add_parameter_options(parser: argparse.ArgumentParser, *scopes: str) -> None:
+    """One option per request parameter of these scopes that the command has (the parameter
+    table, dronesr/parameters.py): its parser, default and help; a yes/no one is a flag."""
+    for parameter in accepted(*scopes):
+        if not parameter.cli:
+            continue
+        flag = "--" + parameter.name.replace("_", "-")
+        if parameter.control.get("kind") == "toggle":
+            parser.add_argument(flag, dest=parameter.name, action="store_true", help=parameter.help)
+        else:
+            parser.add_argument(flag, dest=parameter.name, type=option(parameter.parse), default=parameter.default, help=parameter.help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,30 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     upscale = commands.add_parser("upscale", help="x4 super-resolution", description="x4 super-resolution of photos, folders and videos.", formatter_class=formatter)
     _common(upscale)
     upscale.add_argument("--model", default="srgan", help=f"{' or '.join(SHIPPED_SR)} (the shipped weights), or a weights file: ours, or any SR network spandrel knows (.pt .pth .safetensors)")
-    upscale.add_argument("--fidelity", type=option(parse_fidelity), help="srgan only, 0..1: network interpolation from the GAN itself (0) to the PSNR network (1), in steps of 0.05; default: srgan's default_fidelity (handlers/srgan-config.yaml)")
-    upscale.add_argument("--restore", type=option(parse_restore), default="auto", help="srgan/srresnet: 0 (clean input) .. 1 (full JPEG/noise/blur restoration), or auto: chosen per photo from its JPEG quality, noise and blocking (video: from the first frame)")
-    upscale.add_argument(
-        "--ensemble", type=option(parse_ensemble), default="auto",
-        help="true: run the network on the 8 rotations and mirror images of each photo and average them (a little more fidelity, 8 times the time); "
-        "auto: so for photos (a region too: by its photo's size) of at most the model's ensemble_auto_pixels (srresnet: handlers/srresnet-config.yaml; others: never)",
-    )
-    upscale.add_argument(
-        "--region", type=option(parse_region), metavar="X,Y,W,H",
-        help=f"enlarge only this window (pixels of the upright input) of every photo and frame, with the frame around it as context; "
-        f"frames up to {limits.MAX_REGION_FRAME_PIXELS} pixels are then accepted (the result is bounded by --max-output-pixels)",
-    )
+    add_parameter_options(upscale, "sr", "fidelity", "restore")
     upscale.add_argument("--map", action="store_true", help="srgan: also write NAME.map.png beside each photo's result: where it departs from what the input supports (docs/serving.md 'The invention map'); not for videos")
-    upscale.add_argument("--outscale", type=option(_number("outscale")), help="output scale, above 1 and at most the model's (resized after the network); default: the model's scale")
     upscale.add_argument("--tile", type=int, help=f"LR tile side in pixels (bounds memory; tiles are stitched without seams); default: {DEFAULT_TILE} on a CPU, {ModelSettings.gpu_tile} on a GPU")
     upscale.add_argument("--max-output-pixels", type=int, default=limits.MAX_OUTPUT_PIXELS, help="inputs whose x4 result is larger are refused")
 
     stylize = commands.add_parser("stylize", help="paint photos in a style", description="Fast neural style transfer of photos, folders and videos.", formatter_class=formatter)
     _common(stylize)
-    stylize.add_argument("--style", required=True, help="a style name (a wrong one lists them)")
-    stylize.add_argument("--blend", default="", help="NAME:W[,NAME:W...] further styles mixed in, W in 0..1 (bare NAME: 0.5)")
-    stylize.add_argument("--strength", type=option(_strength), default=1.0, help="0..1: photo + strength * (stylized - photo)")
+    add_parameter_options(stylize, "style")
     stylize.add_argument("--model", default="style", help="style (the shipped weights) or a weights file (.pt)")
-    stylize.add_argument("--preserve-colour", action="store_true", help="keep the photo's colours: the style paints the luminance only")
     stylize.add_argument("--max-side", type=int, default=limits.STYLE_MAX_SIDE, help="longer images are scaled down to this side first")
     return parser
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from dronesr.imaging import parse_output_format
 from dronesr.model_settings import ModelSettings
-from dronesr.params import parse_flag
+from dronesr.parameters import parsed
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,7 @@ class Delivery:
     def from_params(cls, params: Mapping[str, str], default_format: str) -> Delivery:
         return cls(
             parse_output_format(params.get("format"), default_format),
-            parse_flag("strip_metadata", params.get("strip_metadata")),
-            parse_flag("provenance", params.get("provenance"), default=True),
+            parsed(params, "strip_metadata"), parsed(params, "provenance"),
         )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from dronesr.imaging import OUTPUT_FORMATS
 from dronesr.errors import ClientError, echo
+from dronesr.parameters import accepted, names as parameter_names, sr_scopes
 from dronesr.sr_weights import NetworkInfo
 
 # Request keys that may carry the image: the raw body, or a multipart file under a usual name.
@@ -56,28 +57,35 @@ MAX_KSERVE_INSTANCES = 4
 ACCEPTED_TYPES = {content_type: key for key, (_, content_type) in OUTPUT_FORMATS.items() if key != "jpg"}
 
 
-# Parameters of every image model (the output format, whether to drop the camera's metadata,
-# whether to write the provenance record), and of each kind: the handlers accept these, `make
-# archive` tells the page about them.
-COMMON_PARAMETERS = ("format", "strip_metadata", "provenance")
-SR_PARAMETERS = ("outscale", "region", "ensemble")
-FIDELITY_PARAMETERS = ("fidelity", "output")  # SR archives with fidelity_weights (srgan); output=map: the invention map
-RESTORE_PARAMETERS = ("restore",)  # SR archives with restore_weights (srgan, srresnet)
-STYLE_PARAMETERS = ("style", "strength", "blend", "preserve_colour")
+# The parameters every image model accepts and each kind's own, from the parameter table
+# (dronesr/parameters.py): the handlers accept these and refuse other names; `make archive` and
+# `describe` tell the page about them, with the controls it draws.
+COMMON_PARAMETERS = parameter_names("image")
+STYLE_PARAMETERS = parameter_names("style")
 
 
 def sr_parameters(fidelity: bool, restore: bool = False) -> tuple[str, ...]:
-    """An SR model's own parameters: outscale; fidelity where the archive has the PSNR weights;
-    restore where it has the restoration weights."""
-    return SR_PARAMETERS + (FIDELITY_PARAMETERS if fidelity else ()) + (RESTORE_PARAMETERS if restore else ())
+    """An SR model's own parameters: fidelity where the archive has the PSNR weights, restore
+    where it has the restoration weights."""
+    return parameter_names(*sr_scopes(fidelity, restore))
+
+
+def controls(*scopes: str) -> list[dict]:
+    """The page's controls for these scopes' parameters and the common ones."""
+    return [p.describe() for p in accepted("image", *scopes)]
 
 
 def sr_description(info: NetworkInfo, fidelity: bool, restore: bool = False) -> dict:
     """What an SR model says of itself: its ``describe`` reply and, from ``make archive``, the page's note."""
     return {
         "task": "super-resolution", "scale": info.scale, "architecture": info.family, "parameters": list(sr_parameters(fidelity, restore)),
-        "fidelity": fidelity, "restore": restore,
+        "fidelity": fidelity, "restore": restore, "controls": controls(*sr_scopes(fidelity, restore)),
     }
+
+
+def style_description(style_names: list[str]) -> dict:
+    """What the style model says of itself (``describe``, the page's note)."""
+    return {"task": "style-transfer", "styles": list(style_names), "parameters": list(STYLE_PARAMETERS), "controls": controls("style")}
 
 
 def _checked_name(name: str) -> str:

@@ -15,7 +15,8 @@ from PIL import Image
 from dronesr.checkpoint import save_model
 from dronesr.cli.main import main as cli_main
 from dronesr.errors import ClientError
-from dronesr.inference import outscaled_size, parse_outscale, stylize_rgb
+from dronesr.inference import outscaled_size, stylize_rgb
+from dronesr.plan import UpscalePlan
 from dronesr.interpolation import WeightsBlend, interpolate_states, parse_fidelity
 from handlers.sr_handler import SuperResolutionHandler
 from handlers.style_handler import StyleTransferHandler
@@ -29,13 +30,13 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.mark.parametrize("text, expected", [(None, 4.0), ("", 4.0), ("2", 2.0), (" 2.5 ", 2.5), ("4", 4.0), ("1.01", 1.01)])
 def test_outscale_parses_above_one_up_to_the_scale(text, expected):
-    assert parse_outscale(text, 4) == expected
+    assert UpscalePlan.from_params({} if text is None else {"outscale": text}, 4).outscale == expected
 
 
 @pytest.mark.parametrize("text", ["1", "0.5", "4.5", "5", "nan", "inf", "-2", "two"])
 def test_outscale_outside_one_to_scale_is_refused(text):
     with pytest.raises(ClientError, match="outscale"):
-        parse_outscale(text, 4)
+        UpscalePlan.from_params({"outscale": text}, 4)
 
 
 def test_outscaled_size_rounds_halves_up():
