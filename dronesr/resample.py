@@ -22,8 +22,3 @@ def downscale(images: torch.Tensor, scale: int) -> torch.Tensor:
     if h % scale or w % scale:
         raise ValueError(f"size {w}x{h} is not a multiple of scale {scale}")
     return bicubic_resize(images, (h // scale, w // scale))
-
-
-def upscale_bicubic(images: torch.Tensor, scale: int) -> torch.Tensor:
-    h, w = images.shape[-2:]
-    return bicubic_resize(images, (h * scale, w * scale))

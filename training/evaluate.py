@@ -219,8 +219,7 @@ def print_table(name: str, count: int, results: dict[str, dict[str, Score]]) -> 
         print(f"  worst on {degradation}: {worst}")
 
 
-@exits_on_config_error
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", nargs="*", type=Path, default=[], help="SR weight files run in process (default: none)")
     parser.add_argument("--ensemble", action="store_true", help="run --weights with 8 passes averaged (ensemble=true; columns named NAME x8)")
@@ -244,15 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-extra", nargs="*", type=Path, default=[], help="further SR weights shown only in --real-sheet (a slow peer such as Real-ESRGAN x4plus: make realesrgan)")
     parser.add_argument("--real-crop", type=int, default=300, help="aerial crop side for --real-sheet (default: 300)")
     parser.add_argument("--real-view", type=int, default=320, help="output window per cell in --real-sheet, 1:1 pixels (default: 320)")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    try:
-        degradations = check_degradations([d.strip() for d in args.degradations.split(",") if d.strip()])
-    except ValueError as exc:
-        raise ConfigError(f"--degradations: {exc}") from None
-    if args.models and not args.served:
-        raise ConfigError("--models needs --served URL")
+    return parser
 
+
+def methods_from_args(args: argparse.Namespace) -> dict[str, Method]:
+    """Bicubic, then each --weights file, --shipped model and --served model, by column name."""
     methods: dict[str, Method] = {"bicubic": None}
     stems = [path.stem for path in args.weights]
     for path in args.weights:
@@ -276,7 +271,44 @@ def main(argv: list[str] | None = None) -> int:
         methods[name] = as_served(sr)
     for name in args.models:
         methods[f"{name} (served)"] = served(f"{args.served.rstrip('/')}/predictions/{name}")
+    return methods
 
+
+def write_real_sheet(args: argparse.Namespace, methods: dict[str, Method]) -> None:
+    """--real-sheet: the IFO and aerial test photos picked by --real-ifo/--real-aerial (and the
+    softest one) through every method and the --real-extra peers, at 1:1."""
+    picked = []
+    for spec in (args.real_ifo, args.real_aerial):
+        if not spec:
+            picked.append([])
+            continue
+        manifest, _, count = spec.rpartition(":")
+        picked.append(spread(manifest_paths(Path(manifest), "test"), int(count)))
+    if args.real_soft and args.real_ifo:
+        picked[0].append(softest(manifest_paths(Path(args.real_ifo.rpartition(":")[0]), "test"), args.scale))
+    sheet_methods = dict(methods)
+    for path in args.real_extra:
+        if not path.exists():
+            raise ConfigError(f"--real-extra {path}: not found")
+        upscaler = Upscaler.from_weights(path)
+        upscaler.select_precision(args.precision)
+        context = 2 * 32  # LR px around the shown window: beyond any of our peers' receptive fields' reach
+        sheet_methods[path.stem] = on_centre(in_process(upscaler), args.real_view // args.scale + context)
+    real_input_sheet(sheet_methods, real_inputs(picked[0], picked[1], args.real_crop), args.scale, args.real_sheet, args.real_view)
+    print(f"wrote {args.real_sheet}")
+
+
+@exits_on_config_error
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    try:
+        degradations = check_degradations([d.strip() for d in args.degradations.split(",") if d.strip()])
+    except ValueError as exc:
+        raise ConfigError(f"--degradations: {exc}") from None
+    if args.models and not args.served:
+        raise ConfigError("--models needs --served URL")
+    methods = methods_from_args(args)
     print(f"x{args.scale}, Y channel (BT.601), {args.scale} px border shaved, SSIM 11x11 Gaussian sigma 1.5; LR: Pillow BICUBIC, then the degradation")
     for spec in args.sets:
         name, paths = resolve_set(spec, args.split)
@@ -285,25 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             comparison_sheet(methods, spread(paths, args.sheet_images), args.scale, args.sheet, args.sheet_crop)
             print(f"wrote {args.sheet}")
     if args.real_sheet:
-        picked = []
-        for spec in (args.real_ifo, args.real_aerial):
-            if not spec:
-                picked.append([])
-                continue
-            manifest, _, count = spec.rpartition(":")
-            picked.append(spread(manifest_paths(Path(manifest), "test"), int(count)))
-        if args.real_soft and args.real_ifo:
-            picked[0].append(softest(manifest_paths(Path(args.real_ifo.rpartition(":")[0]), "test"), args.scale))
-        sheet_methods = dict(methods)
-        for path in args.real_extra:
-            if not path.exists():
-                raise ConfigError(f"--real-extra {path}: not found")
-            upscaler = Upscaler.from_weights(path)
-            upscaler.select_precision(args.precision)
-            context = 2 * 32  # LR px around the shown window: beyond any of our peers' receptive fields' reach
-            sheet_methods[path.stem] = on_centre(in_process(upscaler), args.real_view // args.scale + context)
-        real_input_sheet(sheet_methods, real_inputs(picked[0], picked[1], args.real_crop), args.scale, args.real_sheet, args.real_view)
-        print(f"wrote {args.real_sheet}")
+        write_real_sheet(args, methods)
     for spec in args.clean_sets:
         name, paths = resolve_set(spec)
         print_table(name, len(paths), {CLEAN: evaluate(methods, paths, args.scale, CLEAN)})

@@ -127,78 +127,101 @@ def process_video(
         if not source_file.streams.video:
             raise ValueError("the file has no video stream")
         video_in = source_file.streams.video[0]
-        audio_in = list(source_file.streams.audio)
-        width, height = transform.result_size(video_in.codec_context.width, video_in.codec_context.height)
-        rate = video_in.average_rate or video_in.guessed_rate or Fraction(30)
-        total = video_in.frames or expected_frames(source_file, video_in, rate)
+        size = transform.result_size(video_in.codec_context.width, video_in.codec_context.height)
         with av.open(str(target), "w") as target_file:
             if keep_metadata:
                 target_file.metadata.update(source_file.metadata)
             if provenance:
                 target_file.metadata["comment"] = f"dronesr provenance: {provenance}"
-            video_out = target_file.add_stream("libx264", rate=rate, options={"crf": str(options.crf), "preset": options.preset})
-            video_out.width, video_out.height = width - width % 2, height - height % 2  # yuv420p needs even sides
-            video_out.pix_fmt = "yuv420p"
-            video_out.time_base = video_in.time_base
-            video_out.codec_context.time_base = video_in.time_base
-            rotation = first_frame_rotation(source)
-            if rotation:  # before anything is muxed: the container header carries it
-                video_out.set_display_rotation(rotation)
-            audio_out = {stream.index: target_file.add_stream_from_template(stream) for stream in audio_in}
-            decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
-            enlarged: queue.Queue = queue.Queue(QUEUE_FRAMES)
-            done = 0
+            pipeline = _Pipeline(source_file, target_file, transform, size, options, progress)
+            pipeline.run(first_frame_rotation(source))
+    return VideoResult(pipeline.done, time.perf_counter() - started, size)
 
-            def write(item: object) -> None:
-                if isinstance(item, av.Packet):
-                    target_file.mux(item)
-                    return
-                pixels, pts, time_base = item
-                out = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-                out.pts, out.time_base = pts, time_base
-                target_file.mux(video_out.encode(out))
 
-            def enlarge(item: object) -> None:
-                nonlocal done
-                if isinstance(item, av.Packet):
-                    _put(enlarged, item, writer)
-                    return
-                rgb, pts, time_base = item
-                if pts is None:  # containers without timestamps (some AVI): count frames at the frame rate
-                    pts, time_base = round(done / rate / video_in.time_base), video_in.time_base
-                pixels = transform.frame(rgb)[: video_out.height, : video_out.width]
-                _put(enlarged, (np.ascontiguousarray(pixels), pts, time_base), writer)
-                done += 1
-                if progress:
-                    progress(done, total)
+class _Pipeline:
+    """One video's streams and the three stages between them: decode (the caller's thread) ->
+    model -> encode, with audio packets passed through in order."""
 
-            writer = _Stage("video-encode", write, enlarged)
-            model = _Stage("video-model", enlarge, decoded)
-            writer.start()
-            model.start()
-            try:
-                for packet in source_file.demux(video_in, *audio_in):
-                    if packet.stream.type == "audio":
-                        if packet.dts is not None:  # the demuxer's flush packet has none
-                            packet.stream = audio_out[packet.stream.index]
-                            _put(decoded, packet, model)
-                        continue
-                    for frame in packet.decode():
-                        _put(decoded, (frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base), model)
-            except _StageFailed:
-                pass
-            except BaseException:
-                model.cancelled.set()
-                writer.cancelled.set()
-                raise
-            finally:
-                _finish(model, decoded)
-                _finish(writer, enlarged)
-            for stage in (model, writer):
-                if stage.error is not None and not isinstance(stage.error, _StageFailed):
-                    raise stage.error
-            target_file.mux(video_out.encode(None))
-    return VideoResult(done, time.perf_counter() - started, (width, height))
+    def __init__(self, source_file, target_file, transform: Transform, size: tuple[int, int], options: VideoOptions,
+                 progress: Callable[[int, int], None] | None):
+        self.source_file, self.target_file, self.transform, self.progress = source_file, target_file, transform, progress
+        self.video_in = source_file.streams.video[0]
+        self.audio_in = list(source_file.streams.audio)
+        self.rate = self.video_in.average_rate or self.video_in.guessed_rate or Fraction(30)
+        self.total = self.video_in.frames or expected_frames(source_file, self.video_in, self.rate)
+        self.size, self.options, self.done = size, options, 0
+
+    def open_output(self, rotation: int) -> None:
+        """The H.264 stream at the source's rate and time base (even sides for yuv420p), its
+        rotation, and a copy of every audio stream; before anything is muxed (the header holds them)."""
+        width, height = self.size
+        video_out = self.target_file.add_stream("libx264", rate=self.rate, options={"crf": str(self.options.crf), "preset": self.options.preset})
+        video_out.width, video_out.height = width - width % 2, height - height % 2
+        video_out.pix_fmt = "yuv420p"
+        video_out.time_base = video_out.codec_context.time_base = self.video_in.time_base
+        if rotation:
+            video_out.set_display_rotation(rotation)
+        self.video_out = video_out
+        self.audio_out = {stream.index: self.target_file.add_stream_from_template(stream) for stream in self.audio_in}
+
+    def write(self, item: object) -> None:
+        """The encode stage: an audio packet muxed as it is, a frame encoded."""
+        if isinstance(item, av.Packet):
+            self.target_file.mux(item)
+            return
+        pixels, pts, time_base = item
+        out = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        out.pts, out.time_base = pts, time_base
+        self.target_file.mux(self.video_out.encode(out))
+
+    def enlarge(self, item: object) -> None:
+        """The model stage: a frame through the transform, an audio packet passed on."""
+        if isinstance(item, av.Packet):
+            _put(self.enlarged, item, self.writer)
+            return
+        rgb, pts, time_base = item
+        if pts is None:  # containers without timestamps (some AVI): count frames at the frame rate
+            pts, time_base = round(self.done / self.rate / self.video_in.time_base), self.video_in.time_base
+        pixels = self.transform.frame(rgb)[: self.video_out.height, : self.video_out.width]
+        _put(self.enlarged, (np.ascontiguousarray(pixels), pts, time_base), self.writer)
+        self.done += 1
+        if self.progress:
+            self.progress(self.done, self.total)
+
+    def decode(self) -> None:
+        """The decode stage, on the caller's thread: demux, decode, hand on."""
+        for packet in self.source_file.demux(self.video_in, *self.audio_in):
+            if packet.stream.type == "audio":
+                if packet.dts is not None:  # the demuxer's flush packet has none
+                    packet.stream = self.audio_out[packet.stream.index]
+                    _put(self.decoded, packet, self.model)
+                continue
+            for frame in packet.decode():
+                _put(self.decoded, (frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base), self.model)
+
+    def run(self, rotation: int) -> None:
+        """All three stages; the first error of any is raised here, after all have stopped."""
+        self.open_output(rotation)
+        self.decoded, self.enlarged = queue.Queue(QUEUE_FRAMES), queue.Queue(QUEUE_FRAMES)
+        self.writer = _Stage("video-encode", self.write, self.enlarged)
+        self.model = _Stage("video-model", self.enlarge, self.decoded)
+        self.writer.start()
+        self.model.start()
+        try:
+            self.decode()
+        except _StageFailed:
+            pass
+        except BaseException:
+            self.model.cancelled.set()
+            self.writer.cancelled.set()
+            raise
+        finally:
+            _finish(self.model, self.decoded)
+            _finish(self.writer, self.enlarged)
+        for stage in (self.model, self.writer):
+            if stage.error is not None and not isinstance(stage.error, _StageFailed):
+                raise stage.error
+        self.target_file.mux(self.video_out.encode(None))
 
 
 def _finish(stage: _Stage, inbox: queue.Queue) -> None:
