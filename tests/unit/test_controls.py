@@ -255,25 +255,35 @@ def test_cli_outscale_and_fidelity_rules(tmp_path, tiny_weights, capsys):
     assert exit_info.value.code == 2 and "outscale must be above 1 and at most 4" in capsys.readouterr().err
 
 
-def test_cli_fidelity_spans_the_gan_to_srresnet(tmp_path):
-    """srgan's fidelity 1 is srresnet's network (one pass: srgan never averages passes by itself,
-    and srresnet does on a photo this small)."""
+@pytest.mark.parametrize("fidelity, restore, role", [("0", "0", "weights"), ("1", "0", "fidelity_weights"), ("1", "1", "restore_weights")])
+def test_cli_srgans_ends_are_its_three_networks(tmp_path, fidelity, restore, role):
+    """srgan's fidelity 0 is its GAN, fidelity 1 its faithful twins (restore 0: the clean-input
+    one, 1: the restoration one): each end gives what that weights file gives run alone."""
+    from dronesr.sr_model import CHECKOUT, shipped_settings
+
+    photo = tmp_path / "p.png"
+    photo.write_bytes(encode(synthetic_photo(24, 20), "PNG"))
+    weights = CHECKOUT / "weights" / shipped_settings("srgan").weights_files()[role]
+    common = ["--precision", "float32", "--ensemble", "false"]
+    assert cli_main(["upscale", str(photo), "-o", str(tmp_path / "end"), "--model", "srgan", "--fidelity", fidelity, "--restore", restore, *common]) == 0
+    assert cli_main(["upscale", str(photo), "-o", str(tmp_path / "alone"), "--model", str(weights), *common]) == 0
+    end, alone = (rgb_pixels((tmp_path / folder / "p.png").read_bytes()) for folder in ("end", "alone"))
+    assert np.abs(end - alone).max() <= 1
+    if role != "weights":  # and the GAN is not its twin
+        assert cli_main(["upscale", str(photo), "-o", str(tmp_path / "gan"), "--model", "srgan", "--fidelity", "0", "--restore", restore, *common]) == 0
+        assert np.abs(rgb_pixels((tmp_path / "gan" / "p.png").read_bytes()) - end).max() > 2
+
+
+def test_srresnet_ensemble_auto_averages_small_photos(tmp_path):
+    """ensemble=auto: a 24x20 photo is within srresnet's ensemble_auto_pixels, so its 8 passes are averaged."""
     photo = tmp_path / "p.png"
     photo.write_bytes(encode(synthetic_photo(24, 20), "PNG"))
     outputs = {}
-    runs = (
-        ("gan", "srgan", ["--fidelity", "0"]), ("psnr", "srresnet", ["--ensemble", "false"]), ("srgan at 1", "srgan", ["--fidelity", "1"]),
-        ("psnr auto", "srresnet", []), ("psnr ensemble", "srresnet", ["--ensemble", "true"]),
-    )
-    for name, model, extra in runs:
-        out = tmp_path / name.replace(" ", "_")
-        assert cli_main(["upscale", str(photo), "-o", str(out), "--model", model, "--precision", "float32", *extra]) == 0
-        outputs[name] = rgb_pixels((out / "p.png").read_bytes())
-    assert np.abs(outputs["srgan at 1"] - outputs["psnr"]).max() <= 1
-    assert np.abs(outputs["gan"] - outputs["psnr"]).max() > 2
-    # ensemble=auto: 24x20 is within srresnet's ensemble_auto_pixels, so its 8 passes are averaged
-    assert np.array_equal(outputs["psnr auto"], outputs["psnr ensemble"])
-    assert np.abs(outputs["psnr ensemble"].astype(int) - outputs["psnr"]).max() > 0
+    for name, extra in (("once", ["--ensemble", "false"]), ("auto", []), ("eight", ["--ensemble", "true"])):
+        assert cli_main(["upscale", str(photo), "-o", str(tmp_path / name), "--model", "srresnet", "--precision", "float32", *extra]) == 0
+        outputs[name] = rgb_pixels((tmp_path / name / "p.png").read_bytes())
+    assert np.array_equal(outputs["auto"], outputs["eight"])
+    assert np.abs(outputs["eight"].astype(int) - outputs["once"]).max() > 0
 
 
 def test_weights_blend_mixes_on_the_models_device():
