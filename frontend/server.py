@@ -31,6 +31,9 @@ from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 SERVED_SUFFIXES = {".html", ".js", ".css", ".jpg", ".png", ".svg", ".ico", ".webp"}
+# Types that must not depend on the host's mime.types (or Windows registry): a browser runs the
+# page's JavaScript modules only when they come as JavaScript.
+FIXED_TYPES = {".js": "text/javascript"}
 MAX_PATH = 256  # characters of a request target; longer is a 414
 MAX_MODELS = 64  # model notes listed at most
 MAX_NOTE_BYTES = 16_384  # a model_store/NAME.json larger than this is skipped
@@ -93,7 +96,7 @@ def page_files(root: Path = HERE) -> dict[str, tuple[bytes, str]]:
     for path in sorted(root.rglob("*")):
         if path.is_file() and path.suffix.lower() in SERVED_SUFFIXES:
             url = "/" + path.relative_to(root).as_posix()
-            ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            ctype = FIXED_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             files[url] = (path.read_bytes(), ctype + ("; charset=utf-8" if ctype.startswith("text/") or ctype.endswith("javascript") else ""))
     files["/"] = files["/index.html"]
     return files

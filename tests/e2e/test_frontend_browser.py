@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import threading
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -219,6 +220,26 @@ def page_server(tmp_path: Path):
     for note in STUB_NOTES:
         (store / f"{note['name']}.json").write_text(json.dumps(note))
     return module.make_server("127.0.0.1", 0, STUB_API, model_store=store)
+
+
+def test_the_page_modules_are_served_as_javascript(tmp_path):
+    """The page is native ES modules (index.html loads app.js as type="module"): a browser runs a
+    module only when it comes with a JavaScript type, and every import must name a served file."""
+    httpd = page_server(tmp_path)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        with urllib.request.urlopen(origin + "/", timeout=10) as reply:
+            assert '<script type="module" src="app.js"></script>' in reply.read().decode()
+        modules = sorted((ROOT / "frontend").glob("*.js"))
+        for module in modules:
+            with urllib.request.urlopen(f"{origin}/{module.name}", timeout=10) as reply:
+                assert reply.headers["Content-Type"] == "text/javascript; charset=utf-8", module.name
+            for imported in re.findall(r'^import .* from "\./([\w.-]+)";$', module.read_text(), re.M):
+                assert (ROOT / "frontend" / imported).is_file(), f"{module.name} imports {imported}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 @pytest.fixture
