@@ -1,37 +1,34 @@
 // The super-resolution settings: one radio per SR model served (models.json, else the shipped
-// ones), the fidelity slider and the restoration control for the models that have them, the
-// scales the chosen model can give, and the form fields they make.
-import { $, element, radioInput, show, strong } from "./dom.js";
-import { factor } from "./format.js";
-import { OUTSCALES, blurbOf, modelTitle } from "./models.js";
+// ones) and the chosen model's parameter controls, drawn from its note (controls.js: fidelity,
+// restoration, the scale, the passes averaged, and any parameter the table gains), and the form
+// fields they make.
+import { ParameterControls } from "./controls.js";
+import { $, element, radioInput, strong } from "./dom.js";
+import { blurbOf, controlsOf, modelTitle } from "./models.js";
 
-const defaultFidelity = (info) => Number(info.default_fidelity) || 0;
+// The parameters this section draws its own way: the format list (always sent, with what each
+// format is good for), the region (a box dragged on the photo) and output=map (the invention
+// map's tick box under the result).
+const OWN = ["format", "region", "output"];
 
 export class SrControls {
-  // state.busy: the section is sending (the restoration slider stays off); onScale: the scale changed.
-  constructor(form, state, onScale) {
+  // onScale: the scale changed.
+  constructor(form, onScale) {
     this.form = form;
-    this.state = state;
     this.onScale = onScale;
     this.models = [];
-    this.fidelity = $("sr-fidelity");
-    this.restore = $("sr-restore");
-    this.restoreAuto = $("sr-restore-auto");
-    this.outscale = $("sr-outscale");
-    this.fidelityAtDefault = this.fidelity.value; // the slider's value at the model's default (what sends no fidelity)
+    this.parameters = new ParameterControls($("sr-parameters"), "sr", {
+      own: OWN,
+      onChange: (name) => { if (name === "outscale") onScale(); },
+    });
   }
 
   get model() { return (this.form.querySelector('input[name="model"]:checked') || {}).value; }
   get info() { return this.models.find((m) => m.name === this.model) || this.models[0]; }
-  get scale() { return Number(this.outscale.value) || this.info.scale; }
+  get scale() { return this.parameters.value("outscale") || this.info.scale; }
 
   wire() {
     this.form.addEventListener("change", (e) => { if (e.target.name === "model") this.modelChanged(); });
-    this.outscale.addEventListener("change", this.onScale);
-    this.fidelity.addEventListener("input", () => this.showFidelity());
-    this.restore.addEventListener("input", () => this.showRestore());
-    this.restoreAuto.addEventListener("change", () => this.showRestore());
-    this.showRestore();
   }
 
   // One radio per SR model served: the shipped ones with their blurbs, yours with architecture and scale.
@@ -47,47 +44,19 @@ export class SrControls {
     this.modelChanged();
   }
 
-  showFidelity() { $("sr-fidelity-value").textContent = Number(this.fidelity.value).toFixed(2); }
-
-  // Automatic: the slider is off, no restore is sent and the server decides from the file.
-  showRestore() {
-    this.restore.disabled = this.state.busy || this.restoreAuto.checked;
-    $("sr-restore-value").textContent = this.restoreAuto.checked ? "auto" : Number(this.restore.value).toFixed(2);
-  }
-
-  // The fidelity slider (at the model's default) and the restoration control for models that
-  // have them, and the scales the model can give.
+  // The chosen model's controls (fidelity at the model's default, restoration, the scales it can give).
   modelChanged() {
-    const info = this.info;
-    show($("sr-fidelity-field"), Boolean(info.fidelity));
-    show($("sr-restore-field"), Boolean(info.restore));
-    this.fidelity.value = String(defaultFidelity(info));
-    this.fidelityAtDefault = this.fidelity.value; // as the slider holds it (a default off its steps is rounded to one)
-    this.showFidelity();
-    const previous = Number(this.outscale.value);
-    this.outscale.replaceChildren(...OUTSCALES.filter((s) => s <= info.scale).map((s) => {
-      const option = new Option(s === info.scale ? `${factor(s)} (the model's own)` : factor(s), String(s));
-      option.selected = s === (previous <= info.scale && previous > 1 ? previous : info.scale);
-      return option;
-    }));
+    this.parameters.show(this.info, controlsOf(this.info));
     this.onScale();
   }
 
-  // The fidelity sent: only for a model that has it, and only when moved off the model's
-  // default (which is the server's own); null when none is sent.
-  get blendedFidelity() {
-    const blended = Boolean(this.info.fidelity) && this.fidelity.value !== this.fidelityAtDefault;
-    return blended ? Number(this.fidelity.value) : null;
-  }
+  // The fidelity sent, as sent ("0.30"); null when none is (the model has none, or it is at the model's default).
+  get fidelitySent() { return this.parameters.sent("fidelity"); }
 
-  // The form fields of these settings beside the result format (outscale, fidelity, restore).
-  addFields(params) {
-    const { info, scale } = this;
-    if (scale !== info.scale) params.outscale = String(scale);
-    if (this.blendedFidelity !== null) params.fidelity = this.blendedFidelity.toFixed(2);
-    if (info.restore && !this.restoreAuto.checked) params.restore = Number(this.restore.value).toFixed(2);
-    return params;
-  }
+  // The form fields of these settings: each control moved off where it started.
+  addFields(params) { return this.parameters.addFields(params); }
+
+  setDisabled(busy) { this.parameters.setDisabled(busy); }
 }
 
 function modelOption(m, checked) {

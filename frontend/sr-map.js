@@ -1,6 +1,7 @@
 // The invention map of the shown result: the same request with output=map, laid over it.
 import { predict } from "./api.js";
 import { $, objectUrls, show } from "./dom.js";
+import { controlsOf } from "./models.js";
 import { runJob } from "./submit.js";
 
 // state.lastRequest: what the shown result was made from; setBusy: the section's.
@@ -32,13 +33,15 @@ export function makeInventionMap(state, setBusy) {
   });
 
   // A new result: its invention map is asked for again when the toggle is on; offered for
-  // models with fidelity.
+  // models whose note lists output=map (those with fidelity).
   function reset() {
     overlay.removeAttribute("src");
     show(overlay, false);
     toggle.checked = false;
     $("sr-map-status").textContent = "";
-    show($("sr-map-field"), Boolean(state.lastRequest && state.lastRequest.info.fidelity));
+    show($("sr-map-field"), Boolean(state.lastRequest && offersMap(state.lastRequest.info)));
   }
   return { reset, setDisabled: (value) => { toggle.disabled = value; } };
 }
+
+const offersMap = (info) => controlsOf(info).some((c) => c && c.name === "output" && Array.isArray(c.options) && c.options.includes("map"));

@@ -19,7 +19,7 @@ let controls, regionPicker, map, result;
 
 export function setupSuperResolution() {
   const form = $("sr-form");
-  controls = new SrControls(form, state, scaleChanged);
+  controls = new SrControls(form, scaleChanged);
   map = makeInventionMap(state, setBusy);
   result = makeSrResult(state, map);
   wireDropZone($("sr-drop"), $("sr-file"), choose);
@@ -75,8 +75,8 @@ function setBusy(value) {
   state.busy = value;
   $("sr-send").disabled = value || !state.photo;
   $("sr-file").disabled = value;
-  $("sr-form").querySelectorAll("input[name=model], select, input[type=range], input[type=checkbox]").forEach((el) => { el.disabled = value; });
-  controls.showRestore(); // the restoration slider stays off while automatic is ticked
+  $("sr-form").querySelectorAll("input[name=model], #sr-format").forEach((el) => { el.disabled = value; });
+  controls.setDisabled(value); // a slider whose "automatic" is ticked stays off
   map.setDisabled(value);
   $("sr-drop").classList.toggle("disabled", value);
 }
@@ -84,7 +84,6 @@ function setBusy(value) {
 // The form fields of a request: the format, the settings (sr-controls.js), the region.
 function requestFields() {
   const params = { format: $("sr-format").value };
-  if ($("sr-strip-metadata").checked) params.strip_metadata = "true";
   controls.addFields(params);
   const { region } = state;
   if (region) params.region = `${region.x},${region.y},${region.w},${region.h}`;
@@ -94,9 +93,9 @@ function requestFields() {
 async function submit(event) {
   event.preventDefault();
   if (!state.photo || state.busy) return;
-  const { model, info, scale: s, blendedFidelity } = controls;
+  const { model, info, scale: s, fidelitySent } = controls;
   const title = modelTitle(model);
-  const described = blendedFidelity === null ? title : `${title} (fidelity ${blendedFidelity.toFixed(2)})`;
+  const described = fidelitySent === null ? title : `${title} (fidelity ${fidelitySent})`;
   const { photo } = state;
   await runJob({
     prefix: "sr",

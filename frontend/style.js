@@ -1,25 +1,35 @@
 // The style-transfer section: whether a model named "style" is served, choosing the photo, and
-// sending it with the chosen style, second style, strength and colours.
+// sending it with the chosen style and second style (style-gallery.js) and the model's parameter
+// controls, drawn from its note (controls.js: strength, the photo's colours, and any parameter the
+// table gains).
 import { predict } from "./api.js";
+import { ParameterControls } from "./controls.js";
 import { $, show } from "./dom.js";
 import { baseName, dims, formatBytes } from "./format.js";
-import { STYLE_TITLES, modelsChecked, modelsReady } from "./models.js";
+import { SHIPPED_STYLE, STYLE_TITLES, controlsOf, modelsChecked, modelsReady } from "./models.js";
 import { offerDownload, resultSize, showResultImage } from "./result.js";
 import { StyleGallery, stylesFrom } from "./style-gallery.js";
 import { runJob } from "./submit.js";
 import { takePhoto, wireDropZone } from "./upload.js";
 
 const state = { photo: null, busy: false, available: false };
-let gallery;
+let gallery, parameters;
+
+// The parameters this section draws its own way: the format list (always sent), the style (the
+// gallery) and blend (the second style and its share).
+const OWN = ["format", "style", "blend"];
 
 export function setupStyleTransfer() {
   const form = $("style-form");
   gallery = new StyleGallery(form);
+  parameters = new ParameterControls($("style-parameters"), "style", { own: OWN });
   wireDropZone($("style-drop"), $("style-file"), choose);
   $("style-gallery").addEventListener("change", updateSend);
-  $("style-strength").addEventListener("input", setStrengthLabel);
   gallery.build(STYLE_TITLES);
+  parameters.show(SHIPPED_STYLE, controlsOf(SHIPPED_STYLE));
   modelsReady.then((served) => {
+    const note = (served || []).find((m) => m && m.name === "style");
+    if (note) parameters.show(note, controlsOf(note));
     const styles = stylesFrom(served);
     if (styles && styles.length) {
       gallery.build(styles);
@@ -28,16 +38,11 @@ export function setupStyleTransfer() {
     }
   });
   form.addEventListener("submit", submit);
-  setStrengthLabel();
   checkAvailable();
 }
 
 function updateSend() {
   $("style-send").disabled = !state.available || state.busy || !state.photo || !gallery.selected;
-}
-
-function setStrengthLabel() {
-  $("style-strength-value").textContent = `${Math.round(Number($("style-strength").value) * 100)}%`;
 }
 
 // Is a model named "style" served? models.json says, when TorchServe's management API
@@ -81,12 +86,11 @@ function setBusy(value) {
 // The request: the style's fields, and the words that say what was asked for.
 function styleRequest(style) {
   const params = { style: style.name, format: $("style-format").value };
-  const amount = Number($("style-strength").value);
-  if (amount < 1) params.strength = amount.toFixed(2);
   const { second, share } = gallery;
   if (second) params.blend = `${second.name}:${share.toFixed(2)}`;
-  const keepColours = $("style-preserve-colour").checked;
-  if (keepColours) params.preserve_colour = "true";
+  parameters.addFields(params);
+  const amount = parameters.value("strength") ?? 1;
+  const keepColours = parameters.value("preserve_colour") === true;
   const what = second ? `${style.title} + ${Math.round(share * 100)}% ${second.title}` : style.title;
   const described = [what, `strength ${Math.round(amount * 100)}%`, ...(keepColours ? ["photo's colours"] : [])];
   return { params, described };

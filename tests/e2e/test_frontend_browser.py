@@ -9,6 +9,7 @@ Screenshots: the test's tmp_path, and copies in test-output/frontend-*.png (git-
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import importlib.util
 import json
@@ -23,6 +24,8 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
+from dronesr.parameters import sr_scopes
+from dronesr.serving.requests import controls as parameter_controls
 from tests.helpers import ROOT, drone_photo, encode, real_photo, synthetic_photo
 
 try:
@@ -199,10 +202,12 @@ def test_restoration_is_automatic_unless_set_by_hand(page):
 # No TorchServe: the page's own server (frontend/server.py, in this process) with model notes
 # written here, and Playwright answering the API's requests. For what the page shows and sends.
 STUB_API = "http://127.0.0.1:9"  # never reached: every request to it is answered by the route below
-STUB_NOTES = [
+STUB_NOTES = [  # as `make archive` writes them: "controls" from the parameter table (dronesr/parameters.py)
     {"name": "srgan", "task": "super-resolution", "scale": 4, "architecture": "SPAN", "fidelity": True, "restore": True,
-     "default_fidelity": 0.5},
-    {"name": "srresnet", "task": "super-resolution", "scale": 4, "architecture": "SPAN", "fidelity": False, "restore": True},
+     "default_fidelity": 0.5, "controls": parameter_controls(*sr_scopes(fidelity=True, restore=True))},
+    {"name": "srresnet", "task": "super-resolution", "scale": 4, "architecture": "SPAN", "fidelity": False, "restore": True,
+     "controls": parameter_controls(*sr_scopes(fidelity=False, restore=True))},
+    # a note written before the table: no "controls" (the page draws the shipped ones its flags name)
     {"name": "plain", "task": "super-resolution", "scale": 4, "architecture": "ESRGAN", "fidelity": False, "restore": False},
 ]
 STUB_RESTORE = {  # X-Restore by model; none for a model without restore
@@ -211,13 +216,13 @@ STUB_RESTORE = {  # X-Restore by model; none for a model without restore
 }
 
 
-def page_server(tmp_path: Path):
+def page_server(tmp_path: Path, notes: list[dict] = STUB_NOTES):
     spec = importlib.util.spec_from_file_location("frontend_page_server", ROOT / "frontend" / "server.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     store = tmp_path / "model_store"
     store.mkdir()
-    for note in STUB_NOTES:
+    for note in notes:
         (store / f"{note['name']}.json").write_text(json.dumps(note))
     return module.make_server("127.0.0.1", 0, STUB_API, model_store=store)
 
@@ -244,9 +249,16 @@ def test_the_page_modules_are_served_as_javascript(tmp_path):
 
 @pytest.fixture
 def stub_page(browser, tmp_path):
-    """The page with srgan, srresnet and "plain" (no fidelity, no restore); each prediction is a
-    400 x 400 PNG with the model's X-Restore, read through the same CORS headers TorchServe sends."""
-    httpd = page_server(tmp_path)
+    """The page with srgan, srresnet and "plain" (no fidelity, no restore)."""
+    with stubbed_page(browser, tmp_path, STUB_NOTES) as tab:
+        yield tab
+
+
+@contextlib.contextmanager
+def stubbed_page(browser, tmp_path: Path, notes: list[dict]):
+    """The page with these model notes in its models.json; each prediction is a 400 x 400 PNG with
+    the model's X-Restore, read through the same CORS headers TorchServe sends."""
+    httpd = page_server(tmp_path, notes)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     origin = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -258,7 +270,7 @@ def stub_page(browser, tmp_path):
         model = path.rsplit("/", 1)[-1]
         if path == "/ping":
             route.fulfill(status=200, content_type="application/json", headers=cors, body='{"status": "Healthy"}')
-        elif path.startswith("/predictions/") and model in {n["name"] for n in STUB_NOTES}:
+        elif path.startswith("/predictions/") and model in {n["name"] for n in notes}:
             headers = {**cors, "X-Output-Size": "400x400", **({"X-Restore": STUB_RESTORE[model]} if model in STUB_RESTORE else {})}
             route.fulfill(status=200, content_type="image/png", headers=headers, body=result)
         else:
@@ -272,7 +284,7 @@ def stub_page(browser, tmp_path):
     tab.route(STUB_API + "/**", answer)
     try:
         tab.goto(origin + "/")
-        expect(tab.locator("#sr-models input[name=model]")).to_have_count(3)  # models.json was read
+        expect(tab.locator("#sr-models input[name=model]")).to_have_count(sum(n["task"] == "super-resolution" for n in notes))  # models.json was read
         yield tab
     finally:
         context.close()
@@ -354,6 +366,90 @@ def test_restoration_and_fidelity_controls_follow_the_model_notes(stub_page, tmp
     send_and_wait(tab, "plain · 400 × 400 px")
     expect(tab.locator("#sr-meta")).not_to_contain_text("restoration")
     assert tab.evaluate("window.sentForms.slice(4)") == [{"format": "png"}, {"format": "png"}]
+
+
+# Parameters the table does not have, one of each plain kind, as `make archive` would describe
+# them: what the page must draw, and send, for a row added to dronesr/parameters.py.
+SHARPEN_HELP = "0..2: extra sharpening after the network (0: none)"
+EXTRA_SR_CONTROLS = [
+    {"name": "sharpen", "default": 0, "help": SHARPEN_HELP, "kind": "range", "min": 0, "max": 2, "step": 0.1},
+    {"name": "grain", "default": None, "help": "film grain: fine or coarse (default: the model's)", "kind": "choice", "options": ["fine", "coarse"]},
+    {"name": "denoise_sky", "default": False, "help": "smooth the noise of a clear sky", "kind": "toggle"},
+    {"name": "caption", "default": None, "help": "text for the result's XMP description", "kind": "text", "placeholder": "a caption"},
+    {"name": "detail", "default": None, "help": "0..1: how much fine detail to add (default: the model's)", "kind": "range", "min": 0, "max": 1, "step": 0.05},
+]
+EXTRA_STYLE_CONTROLS = [{"name": "keep_sky", "default": False, "help": "leave the sky as the photo has it", "kind": "toggle"}]
+UNDRAWABLE = [{"name": "Not A Name", "kind": "toggle"}, {"name": "dial", "kind": "knob"}, {"kind": "range"}, "text", None]
+
+
+def test_a_parameter_added_to_the_table_is_drawn_and_sent_with_no_change_to_the_page(browser, tmp_path):
+    """The page draws a model's controls from its note's "controls" (models.json): parameters it
+    has never heard of get a control of their kind, labelled by name with the table's help as
+    hint and tooltip, are sent as form fields once set away from their defaults, and are gone
+    with a model that does not have them."""
+    srgan, srresnet = ({**note, "controls": note["controls"] + EXTRA_SR_CONTROLS + UNDRAWABLE} if note["name"] == "srgan" else note for note in STUB_NOTES[:2])
+    style = {"name": "style", "task": "style-transfer", "styles": ["mosaic", "udnie"],
+             "controls": parameter_controls("style") + EXTRA_STYLE_CONTROLS}
+    with stubbed_page(browser, tmp_path, [srgan, srresnet, style]) as tab:
+        sharpen, field = tab.locator("#sr-sharpen"), tab.locator("#sr-sharpen-field")
+        expect(field).to_be_visible()
+        expect(tab.locator("label[for=sr-sharpen]")).to_have_text("Sharpen 0.0")
+        expect(tab.locator("#sr-sharpen-hint")).to_have_text(SHARPEN_HELP)
+        expect(field).to_have_attribute("title", SHARPEN_HELP)
+        expect(sharpen).to_have_attribute("max", "2")
+        expect(tab.locator("#sr-grain")).to_have_value("")  # no default: the model's, sent as nothing
+        expect(tab.locator("#sr-grain option")).to_have_text(["the model's default", "fine", "coarse"])
+        expect(tab.locator("#sr-denoise-sky")).not_to_be_checked()
+        expect(tab.locator("label.option", has=tab.locator("#sr-denoise-sky"))).to_have_text("Denoise sky")
+        expect(tab.locator("#sr-caption")).to_have_attribute("placeholder", "a caption")
+        expect(tab.locator("#sr-detail-auto")).to_be_checked()  # a range whose default the model keeps
+        expect(tab.locator("#sr-detail")).to_be_disabled()
+        expect(tab.locator("#sr-detail-value")).to_have_text("default")
+        # the table's own rows are drawn the same way: the ensemble list starts at auto
+        expect(tab.locator("#sr-ensemble")).to_have_value("auto")
+        # what is not a control (a bad name, an unknown kind) is left out, with no error
+        assert tab.locator("#sr-parameters [data-parameter]").evaluate_all("fields => fields.map(f => f.dataset.parameter)") == [
+            "fidelity", "restore", "outscale", "ensemble", "strip_metadata", "provenance", *(c["name"] for c in EXTRA_SR_CONTROLS)]
+
+        tab.set_input_files("#sr-file", files=[{"name": "drone.jpg", "mimeType": "image/jpeg", "buffer": drone_photo()}])
+        tab.evaluate(RECORD_FORMS)
+        send_and_wait(tab, "SRGAN · 400 × 400 px")  # at their defaults, nothing new is sent
+        sharpen.fill("1.3")
+        expect(tab.locator("#sr-sharpen-value")).to_have_text("1.3")
+        tab.select_option("#sr-grain", "coarse")
+        tab.check("#sr-denoise-sky")
+        tab.fill("#sr-caption", "  the bridge  ")
+        tab.uncheck("#sr-detail-auto")
+        tab.locator("#sr-detail").fill("0.25")
+        tab.select_option("#sr-ensemble", "true")
+        send_and_wait(tab, "SRGAN · 400 × 400 px")
+        sharpen.fill("0")  # back at its default: not sent
+        tab.check("#sr-detail-auto")
+        send_and_wait(tab, "SRGAN · 400 × 400 px")
+        tab.check("input[name=model][value=srresnet]")  # a model without them
+        expect(field).to_be_hidden()
+        expect(tab.locator("#sr-caption")).to_be_hidden()
+        send_and_wait(tab, "SRResNet · 400 × 400 px")
+        assert tab.evaluate("window.sentForms") == [
+            {"format": "png"},
+            {"format": "png", "sharpen": "1.3", "grain": "coarse", "denoise_sky": "true", "caption": "the bridge", "detail": "0.25", "ensemble": "true"},
+            {"format": "png", "grain": "coarse", "denoise_sky": "true", "caption": "the bridge", "ensemble": "true"},
+            {"format": "png", "ensemble": "true"},
+        ]
+        tab.check("input[name=model][value=srgan]")  # back: what was set is still set
+        expect(tab.locator("#sr-grain")).to_have_value("coarse")
+        screenshot(tab, tmp_path, "frontend-new-parameter")
+
+        # The style section draws its model's new parameter as well.
+        keep_sky = tab.locator("#style-keep-sky")
+        expect(keep_sky).to_be_visible()
+        expect(tab.locator("#style-strength-value")).to_have_text("100%")
+        tab.set_input_files("#style-file", files=[{"name": "drone.jpg", "mimeType": "image/jpeg", "buffer": drone_photo()}])
+        keep_sky.check()
+        tab.locator("#style-strength").fill("0.6")
+        tab.click("#style-send")
+        expect(tab.locator("#style-meta")).to_contain_text("Udnie · strength 60%")  # the first in the page's order
+        assert tab.evaluate("window.sentForms.slice(4)") == [{"style": "udnie", "format": "jpeg", "strength": "0.60", "keep_sky": "true"}]
 
 
 def test_without_models_json_the_shipped_models_have_fidelity_and_restoration(browser, tmp_path):
