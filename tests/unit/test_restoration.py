@@ -1,7 +1,7 @@
-"""restore=auto's decision (dronesr/restoration.py) on files of known quality, on clean, noisy and
-once-JPEG PNGs, and the parameter's parsing. The pictures are synthesised: a textured scene
-downscaled x4 the way the evaluation protocol makes its LR, so it has a photo's fine detail and no
-pixel noise."""
+"""restore=auto's decision (dronesr/restoration.py) on files of known quality, on clean, noisy,
+soft and once-JPEG or once-video uploads, cropped at every phase of the codec's grid, and the
+parameter's parsing. The pictures are synthesised: a textured scene downscaled x4 the way the
+evaluation protocol makes its LR, so it has a photo's fine detail and no pixel noise."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from dronesr.imaging import decode_image
 from dronesr.errors import ClientError
-from dronesr.restoration import auto_restore, blockiness, jpeg_quality, noise_sigma, parse_restore
+from dronesr.restoration import (
+    ANALYSIS, BLOCK_EDGES_RAMP, DCT_ANALYSIS, EDGE_WIDTH_RAMP, QUANTIZED_RAMP, analysis_tiles, auto_restore, block_evidence, blockiness,
+    edge_width, jpeg_quality, noise_sigma, parse_restore, _luma,
+)
 
 
 def photo(width: int = 160, height: int = 120, seed: int = 0) -> np.ndarray:
@@ -104,22 +107,91 @@ def test_jpeg_uploads_are_restored_by_their_quality(quality, low, high):
 
 def test_a_png_that_was_a_rough_jpeg_is_caught_by_its_blocks():
     was_jpeg = decoded(upload(photo(), "JPEG", quality=40))
-    assert blockiness(was_jpeg) > 2.5 and blockiness(photo()) < 1.3
+    assert blockiness(was_jpeg) > QUANTIZED_RAMP[1] and blockiness(photo()) < QUANTIZED_RAMP[0]
     result = decision(upload(was_jpeg, "PNG"))
-    assert result.jpeg_quality is None and result.restore >= 0.7 and result.reason.startswith("blockiness")
+    assert result.jpeg_quality is None and result.restore == 1.0 and result.reason.startswith("block")
 
 
-def test_blocks_off_the_grid_are_not_jpeg_blocks():
-    """The measure looks for JPEG's grid from the top-left corner: a JPEG shifted by 4 px has its
-    quantized blocks where the measure's offset ones are."""
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_blocks_are_found_at_every_phase_of_a_crop(fmt):
+    """A q30 JPEG cropped 0..7 px from its top and left (as people crop, screenshot and re-save),
+    then saved as a PNG or as a quality-95 JPEG (whose tables alone say nearly clean): the same
+    decision at all 64 phases, and the phase it names is where the q30 blocks start."""
+    frame = decoded(upload(photo(168, 128), "JPEG", quality=30))
+    found = {}
+    for top in range(8):
+        for left in range(8):
+            crop = np.ascontiguousarray(frame[top : top + 120, left : left + 160])
+            result = decision(upload(crop, fmt, **({"quality": 95} if fmt == "JPEG" else {})))
+            found[top, left] = (result.restore, result.reason.split(" at phase ")[-1])
+            assert result.reason.startswith("block"), (top, left, result.reason)
+    assert {restore for restore, _ in found.values()} == {1.0}
+    assert all(phase == f"({-top % 8},{-left % 8})" for (top, left), (_, phase) in found.items())
+
+
+def test_a_crop_moves_the_grid_and_the_measure_follows():
+    """The old measure looked only from the top-left corner, so a JPEG shifted by 4 px read as
+    unblocked; every phase is measured now."""
     was_jpeg = decoded(upload(photo(168, 128), "JPEG", quality=40))
-    assert blockiness(was_jpeg[4:, 4:]) < 1.0 < blockiness(was_jpeg)
+    aligned, shifted = block_evidence(_luma(was_jpeg)), block_evidence(_luma(was_jpeg[4:, 3:]))
+    assert aligned.quantized_phase == (0, 0) and shifted.quantized_phase == (4, 5)
+    assert min(aligned.quantized, shifted.quantized) > QUANTIZED_RAMP[1]
+
+
+def test_clean_photos_stay_at_zero_as_png_and_as_q95_jpeg():
+    """Small (measured whole) and large (measured on tiles: DCT_ANALYSIS's pixels are fewer than
+    the upload's) photo-like uploads with no damage."""
+    for rgb in (photo(), photo(96, 80, seed=2), photo(512, 384, seed=1)):
+        for fmt, options in (("PNG", {}), ("JPEG", {"quality": 95})):
+            result = decision(upload(rgb, fmt, **options))
+            assert result.restore == 0.0, (rgb.shape, fmt, result)
+            assert result.blockiness < QUANTIZED_RAMP[0] and result.block_edges < BLOCK_EDGES_RAMP[0]
+            assert result.edge_width is not None and result.edge_width < EDGE_WIDTH_RAMP[0]
+
+
+def test_a_large_upload_is_measured_on_tiles_on_the_macroblock_grid():
+    big = np.asarray(Image.fromarray(photo(256, 192)).resize((1032, 776), Image.BICUBIC))
+    tiles = analysis_tiles(_luma(big), *DCT_ANALYSIS)
+    target = DCT_ANALYSIS[0] // DCT_ANALYSIS[1] ** 2
+    assert target * 3 // 4 <= tiles.shape[0] <= target and tiles.shape[1:] == (DCT_ANALYSIS[1],) * 2
+    assert analysis_tiles(_luma(photo()), *ANALYSIS).shape == (1, 120, 160)  # small: whole
+    was_jpeg = decoded(upload(big, "JPEG", quality=30))[5:, 2:]  # blocks start at rows 3 + 8i, columns 6 + 8j
+    found = block_evidence(_luma(was_jpeg))
+    assert found.quantized_phase == (3, 6) and found.quantized > QUANTIZED_RAMP[1] and found.edges_phase == (3, 6)
+
+
+def test_a_video_frame_grabbed_as_a_q95_jpeg_is_restored_for_its_blocks():
+    """The user's case: frames of a drone video (H.264 at a high CRF, no deblocking) saved as
+    quality-95 JPEGs: the tables say 95, the pixels say blocks."""
+    pytest.importorskip("av")
+    from dronesr.imaging import rgb_to_tensor, tensor_to_rgb
+    from training.degradations import h264
+
+    frame = tensor_to_rgb(h264(rgb_to_tensor(photo(176, 128)), 35, deblock=False))
+    for top, left in ((0, 0), (3, 5)):
+        result = decision(upload(np.ascontiguousarray(frame[top : top + 120, left : left + 160]), "JPEG", quality=95))
+        assert result.jpeg_quality == 95 and result.restore >= 0.7, result
+        assert result.reason.startswith("block") and result.block_phase == (-top % 8, -left % 8)
+
+
+def test_a_soft_upload_is_restored_for_its_edges():
+    """Blurred or shrunk and re-enlarged (a re-shared photo): edges wider than the protocol's
+    clean LR ever has."""
+    clean = photo()
+    blurred = np.asarray(Image.fromarray(clean).filter(ImageFilter.GaussianBlur(1.2)))
+    result = decision(upload(blurred, "PNG"))
+    assert result.restore == 1.0 and result.reason.startswith("soft edges") and result.edge_width > EDGE_WIDTH_RAMP[1]
+    reshared = np.asarray(Image.fromarray(clean).resize((80, 60), Image.BICUBIC).resize((160, 120), Image.BICUBIC))
+    assert decision(upload(reshared, "PNG")).restore >= 0.4
+    assert edge_width(_luma(clean)) < EDGE_WIDTH_RAMP[0]
+    assert edge_width(np.full((64, 64), 128, np.float32)) is None  # no edges: no vote
 
 
 def test_estimates_on_tiny_images_do_not_fail():
     for side in (1, 2, 7, 15):
         rgb = np.full((side, side, 3), 128, np.uint8)
         assert noise_sigma(rgb) == 0.0 and blockiness(rgb) == 1.0 and auto_restore(rgb, None).restore == 0.0
+        assert edge_width(_luma(rgb)) is None
 
 
 @pytest.mark.parametrize("text", [None, "", " ", "auto", " AUTO "])
