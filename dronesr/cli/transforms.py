@@ -3,21 +3,19 @@ and for video frames. A transform knows its result size before the work, so limi
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from dronesr.archs import StyleNet
-from dronesr.checkpoint import load_model
 from dronesr.errors import ClientError
-from dronesr.imaging import DecodedImage, fit_image, fit_within
-from dronesr.inference import parse_style_mix, prepare_for_inference, select_style_precision, stylize_rgb
+from dronesr.imaging import DecodedImage
+from dronesr.inference import parse_style_mix
 from dronesr.plan import StylePlan, UpscalePlan, upscale
-from dronesr.provenance import Provenance, sha256_of
+from dronesr.provenance import Provenance
 from dronesr.sr_model import SHIPPED_SR, BlendChoice, SuperResolver
+from dronesr.style_model import StyleModel, stylize
 
 # The shipped weights, by the name the endpoints use; beside the package in a checkout.
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
@@ -117,42 +115,39 @@ class UpscaleTransform(Transform):
 
 @dataclass
 class StyleTransform(Transform):
-    model: StyleNet
+    style: StyleModel  # the weights, their execution path and base provenance record (dronesr/style_model.py, as the handler's)
     plan: StylePlan  # the options, typed: style weights, strength, colours
-    max_side: int
-    precision: str
-    provenance: Provenance | None = None
 
     @classmethod
     def load(
         cls, model: str, style: str, blend: str, strength: float, device: torch.device, precision: str, max_input_pixels: int, max_side: int,
         preserve_colour: bool = False,
     ) -> StyleTransform:
+        """``model``: ``style`` (the shipped weights) or a StyleNet weights file; ValueError for
+        anything else. Opened as the handler opens it (StyleModel.load and prepare: ``precision``
+        auto measures, with ONNX Runtime among the paths)."""
         path = resolve_weights(model, ("style",))
-        network = load_model(path)
-        if not isinstance(network, StyleNet):
-            raise ValueError(f"{path}: not style weights but {type(network).__name__}")
-        network = prepare_for_inference(network, device)
-        plan = StylePlan(parse_style_mix(network, style, blend), strength, preserve_colour)
-        choice = select_style_precision(network, device, precision)
+        opened = StyleModel.load(path, device, model if model == "style" else path.name, max_side)
+        network = opened.network
+        plan = StylePlan(parse_style_mix(network, style, blend), strength, preserve_colour)  # a wrong style is refused before the probe
+        opened.prepare(precision)
         styles = ", ".join(f"{n} {w:.2f}" for n, w in zip(network.style_names, plan.weights[0].tolist()) if w > 0)
         colours = "; the photo's colours" if preserve_colour else ""
-        summary = f"{path.name} ({styles}; strength {strength:g}{colours}) on {device}, {choice.summary()}"
-        provenance = Provenance(model if model == "style" else path.name, type(network).__name__, 1, {"weights": sha256_of(path)}).with_parameters(
-            **plan.parameters(network), work_side=network.work_side, precision=choice.path, device=str(device),
-        )
-        return cls(max_input_pixels, summary, network, plan, max_side, choice.precision, provenance)
+        summary = f"{path.name} ({styles}; strength {strength:g}{colours}) on {device}, {opened.choice.summary()}"
+        return cls(max_input_pixels, summary, opened, plan)
+
+    @property
+    def provenance(self) -> Provenance:
+        """What makes every result of this run (a video's comment tag names it)."""
+        return self.style.provenance.with_parameters(**self.plan.parameters(self.style.network))
 
     def result_size(self, width: int, height: int) -> tuple[int, int]:
         self.check(width, height)
-        return fit_within(width, height, self.max_side)
+        return self.style.result_size(width, height)
 
     def frame(self, rgb: np.ndarray) -> np.ndarray:
         return self.image(DecodedImage(rgb, None, "")).rgb
 
     def image(self, image: DecodedImage) -> DecodedImage:
-        """``image`` stylized; its limits were checked by ``result_size`` first (BatchRunner, video)."""
-        fitted = fit_image(image, self.max_side)
-        plan = self.plan
-        rgb = stylize_rgb(self.model, fitted.rgb, plan.weights, plan.strength, self.precision, plan.preserve_colour)
-        return dataclasses.replace(fitted, rgb=rgb, provenance=self.provenance)
+        """``image`` stylized (the handler's stylize()); its limits were checked by ``result_size`` first (BatchRunner, video)."""
+        return stylize(self.style, image, self.plan).image

@@ -46,6 +46,11 @@ def test_management_api_describes_the_styles(server):
     metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
     assert metadata["styles"] == ["mosaic", "shipwreck", "starry_night", "the_scream", "udnie", "woman-with-hat-matisse"]
     assert metadata["default_style"] == "mosaic"
+    # the execution path chosen at worker start, as SR's describe says it (precision: auto, execution: auto)
+    precision = metadata["precision"]
+    assert precision["execution"] in ("pytorch", "onnxruntime") and precision["device"].startswith("cpu")
+    assert {"float32", "bfloat16", "onnxruntime"} <= set(precision["psnr_db_vs_float32"]) | {"float32"}
+    assert f"{metadata['min_psnr_db']:g} dB" in precision["reason"]
 
 
 def test_large_input_is_scaled_down_and_says_so(server):

@@ -9,10 +9,13 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from ts.context import RequestProcessor
 
 from dronesr.checkpoint import save_model
+from dronesr.cli.transforms import StyleTransform
+from dronesr.sr_weights import WeightsError
 from dronesr.serving.requests import STYLE_PARAMETERS
 from handlers.style_handler import PARAMETER_SYNTAX, StyleTransferHandler
 from tests.helpers import NAMES, encode, handler_reply, make_context, synthetic_photo, tiny_style_net
@@ -94,19 +97,37 @@ def test_input_pixel_limit_is_obeyed(style_handler):
     assert code == 400 and "max_input_pixels" in json.loads(body)["message"]
 
 
-def test_describe_lists_the_styles(style_handler):
+def test_describe_lists_the_styles_and_the_execution_path(style_handler):
     handler, ctx = style_handler
     ctx.request_processor = [RequestProcessor({"describe": "True"})]
     [body] = handler.handle([{"body": b""}], ctx)
     info = json.loads(body)
     assert info["styles"] == NAMES and info["default_style"] == "alpha"
     assert set(info["parameters"]) == {"style", "strength", "blend", "preserve_colour"} and info["settings"]["max_side"] == 48
+    # as SR's describe: the path chosen at worker start, what was timed and how far each path was from float32
+    precision = info["precision"]
+    assert precision["execution"] in ("pytorch", "onnxruntime") and precision["device"].startswith("cpu")
+    assert {"float32", "onnxruntime"} <= set(precision["seconds"]) and "bfloat16" in precision["psnr_db_vs_float32"]
+    assert "40 dB" in precision["reason"] and info["min_psnr_db"] == 40
+    assert info["settings"]["precision"] == "auto" and info["settings"]["execution"] == "auto"
 
 
-def test_handler_refuses_weights_of_another_architecture(tmp_path, tiny_weights):
+def test_configured_precision_and_execution_are_kept(tmp_path):
+    save_model(tiny_style_net(), tmp_path / "model.pt")
+    for settings, path in (({"precision": "float32", "execution": "pytorch"}, "float32"), ({"execution": "onnxruntime"}, "onnxruntime")):
+        handler = StyleTransferHandler()
+        handler.initialize(make_context(tmp_path, settings))
+        assert handler.style.choice.path == path and handler.style.choice.reason == "set in the configuration"
+        assert handler.style.provenance.parameters["precision"] == path
+
+
+def test_handler_and_cli_refuse_weights_of_another_architecture_alike(tmp_path, tiny_weights):
+    """One loader (dronesr/style_model.py), one error: WeightsError, a ValueError, as SR's loader raises."""
     shutil.copy(tiny_weights, tmp_path / "model.pt")
-    with pytest.raises(TypeError, match="not StyleNet"):
+    with pytest.raises(WeightsError, match="model.pt: not StyleNet weights but SRResNet"):
         StyleTransferHandler().initialize(make_context(tmp_path))
+    with pytest.raises(WeightsError, match="model.pt: not StyleNet weights but SRResNet"):
+        StyleTransform.load(str(tmp_path / "model.pt"), "alpha", "", 1.0, torch.device("cpu"), "float32", 10_000, 48)
 
 
 def test_every_style_parameter_is_described():

@@ -136,3 +136,29 @@ def test_stylize_keeps_every_tensor_on_the_models_device(preserve_colour):
     if preserve_colour:
         result = with_chroma_of(result, photo)
     assert result.device.type == "meta" and result.shape == photo.shape
+
+
+def test_the_onnx_form_of_the_conditional_norm_is_the_same_arithmetic(monkeypatch):
+    """What the exporter sees (InstanceNormalization, then each sample's gamma and beta) equals the
+    fused batch-norm form PyTorch runs (dronesr/style_model.py runs the former in ONNX Runtime)."""
+    net = tiny_style_net()
+    photo, weights = image(20, 28, batch=2), torch.tensor([[1.0, 0.0, 0.0], [0.2, 0.3, 0.5]])
+    with torch.no_grad():
+        fused = net(photo, weights)
+        monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
+        exported_form = net(photo, weights)
+    assert torch.allclose(fused, exported_form, atol=1e-5)
+
+
+def test_stylize_runs_a_given_network_in_place_of_its_own():
+    net = tiny_style_net()
+    photo, weights = image(30, 50), net.style_vector("gamma")
+    seen = []
+
+    def network(x, style_weights):
+        seen.append(tuple(x.shape))
+        return net(x, style_weights)
+
+    with torch.no_grad():
+        assert torch.equal(net.stylize(photo, weights, network=network), net.stylize(photo, weights))
+    assert seen == [(1, 3, 14, 24)]  # the work size (24 px long side), then the guided upsample
