@@ -2,7 +2,7 @@
 bytes, the same as before it (issue #31), and the execution path is chosen as SR's is: PyTorch
 float32, bfloat16 autocast and ONNX Runtime timed at start, a path too far from float32 refused.
 
-The reference hashes were computed with the code before the runner (commit d99632d: the handler's
+The reference hashes were computed with the code before the runner (commit eacaf23: the handler's
 and the CLI's own loading and stylize_rgb) at float32 on one thread, on synthetic inputs with the
 shipped weights/style.pt; they are tied to those weights' SHA-256 and to the CPU's instruction set
 (oneDNN's float32 kernels differ between CPUs in the last bits, so elsewhere only the two paths
