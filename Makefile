@@ -171,7 +171,8 @@ EVAL_MODELS = $(if $(SERVED),--served $(SERVED) --models srresnet srgan,--shippe
 # The two sheets of docs/evaluation.md (and the README's picture), drawn by training.evaluate.
 EVAL_SHEETS = --sheet docs/ifo_comparison.png --sheet-images 4 \
 	--real-sheet docs/real_inputs.jpg --real-ifo data/ifo_manifest.json:4 --real-soft --real-aerial data/aerial_manifest.json:3 \
-	$(if $(wildcard $(REALESRGAN)),--real-extra $(REALESRGAN))
+	--real-frames data/ifo_manifest.json:4 --real-fidelity-ends \
+	--real-extra weights/compact_x4_pretrained.pt $(wildcard $(REALESRGAN))
 
 # The grid-step ratio (training/blocks.py): codec blocks in the models' results, on crops of
 # H.264/JPEG-coded test LR at random grid phases.

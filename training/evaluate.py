@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dronesr.imaging import decode_image
+from dronesr.imaging import decode_image, tensor_to_rgb
 from dronesr.inference import Upscaler
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.sr_model import SHIPPED_SR, SuperResolver
@@ -187,10 +187,31 @@ def spread(paths: list[Path], count: int) -> list[Path]:
     return [paths[i * len(paths) // count] for i in range(count)]
 
 
-def real_inputs(ifo: list[Path], aerial: list[Path], crop: int) -> list[tuple[str, bytes]]:
-    """IFO test photos at their native size, as their JPEG files, and ``crop`` px centre crops of
-    aerial test photos (as PNG: a crop is a new file)."""
+FRAME_CRF = 33  # the video frames' H.264 quality: as drone footage shared online (docs/evaluation.md)
+FRAME_SHIFT = (5, 3)  # px cut from the frame's top and left: its codec grid off the file's own
+
+
+def video_frame_file(path: Path) -> bytes:
+    """A photo as a frame grabbed from a drone video: the whole photo through H.264 at
+    ``FRAME_CRF`` (no deblocking: the blockiest), cut by ``FRAME_SHIFT`` (a crop moves the grid)
+    and saved as a quality-95 JPEG, whose tables then claim a clean file."""
+    from training.degradations import h264
+
+    with Image.open(path) as im:
+        image = to_tensor(im.convert("RGB"))
+    even = image[..., : image.shape[-2] // 2 * 2, : image.shape[-1] // 2 * 2]
+    frame = h264(even, FRAME_CRF, deblock=False)[..., FRAME_SHIFT[0] :, FRAME_SHIFT[1] :]
+    buffer = io.BytesIO()
+    Image.fromarray(tensor_to_rgb(frame)).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def real_inputs(ifo: list[Path], aerial: list[Path], crop: int, frames: list[Path] = ()) -> list[tuple[str, bytes]]:
+    """IFO test photos at their native size, as their JPEG files, ``crop`` px centre crops of
+    aerial test photos (as PNG: a crop is a new file), and ``frames``: photos as frames grabbed
+    from a drone video (:func:`video_frame_file`; drones against the sky)."""
     found = [(path.name, path.read_bytes()) for path in ifo]
+    found += [(f"{path.name} as an H.264 frame", video_frame_file(path)) for path in frames]
     for path in aerial:
         with Image.open(path) as im:
             image = im.convert("RGB")
@@ -239,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--real-sheet", type=Path, help="write a sheet of real inputs as they are (IFO test photos at native size, aerial crops)")
     parser.add_argument("--real-ifo", default="", help="MANIFEST:N for --real-sheet: N IFO test photos spread over the split")
     parser.add_argument("--real-aerial", default="", help="MANIFEST:N for --real-sheet: N aerial test photos, centre-cropped")
+    parser.add_argument("--real-frames", default="", help="MANIFEST:N for --real-sheet: N test photos as frames grabbed from a drone video (H.264, then a q95 JPEG)")
+    parser.add_argument("--real-fidelity-ends", action="store_true", help="add to --real-sheet srgan at fidelity 0 and 1 (both ends of the slider)")
     parser.add_argument("--real-soft", action="store_true", help="add to --real-sheet the softest IFO test photo (highest bicubic PSNR of its clean LR: where sharpening past the truth shows)")
     parser.add_argument("--real-extra", nargs="*", type=Path, default=[], help="further SR weights shown only in --real-sheet (a slow peer such as Real-ESRGAN x4plus: make realesrgan)")
     parser.add_argument("--real-crop", type=int, default=300, help="aerial crop side for --real-sheet (default: 300)")
@@ -278,7 +301,7 @@ def write_real_sheet(args: argparse.Namespace, methods: dict[str, Method]) -> No
     """--real-sheet: the IFO and aerial test photos picked by --real-ifo/--real-aerial (and the
     softest one) through every method and the --real-extra peers, at 1:1."""
     picked = []
-    for spec in (args.real_ifo, args.real_aerial):
+    for spec in (args.real_ifo, args.real_aerial, args.real_frames):
         if not spec:
             picked.append([])
             continue
@@ -287,6 +310,9 @@ def write_real_sheet(args: argparse.Namespace, methods: dict[str, Method]) -> No
     if args.real_soft and args.real_ifo:
         picked[0].append(softest(manifest_paths(Path(args.real_ifo.rpartition(":")[0]), "test"), args.scale))
     sheet_methods = dict(methods)
+    if args.real_fidelity_ends:
+        srgan = SuperResolver.open("srgan", precision=args.precision)
+        sheet_methods.update({f"srgan fidelity {f:g}": as_served(srgan, f) for f in (0.0, 1.0)})
     for path in args.real_extra:
         if not path.exists():
             raise ConfigError(f"--real-extra {path}: not found")
@@ -294,7 +320,7 @@ def write_real_sheet(args: argparse.Namespace, methods: dict[str, Method]) -> No
         upscaler.select_precision(args.precision)
         context = 2 * 32  # LR px around the shown window: beyond any of our peers' receptive fields' reach
         sheet_methods[path.stem] = on_centre(in_process(upscaler), args.real_view // args.scale + context)
-    real_input_sheet(sheet_methods, real_inputs(picked[0], picked[1], args.real_crop), args.scale, args.real_sheet, args.real_view)
+    real_input_sheet(sheet_methods, real_inputs(picked[0], picked[1], args.real_crop, picked[2]), args.scale, args.real_sheet, args.real_view)
     print(f"wrote {args.real_sheet}")
 
 
