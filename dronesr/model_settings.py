@@ -36,7 +36,7 @@ class ModelSettings:
     default_format: str = "png"
     jpeg_quality: int = JPEG_QUALITY
     precision: str = "auto"  # auto (measured at worker start), float32, bfloat16, float16
-    execution: str = "auto"  # SR: auto (measured at worker start), pytorch, onnxruntime (float32, CPU)
+    execution: str = "auto"  # auto (measured at worker start), pytorch, onnxruntime (float32, CPU)
     max_response_bytes: int = 134_217_728  # config.properties max_response_size: over it TorchServe kills the worker
 
     def weights_files(self) -> dict[str, str]:
