@@ -56,9 +56,9 @@ def self_ensemble(forward: Callable[[torch.Tensor], torch.Tensor], batch: torch.
 
 def photo_like_tile(side: int) -> torch.Tensor:
     """A deterministic 1x3xSxS tile with what photos have (smooth shading, edges, a little noise)
-    for the precision probe. Uniform noise is no photo: SPAN's features on it grow ~100x larger
-    than on photos, and its bfloat16 output measured 12.7 dB from float32 there against 55.2 dB on
-    an IFO photo and 55.4 on this tile (weights/span_clean.pt)."""
+    for the precision probe. Uniform noise is no photo: a network's features grow far larger on it
+    than on photos, and a low precision judged on noise is judged wrongly (docs/performance.md,
+    "The precision probe")."""
     y, x = torch.meshgrid(torch.linspace(0, 1, side), torch.linspace(0, 1, side), indexing="ij")
     disc = ((x - 0.5) ** 2 + (y - 0.5) ** 2 < 0.09).float()
     tile = torch.stack([0.5 + 0.4 * torch.sin(x * 7) * torch.cos(y * 5), x, 0.15 + 0.7 * disc])

@@ -1,7 +1,7 @@
 """ONNX Runtime as an execution path for a network of this process, one of the candidates that a
 worker times at start (dronesr/precision.py): on CPUs without fast bfloat16, ONNX Runtime's
-float32 convolutions are the quickest we have (SPAN x4, 192 px tile, 2 cores of an AMD EPYC:
-157 ms against PyTorch's 190 ms; PyTorch's bfloat16 autocast 86 ms where avx512_bf16 exists).
+float32 convolutions are often the quickest we have (figures: docs/performance.md, "The precision
+probe").
 
 The network is exported once (TorchScript exporter, no constant folding, so every initializer
 keeps its parameter's name). The ``fidelity``/``restore`` blends load new weights into the PyTorch

@@ -97,8 +97,8 @@ PROBE_LOCK = Path(tempfile.gettempdir()) / "dronesr-precision-probe.lock"
 @contextlib.contextmanager
 def measuring_alone() -> Iterator[None]:
     """One precision probe at a time on this machine: TorchServe starts every worker at once, and
-    probes timed side by side on two cores measured each other (float32 760 ms against 170 ms
-    alone) and picked the wrong path. A file lock (released by the OS if a worker dies) queues
+    probes timed side by side on two cores measured each other and picked the wrong path
+    (docs/performance.md, "The precision probe"). A file lock (released by the OS if a worker dies) queues
     them; where there is no fcntl the probe runs unqueued."""
     try:
         import fcntl
@@ -117,9 +117,8 @@ def time_interleaved(calls: dict[str, Callable[[], object]], device: torch.devic
     """Fastest seconds of each call over ``rounds`` rounds that run every call once in turn (each
     has run before: no warm-up here). Interleaved and the minimum: when other processes load the
     CPU (TorchServe starts every worker at once, and each times its model), each candidate meets
-    the same load and a burst costs a round, not the choice. Timed one after another, medians
-    picked ONNX Runtime over bfloat16 at 360 ms against 380 ms on a loaded start, where alone they
-    take 160 ms and 88 ms (measured)."""
+    the same load and a burst costs a round, not the choice (timed one after another, medians
+    picked the slower path on a loaded start: docs/performance.md, "The precision probe")."""
     best = {name: float("inf") for name in calls}
     for _ in range(rounds):
         for name, fn in calls.items():

@@ -20,11 +20,8 @@ by a linear ramp between two thresholds, the strongest decides and is named in t
   edges and texture do not count as noise);
 - softness (a re-shared, re-enlarged or blurred upload): the width of its strongest edges.
 
-Uploads over 2^18 pixels are measured on tiles spread over them (``ANALYSIS``, ``DCT_ANALYSIS``):
-the whole decision takes a median of 21-24 ms on a 960x540 upload and 17-19 ms on a 1920x1080 one
-(15 runs each of a synthetic photo and of an aerial photo resized, on this 2-core CPU while two
-trainings ran, load average 6.8), where the previous one (every pixel, one phase) took ~50 ms on
-1080p (noise 38 ms, blockiness 14 ms).
+Uploads over 2^18 pixels are measured on tiles spread over them (``ANALYSIS``, ``DCT_ANALYSIS``),
+so the decision's time does not grow with the upload (docs/performance.md, "restore=auto").
 
 Calibration: ``python -m training.blocks --calibrate --split val --photos 40``: 55 val photos (40
 IFO, 100x100 LR; 15 aerial, 256x192 LR; never the test split), the protocol's LR
