@@ -17,7 +17,7 @@ from dronesr.archs import StyleNet
 from dronesr.colour import luminance, with_chroma_of
 from dronesr.errors import ClientError, echo
 from dronesr.imaging import rgb_to_tensor, tensor_to_rgb
-from dronesr.onnx_runtime import OnnxRunner
+from dronesr.onnx_runtime import OnnxRunner, onnx_candidate
 from dronesr.params import parse_fraction
 from dronesr.precision import EXECUTIONS, PrecisionChoice, autocast, check_choice, choose_precision
 from dronesr.region import Region
@@ -105,16 +105,7 @@ class Upscaler:
         (dronesr/precision.py). ONNX Runtime is a candidate on the CPU when the network exports."""
         check_choice("execution", execution, EXECUTIONS)
         tile = photo_like_tile(self.tile).to(self.device)
-        runtimes, note = (), ""
-        # ONNX Runtime is exported only where it may run: asked for, or timed beside auto's precisions
-        if (execution == "onnxruntime" or (execution == "auto" and requested == "auto")) and self.device.type == "cpu":
-            try:
-                self.runner = OnnxRunner(self.model, tile)
-                runtimes = ("onnxruntime",)
-            except (ImportError, RuntimeError) as exc:
-                if execution == "onnxruntime":
-                    raise ValueError(f"execution onnxruntime asked for, but {exc}") from exc
-                note = f"; onnxruntime not a candidate: {exc}"
+        self.runner, runtimes, note = onnx_candidate(lambda: OnnxRunner(self.model, tile), self.device, requested, execution)
 
         def run(precision: str) -> torch.Tensor:
             with torch.inference_mode():

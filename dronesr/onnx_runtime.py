@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import itertools
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -83,3 +83,18 @@ class OnnxRunner:
         feed = {INPUT: np.ascontiguousarray(batch.detach().cpu().float().numpy())}
         feed.update((name, np.ascontiguousarray(value.detach().cpu().float().numpy())) for name, value in zip(self.extra_inputs, values, strict=True))
         return torch.from_numpy(self._current_session().run([OUTPUT], feed)[0])
+
+
+def onnx_candidate(export: Callable[[], OnnxRunner], device: torch.device, requested: str, execution: str) -> tuple[OnnxRunner | None, tuple[str, ...], str]:
+    """ONNX Runtime as one more candidate of a worker's probe: exported (``export()``) only where it
+    may run, on the CPU, when asked for or timed beside ``auto``'s precisions. Returns (runner or
+    None, the runtimes to time, a note for the choice's reason); ValueError when it was asked for
+    and cannot run here."""
+    if device.type != "cpu" or not (execution == "onnxruntime" or (execution == "auto" and requested == "auto")):
+        return None, (), ""
+    try:
+        return export(), ("onnxruntime",), ""
+    except (ImportError, RuntimeError) as exc:
+        if execution == "onnxruntime":
+            raise ValueError(f"execution onnxruntime asked for, but {exc}") from exc
+        return None, (), f"; onnxruntime not a candidate: {exc}"

@@ -32,7 +32,7 @@ from dronesr.colour import luminance, with_chroma_of
 from dronesr.imaging import DecodedImage, fit_image, fit_within, rgb_to_tensor, tensor_to_rgb
 from dronesr.inference import photo_like_tile, prepare_for_inference
 from dronesr.model_settings import ModelSettings
-from dronesr.onnx_runtime import OnnxRunner
+from dronesr.onnx_runtime import OnnxRunner, onnx_candidate
 from dronesr.plan import StylePlan
 from dronesr.precision import EXECUTIONS, PRECISIONS, PrecisionChoice, check_choice, choose_precision
 from dronesr.provenance import Provenance, sha256_of
@@ -184,15 +184,9 @@ def choose_style_path(
         raise ValueError(f"execution onnxruntime runs float32 on the CPU, not {precision} on {device}")
     frame = photo_like_tile(side or network.work_side).to(device)
     weights = network.style_vector(network.style_names[0]).to(device)
-    runner, runtimes, note = None, (), ""
-    if device.type == "cpu" and (execution == "onnxruntime" or (execution == "auto" and precision == "auto")):
-        try:  # exported on a work-size frame: the network's own input
-            runner = OnnxRunner(network, photo_like_tile(network.work_side), inputs={"style_weights": weights.cpu()})
-            runtimes = ("onnxruntime",)
-        except (ImportError, RuntimeError) as exc:
-            if execution == "onnxruntime":
-                raise ValueError(f"execution onnxruntime asked for, but {exc}") from exc
-            note = f"; onnxruntime not a candidate: {exc}"
+    # exported on a work-size frame: the network's own input
+    export = lambda: OnnxRunner(network, photo_like_tile(network.work_side), inputs={"style_weights": weights.cpu()})  # noqa: E731
+    runner, runtimes, note = onnx_candidate(export, device, precision, execution)
 
     def run(path: str) -> torch.Tensor:
         with torch.inference_mode():
