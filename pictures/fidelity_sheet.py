@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from dronesr.sr_model import SuperResolver
+from dronesr.sr.resolver import SuperResolver
 from harness import ROOT
 from training.dataset import manifest_paths
 from training.evaluate import Method, as_served, real_input_sheet, real_inputs, spread

@@ -11,15 +11,15 @@ from __future__ import annotations
 import torch
 
 from pictures.fidelity_sheet import draw_sheet, sheet_parser
-from dronesr.imaging import decode_image
-from dronesr.plan import UpscalePlan, upscale
-from dronesr.sr_model import SuperResolver
+from dronesr.image.codecs import decode_image
+from dronesr.sr.plan import UpscalePlan, upscale
+from dronesr.sr.resolver import SuperResolver
 from harness import ROOT
 from training.evaluate import UPLOAD_LIMIT, Method, as_served
 
 
 def invention(sr: SuperResolver, fidelity: float | None = None) -> Method:
-    """The map ``output=map`` answers for the upload (dronesr/invention.py), as a tensor."""
+    """The map ``output=map`` answers for the upload (dronesr/sr/invention.py), as a tensor."""
     scale = sr.upscaler.scale
     plan = UpscalePlan(scale, float(scale), fidelity, output="map")
 

@@ -21,7 +21,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from bench.style_bench import load_ours
-from dronesr.imaging import rgb_to_tensor, tensor_to_rgb
+from dronesr.image.codecs import rgb_to_tensor, tensor_to_rgb
 from training.dataset import manifest_paths
 
 

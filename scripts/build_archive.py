@@ -3,7 +3,7 @@
     make archive                                     # the shipped srgan, srresnet, style
     make archive NAME=my-model WEIGHTS=path/to/model.pth    # any SR network spandrel knows
 
-The weights are read as tensors only (dronesr/sr_weights.py: a pickle that needs code is refused
+The weights are read as tensors only (dronesr/sr/weights.py: a pickle that needs code is refused
 here, before anything is built). Foreign SR weights get their model-config.yaml from the shipped
 srresnet one, with the tile rounded to the network's size multiple and the tile overlap of its
 family. The archive carries the handler, that config, the weights and a copy of the dronesr
@@ -28,8 +28,8 @@ from dronesr.checkpoint import model_from_checkpoint  # noqa: E402 - after the p
 from dronesr.files import atomic_output  # noqa: E402
 from dronesr.serving.requests import sr_description, style_description  # noqa: E402
 from dronesr.model_settings import ModelSettings  # noqa: E402
-from dronesr.sr_model import SuperResolver  # noqa: E402
-from dronesr.sr_weights import WeightsError, is_own_checkpoint, network_info, read_weights, sr_model_from_state  # noqa: E402
+from dronesr.sr.resolver import SuperResolver  # noqa: E402
+from dronesr.sr.weights import WeightsError, is_own_checkpoint, network_info, read_weights, sr_model_from_state  # noqa: E402
 
 SHIPPED = ("srgan", "srresnet", "style")
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")  # TorchServe's model names, and a safe file name
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--handler", type=Path, default=SR_HANDLER, help="default: %(default)s")
     p.add_argument("--extra", type=Path, action="append", default=[], help="another file for the archive (srgan: srresnet.pt)")
     p.add_argument("--tile", type=int, help="LR tile side for foreign weights (default: the srresnet config's, rounded to the network's multiple)")
-    p.add_argument("--overlap", type=int, help="LR tile overlap for foreign weights (default: per family, dronesr/sr_weights.py)")
+    p.add_argument("--overlap", type=int, help="LR tile overlap for foreign weights (default: per family, dronesr/sr/weights.py)")
     p.add_argument("--max-output-pixels", type=int, help="foreign weights: the result size limit (default: what the measured speed finishes in half responseTimeout, at most srresnet's)")
     args = p.parse_args(argv)
     try:

@@ -18,9 +18,9 @@ from ts.context import Context, RequestProcessor
 
 from dronesr.archs import SRResNet, StyleNet
 from dronesr.archs.style_net import ConditionalInstanceNorm
-from dronesr.colour import rgb_to_ycbcr
+from dronesr.image.colour import rgb_to_ycbcr
 from dronesr.errors import CODES
-from dronesr.imaging import rgb_to_tensor
+from dronesr.image.codecs import rgb_to_tensor
 from harness import ROOT
 from harness.images import synthetic_photo  # noqa: F401 - the tests import it from here
 
@@ -195,7 +195,7 @@ def assert_camera_metadata_kept(data: bytes, scale: int) -> None:
 
 def assert_no_metadata(data: bytes) -> None:
     """None of the camera's metadata: no EXIF, no ICC profile, and no XMP but the provenance
-    record (which strip_metadata keeps: dronesr/provenance.py)."""
+    record (which strip_metadata keeps: dronesr/image/provenance.py)."""
     image = Image.open(io.BytesIO(data))
     assert len(image.getexif()) == 0
     assert "icc_profile" not in image.info

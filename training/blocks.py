@@ -1,5 +1,5 @@
 """Codec blocks in x4 results: the grid-step ratio, the set of block-damaged crops it is measured
-on, and the calibration of ``restore=auto``'s evidence (dronesr/restoration.py).
+on, and the calibration of ``restore=auto``'s evidence (dronesr/sr/restoration.py).
 
     # the shipped models in process, as served (restore=auto reads each crop), on val crops
     python -m training.blocks --shipped srgan srresnet --split val --crops 24
@@ -7,7 +7,7 @@ on, and the calibration of ``restore=auto``'s evidence (dronesr/restoration.py).
     # the same through a running TorchServe (make serve): each crop POSTed to /predictions/NAME
     python -m training.blocks --served http://127.0.0.1:8080 --models srgan srresnet
 
-    # restore=auto's calibration table (the module docstring of dronesr/restoration.py)
+    # restore=auto's calibration table (the module docstring of dronesr/sr/restoration.py)
     python -m training.blocks --calibrate --split val
 
 The crops: the protocol's LR (training/protocol.py: x4 Pillow-bicubic downscale of an HR photo)
@@ -41,9 +41,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from dronesr.imaging import decode_image, encode_image, rgb_to_tensor, tensor_to_rgb
-from dronesr.restoration import GRID, LUMA, auto_restore, jpeg_quality
-from dronesr.sr_model import SHIPPED_SR
+from dronesr.image.codecs import decode_image, encode_image, rgb_to_tensor, tensor_to_rgb
+from dronesr.sr.restoration import GRID, LUMA, auto_restore, jpeg_quality
+from dronesr.sr.resolver import SHIPPED_SR
 from training.dataset import manifest_paths
 from training.evaluate import methods_from_args
 from training.options import ConfigError, exits_on_config_error
@@ -252,7 +252,7 @@ def calibration_uploads(path: Path, rng: np.random.Generator) -> list[tuple[str,
 
 
 def calibrate(paths: list[Path], seed: int = DEFAULT_SEED) -> dict[str, list]:
-    """restore=auto's decision (dronesr/restoration.py) on every calibration upload of ``paths``, by kind."""
+    """restore=auto's decision (dronesr/sr/restoration.py) on every calibration upload of ``paths``, by kind."""
     decisions: dict[str, list] = {}
     for path in paths:
         rng = np.random.default_rng(zlib.crc32(f"{seed}:{Path(path).name}".encode()))

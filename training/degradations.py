@@ -22,9 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dronesr.imaging import jpeg_round_trip, rgb_to_tensor, tensor_to_rgb
+from dronesr.image.codecs import jpeg_round_trip, rgb_to_tensor, tensor_to_rgb
 from dronesr.metrics import quantize
-from dronesr.resample import downscale
+from dronesr.image.resample import downscale
 
 KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
 RESIZE_MODES = ("area", "bilinear", "bicubic")

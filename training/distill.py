@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from dronesr.files import atomic_output
-from dronesr.inference import Upscaler, prepare_for_inference
+from dronesr.sr.upscaler import Upscaler, prepare_for_inference
 from dronesr.metrics import psnr_y
-from dronesr.sr_weights import load_sr_model
+from dronesr.sr.weights import load_sr_model
 from training.dataset import manifest_paths
 from training.degradations import DegradationConfig, degrade_batch
 from training.sr_data import CropSampler

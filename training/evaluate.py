@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dronesr.imaging import decode_image, tensor_to_rgb
-from dronesr.inference import Upscaler
+from dronesr.image.codecs import decode_image, tensor_to_rgb
+from dronesr.sr.upscaler import Upscaler
 from dronesr.metrics import psnr_y, ssim_y
-from dronesr.sr_model import SHIPPED_SR, SuperResolver
+from dronesr.sr.resolver import SHIPPED_SR, SuperResolver
 from training.dataset import IMAGE_SUFFIXES, manifest_paths
 from training.options import ConfigError, exits_on_config_error
 from training.protocol import CLEAN, DEGRADATIONS, bicubic_baseline, check_degradations, hr_lr_upload, to_tensor

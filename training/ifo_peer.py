@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from dronesr.inference import Upscaler
+from dronesr.sr.upscaler import Upscaler
 from training.evaluate import evaluate, in_process, print_table, resolve_set
 from training.protocol import DEGRADATIONS, check_degradations
 

@@ -1,4 +1,4 @@
-"""Network interpolation (Wang et al., ESRGAN, 2018, section 3.4; dronesr/interpolation.py):
+"""Network interpolation (Wang et al., ESRGAN, 2018, section 3.4; dronesr/sr/blend.py):
 every parameter of the GAN generator blended with the PSNR generator it was fine-tuned from,
 ``alpha * gan + (1 - alpha) * psnr``, written to disk. One knob between the GAN's texture (and its artefacts:
 JPEG blocks sharpened into texture, cross-hatch in grass) and the PSNR model's smoothness, with no
@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from dronesr.checkpoint import model_from_checkpoint, save_model
-from dronesr.interpolation import interpolate_states
+from dronesr.sr.blend import interpolate_states
 
 
 def interpolate(gan_path: Path, psnr_path: Path, alpha: float, out: Path) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter, ImageOps
 
-from dronesr.imaging import encode_image, rgb_to_tensor
+from dronesr.image.codecs import encode_image, rgb_to_tensor
 
 CLEAN = "clean"
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from dronesr.imaging import tensor_to_rgb  # noqa: E402
+from dronesr.image.codecs import tensor_to_rgb  # noqa: E402
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from dronesr.inference import Upscaler
+from dronesr.sr.upscaler import Upscaler
 from dronesr.metrics import psnr_rgb
 from harness import ROOT
 from training.sr_data import load_rgb

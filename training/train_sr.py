@@ -28,7 +28,7 @@ from dronesr.archs import SPAN, Compact, Discriminator, SRResNet, UNetDiscrimina
 from dronesr.checkpoint import load_model
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.precision import DEVICES, PRECISIONS, autocast, check_choice, choose_precision, resolve_device
-from dronesr.resample import downscale
+from dronesr.image.resample import downscale
 from training import losses
 from training.dataset import manifest_paths
 from training.distill import TeacherSampler

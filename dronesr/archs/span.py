@@ -67,7 +67,7 @@ class SPAN(nn.Module):
     # against untiled (python -m training.tile_overlap, 96 px tiles, pretrained weights): overlap 12
     # differs by up to 3.3 grey levels, 16 by 1.1, 24 by 0.7 (99 dB).
     TILE_OVERLAP = 24
-    # What a spandrel descriptor says of a foreign network (dronesr/sr_weights.py), for this one:
+    # What a spandrel descriptor says of a foreign network (dronesr/sr/weights.py), for this one:
     # it tiles, and runs in float16/bfloat16 within the precision probe's bound (measured 55 dB).
     tiling = "supported"
     precisions = ("float32", "bfloat16", "float16")

@@ -49,7 +49,7 @@ class UpsampleX2(nn.Module):
 class SRResNet(nn.Module):
     """Residual SR generator. ``scale`` must be 2 or 4 (a power of two, one x2 stage each)."""
 
-    # as a spandrel descriptor would say it (dronesr/sr_weights.py): it tiles, and runs in every precision
+    # as a spandrel descriptor would say it (dronesr/sr/weights.py): it tiles, and runs in every precision
     tiling = "supported"
     precisions = ("float32", "bfloat16", "float16")
 

@@ -28,7 +28,7 @@ Pixel contract: input RGB in [0, 1] NCHW, any size (odd sizes included); output 
 (a sigmoid, so training sees no clamp and serving needs none).
 
 Which path runs the network (PyTorch float32, bfloat16 autocast or ONNX Runtime) is chosen by
-measurement where it is served: dronesr/style_model.py.
+measurement where it is served: dronesr/style/model.py.
 """
 
 from __future__ import annotations
@@ -247,7 +247,7 @@ class StyleNet(nn.Module):
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         """The input in the memory format of the weights (NCHW after
-        :func:`dronesr.inference.prepare_for_inference`; channels_last if a caller chose it)."""
+        :func:`dronesr.sr.upscaler.prepare_for_inference`; channels_last if a caller chose it)."""
         head = self.down[0].conv.weight
         channels_last = head.is_contiguous(memory_format=torch.channels_last) and not head.is_contiguous()
         return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
@@ -267,7 +267,7 @@ class StyleNet(nn.Module):
         ``self.work_side``), :func:`guided_upsample` back to the input size, then ``strength``.
         ``precision`` autocasts the network alone (the guided upsample stays float32);
         ``network(x, style_weights)``, when given, runs the network instead (another execution
-        path of this one, e.g. ONNX Runtime: dronesr/style_model.py).
+        path of this one, e.g. ONNX Runtime: dronesr/style/model.py).
 
         ``strength`` in [0, 1] blends the stylized image with the input *in pixel space*:
         ``input + strength * (stylized - input)``; 0 returns the input exactly, 1 the full style.

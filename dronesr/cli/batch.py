@@ -15,7 +15,7 @@ from tqdm import tqdm
 from dronesr.cli.transforms import Transform
 from dronesr.cli.video import OUTPUT_SUFFIX, VideoOptions, process_video
 from dronesr.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, atomic_output
-from dronesr.imaging import JPEG_QUALITY, check_encodable, decode_image, encode_image
+from dronesr.image.codecs import JPEG_QUALITY, check_encodable, decode_image, encode_image
 from dronesr.errors import ClientError
 
 FORMAT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
@@ -75,7 +75,7 @@ class BatchRunner:
     strip_metadata: bool = False
     overwrite: bool = False
     video: VideoOptions = field(default_factory=VideoOptions)
-    provenance: bool = True  # write the provenance record (dronesr/provenance.py) into images
+    provenance: bool = True  # write the provenance record (dronesr/image/provenance.py) into images
     invention_map: bool = False  # also write NAME.map.png beside each photo's result (srgan)
 
     def target_for(self, job: Job, source_format: str | None = None) -> Path:

@@ -22,11 +22,11 @@ from dronesr.cli.batch import BatchRunner, Summary, collect_jobs
 from dronesr.cli.transforms import StyleTransform, Transform, UpscaleTransform
 from dronesr.cli.video import VideoOptions
 from dronesr.errors import ClientError
-from dronesr.imaging import JPEG_QUALITY
+from dronesr.image.codecs import JPEG_QUALITY
 from dronesr.precision import DEVICES, PRECISIONS, resolve_device
 from dronesr.parameters import accepted
-from dronesr.plan import UpscalePlan
-from dronesr.sr_model import SHIPPED_SR, SuperResolver
+from dronesr.sr.plan import UpscalePlan
+from dronesr.sr.resolver import SHIPPED_SR, SuperResolver
 from dronesr.model_settings import ModelSettings
 from dronesr.tiling import DEFAULT_TILE
 

@@ -1,4 +1,4 @@
-"""What a subcommand does to one picture: the handlers' plan and steps (dronesr/plan.py), for photos
+"""What a subcommand does to one picture: the handlers' plan and steps (dronesr/sr/plan.py), for photos
 and for video frames. A transform knows its result size before the work, so limits are checked first."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ import numpy as np
 import torch
 
 from dronesr.errors import ClientError
-from dronesr.imaging import DecodedImage
-from dronesr.inference import parse_style_mix
-from dronesr.plan import StylePlan, UpscalePlan, upscale
-from dronesr.provenance import Provenance
-from dronesr.sr_model import SHIPPED_SR, BlendChoice, SuperResolver
-from dronesr.style_model import StyleModel, stylize
+from dronesr.image.codecs import DecodedImage
+from dronesr.style.plan import parse_style_mix
+from dronesr.style.plan import StylePlan
+from dronesr.sr.plan import UpscalePlan, upscale
+from dronesr.image.provenance import Provenance
+from dronesr.sr.resolver import SHIPPED_SR, BlendChoice, SuperResolver
+from dronesr.style.model import StyleModel, stylize
 
 # The shipped weights, by the name the endpoints use; beside the package in a checkout.
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
@@ -108,14 +109,14 @@ class UpscaleTransform(Transform):
         return self.image_and_map(image, with_map=False)[0]
 
     def image_and_map(self, image: DecodedImage, with_map: bool = True) -> tuple[DecodedImage, np.ndarray | None]:
-        """``image`` enlarged and, ``with_map``, its invention map (dronesr/invention.py)."""
+        """``image`` enlarged and, ``with_map``, its invention map (dronesr/sr/invention.py)."""
         upscaled = upscale(self.sr, image, self.plan, with_map)
         return upscaled.image, upscaled.invention_map
 
 
 @dataclass
 class StyleTransform(Transform):
-    style: StyleModel  # the weights, their execution path and base provenance record (dronesr/style_model.py, as the handler's)
+    style: StyleModel  # the weights, their execution path and base provenance record (dronesr/style/model.py, as the handler's)
     plan: StylePlan  # the options, typed: style weights, strength, colours
 
     @classmethod

@@ -116,7 +116,7 @@ def process_video(
     """Write ``source`` through ``transform`` to ``target`` (its suffix picks the container).
     ``progress(done, total)`` is called after each frame (total 0 when the container does not say).
     ``keep_metadata`` copies the container's tags (creation time, a drone's GPS ``location``);
-    ``provenance`` (dronesr/provenance.py, its header form) goes into the ``comment`` tag.
+    ``provenance`` (dronesr/image/provenance.py, its header form) goes into the ``comment`` tag.
 
     Three stages overlap: this thread demuxes and decodes, a model thread runs the transform, a
     writer thread encodes and muxes (audio packets travel through the same queues, so the output

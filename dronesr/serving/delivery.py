@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dronesr.imaging import parse_output_format
+from dronesr.image.codecs import parse_output_format
 from dronesr.model_settings import ModelSettings
 from dronesr.parameters import parsed
 

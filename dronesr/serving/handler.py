@@ -20,11 +20,11 @@ import torch
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
-from dronesr.imaging import DecodedImage, check_encodable, decode_image, encode_image
+from dronesr.image.codecs import DecodedImage, check_encodable, decode_image, encode_image
 from dronesr.errors import ClientError, echo, error_body
 from dronesr.precision import PrecisionChoice, resolve_device
-from dronesr.provenance import HEADER as PROVENANCE_HEADER
-from dronesr.provenance import Provenance
+from dronesr.image.provenance import HEADER as PROVENANCE_HEADER
+from dronesr.image.provenance import Provenance
 from dronesr.serving.requests import COMMON_PARAMETERS, ImageRequest, ParsedRequest, parse_request, reason_phrase
 from dronesr.serving.delivery import Delivery, settings_from_context
 
@@ -80,7 +80,7 @@ class ImageHandler(BaseHandler):
         raise NotImplementedError
 
     def plan(self, params: dict[str, str]) -> Any:
-        """This model's parameters of one image, parsed once into a typed plan (dronesr/plan.py);
+        """This model's parameters of one image, parsed once into a typed plan (dronesr/sr/plan.py);
         ClientError naming a bad one. Every later step works on the plan."""
         raise NotImplementedError
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from dronesr.imaging import OUTPUT_FORMATS
+from dronesr.image.codecs import OUTPUT_FORMATS
 from dronesr.errors import ClientError, echo
 from dronesr.parameters import accepted, names as parameter_names, sr_scopes
-from dronesr.sr_weights import NetworkInfo
+from dronesr.sr.weights import NetworkInfo
 
 # Request keys that may carry the image: the raw body, or a multipart file under a usual name.
 IMAGE_KEYS = ("body", "data", "file", "image")

@@ -13,8 +13,8 @@ import requests
 import torch
 from PIL import Image
 
-from dronesr.inference import Upscaler
-from dronesr.sr_weights import load_sr_model
+from dronesr.sr.upscaler import Upscaler
+from dronesr.sr.weights import load_sr_model
 from harness import torchserve
 from tests.foreign_weights import FAMILIES, RunsCode, save_weights
 from tests.helpers import ROOT, encode, synthetic_photo

@@ -14,7 +14,7 @@ import pytest
 import requests
 from PIL import Image
 
-from dronesr.provenance import read_record
+from dronesr.image.provenance import read_record
 from harness import ts_setting
 from tests.helpers import ROOT, assert_camera_metadata_kept, assert_json_error, assert_no_metadata, camera_jpeg, drone_photo, encode, real_photo, rgb_pixels, synthetic_photo
 
@@ -187,7 +187,7 @@ def test_kserve_v1_json_through_torchserve(server):
 def test_evaluation_through_the_served_api_matches_in_process(server, tmp_path, capsys):
     """make evaluate SERVED=...: the served model's PSNR equals the in-process one's run as served
     (restore=auto from the JPEG file, within the low-precision drift the worker accepted)."""
-    from dronesr.sr_model import SuperResolver
+    from dronesr.sr.resolver import SuperResolver
     from training import evaluate
 
     folder = tmp_path / "hr"

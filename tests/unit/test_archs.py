@@ -3,7 +3,7 @@ import torch
 
 from dronesr.archs import ARCHITECTURES, Discriminator, SRResNet, UNetDiscriminator
 from dronesr.checkpoint import load_model, save_model
-from dronesr.resample import bicubic_resize
+from dronesr.image.resample import bicubic_resize
 from tests.helpers import ROOT, tiny_srresnet
 
 
@@ -93,7 +93,7 @@ def test_shipped_sr_weights_stay_in_range_on_inputs_unlike_photos(name):
     """Every committed SR network keeps its output within -0.5..1.5 on a synthetic tile (the precision
     probe's) and on flat grey, black and white: a GAN distilled from Real-ESRGAN reached 33 (of 1)
     on the synthetic tile and was not shipped (docs/evaluation.md); this keeps such a network out."""
-    from dronesr.inference import photo_like_tile
+    from dronesr.sr.upscaler import photo_like_tile
 
     model = load_model(ROOT / "weights" / f"{name}.pt").eval()
     inputs = [photo_like_tile(64), torch.full((1, 3, 64, 64), 0.5), torch.zeros(1, 3, 64, 64), torch.ones(1, 3, 64, 64)]

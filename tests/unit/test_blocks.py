@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from dronesr.imaging import rgb_to_tensor
-from dronesr.restoration import block_evidence, _luma
+from dronesr.image.codecs import rgb_to_tensor
+from dronesr.sr.restoration import block_evidence, _luma
 from training.blocks import block_crops, grid_step_ratio, measure
 
 

@@ -1,5 +1,5 @@
 """Bring your own weights in process: SR networks of families spandrel knows, as state dicts and as
-safetensors, loaded safely (dronesr/sr_weights.py), in the CLI, and the archive settings made for
+safetensors, loaded safely (dronesr/sr/weights.py), in the CLI, and the archive settings made for
 them (served end to end: tests/e2e/test_served_foreign_weights.py)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from PIL import Image
 
 from dronesr import limits
 from dronesr.cli.main import main as cli_main
-from dronesr.inference import Upscaler
-from dronesr.sr_weights import WeightsError, load_sr_model, network_info
+from dronesr.sr.upscaler import Upscaler
+from dronesr.sr.weights import WeightsError, load_sr_model, network_info
 from tests.foreign_weights import FAMILIES, RunsCode, save_weights
 from tests.helpers import ROOT, encode, synthetic_photo
 

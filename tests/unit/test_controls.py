@@ -15,9 +15,11 @@ from PIL import Image
 from dronesr.checkpoint import save_model
 from dronesr.cli.main import main as cli_main
 from dronesr.errors import ClientError
-from dronesr.inference import outscaled_size, stylize_rgb
-from dronesr.plan import UpscalePlan
-from dronesr.interpolation import WeightsBlend, interpolate_states, parse_fidelity
+from dronesr.sr.upscaler import outscaled_size, prepare_for_inference
+from dronesr.style.model import StyleModel
+from dronesr.style.plan import StylePlan
+from dronesr.sr.plan import UpscalePlan
+from dronesr.sr.blend import WeightsBlend, interpolate_states, parse_fidelity
 from handlers.sr_handler import SuperResolutionHandler
 from handlers.style_handler import StyleTransferHandler
 from tests.helpers import encode, handler_reply, make_context, mean_chroma, rgb_pixels, synthetic_photo, tiny_srresnet, tiny_style_net
@@ -218,8 +220,9 @@ def test_preserve_colour_keeps_the_photos_chroma_and_takes_the_styles_light():
     net = tiny_style_net()
     photo = synthetic_photo(40, 32)
     weights = net.style_vector({"alpha": 1.0})
-    painted = stylize_rgb(net, photo, weights, 1.0, "float32")
-    kept = stylize_rgb(net, photo, weights, 1.0, "float32", preserve_colour=True)
+    model = StyleModel(prepare_for_inference(net), torch.device("cpu"), "tiny", {})
+    painted = model.paint(photo, StylePlan(weights, 1.0))
+    kept = model.paint(photo, StylePlan(weights, 1.0, preserve_colour=True))
     assert np.abs(mean_chroma(kept) - mean_chroma(photo)).max() <= 3
     assert np.abs(mean_chroma(painted) - mean_chroma(photo)).max() > 3  # the tiny style does shift colour
     assert np.abs(kept.astype(int) - photo.astype(int)).mean() > 3  # and the luminance is the style's
@@ -259,7 +262,7 @@ def test_cli_outscale_and_fidelity_rules(tmp_path, tiny_weights, capsys):
 def test_cli_srgans_ends_are_its_three_networks(tmp_path, fidelity, restore, role):
     """srgan's fidelity 0 is its GAN, fidelity 1 its faithful twins (restore 0: the clean-input
     one, 1: the restoration one): each end gives what that weights file gives run alone."""
-    from dronesr.sr_model import CHECKOUT, shipped_settings
+    from dronesr.sr.resolver import CHECKOUT, shipped_settings
 
     photo = tmp_path / "p.png"
     photo.write_bytes(encode(synthetic_photo(24, 20), "PNG"))

@@ -11,7 +11,7 @@ import torch
 import yaml
 from PIL import Image
 
-from dronesr.resample import downscale
+from dronesr.image.resample import downscale
 from tests.helpers import ROOT, synthetic_photo
 from training import degradations as deg
 from training import protocol

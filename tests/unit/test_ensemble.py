@@ -11,10 +11,10 @@ import torch
 
 from dronesr.checkpoint import save_model
 from dronesr.errors import ClientError
-from dronesr.inference import Upscaler, prepare_for_inference, self_ensemble
+from dronesr.sr.upscaler import Upscaler, prepare_for_inference, self_ensemble
 from dronesr.parameters import parse_ensemble
-from dronesr.plan import UpscalePlan
-from dronesr.sr_model import SuperResolver
+from dronesr.sr.plan import UpscalePlan
+from dronesr.sr.resolver import SuperResolver
 from handlers.sr_handler import SuperResolutionHandler
 from tests.helpers import encode, handler_reply, make_context, rgb_pixels, synthetic_photo, tiny_srresnet
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dronesr.imaging import decode_image, encode_image, parse_output_format
+from dronesr.image.codecs import decode_image, encode_image, parse_output_format
 from dronesr.errors import ClientError
 from tests.helpers import encode, png_16bit_rgb, png_header_only, synthetic_photo
 

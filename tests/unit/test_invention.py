@@ -1,4 +1,4 @@
-"""The invention map (dronesr/invention.py): where srgan's result departs from what its input supports."""
+"""The invention map (dronesr/sr/invention.py): where srgan's result departs from what its input supports."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from dronesr.checkpoint import save_model
-from dronesr.imaging import decode_image
-from dronesr.invention import FULL_SCALE, colourise, departures
-from dronesr.sr_model import BlendChoice, SuperResolver
+from dronesr.image.codecs import decode_image
+from dronesr.sr.invention import FULL_SCALE, colourise, departures
+from dronesr.sr.resolver import BlendChoice, SuperResolver
 from handlers.sr_handler import SuperResolutionHandler
 from tests.helpers import encode, handler_reply, make_context, real_photo, rgb_pixels, synthetic_photo, tiny_srresnet
 
@@ -86,7 +86,7 @@ def test_cli_writes_the_map_beside_the_result(tmp_path, capsys):
     from PIL import Image
 
     from dronesr.cli.main import main
-    from dronesr.provenance import read_record
+    from dronesr.image.provenance import read_record
 
     photo = tmp_path / "p.jpg"
     photo.write_bytes(encode(real_photo(80, 60), "JPEG", quality=90))

@@ -1,4 +1,4 @@
-"""Camera metadata from an input to its result (dronesr/metadata.py through decode/encode)."""
+"""Camera metadata from an input to its result (dronesr/image/metadata.py through decode/encode)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dronesr.imaging import decode_image, encode_image
-from dronesr.metadata import JPEG_MARKER_BYTES
+from dronesr.image.codecs import decode_image, encode_image
+from dronesr.image.metadata import JPEG_MARKER_BYTES
 from tests.helpers import EXIF_GPS_IFD, GPS, assert_camera_metadata_kept, assert_no_metadata, camera_jpeg, encode, synthetic_photo
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dronesr.metrics import psnr_rgb, psnr_y, rgb_to_y, ssim_y
-from dronesr.resample import bicubic_resize, downscale
+from dronesr.image.resample import bicubic_resize, downscale
 from tests.helpers import needs_shared
 from training.evaluate import evaluate, resolve_set
 

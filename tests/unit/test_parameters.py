@@ -9,7 +9,7 @@ from dronesr.cli.main import build_parser
 from dronesr.errors import ClientError
 from dronesr.parameters import BY_NAME, PARAMETERS, SCOPES, accepted, sr_scopes
 from dronesr.serving.requests import COMMON_PARAMETERS, STYLE_PARAMETERS, sr_description, sr_parameters, style_description
-from dronesr.sr_weights import NetworkInfo
+from dronesr.sr.weights import NetworkInfo
 
 
 def test_every_row_has_a_known_scope_a_help_and_a_unique_name():

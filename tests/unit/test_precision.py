@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from dronesr import precision as prec
-from dronesr.inference import Upscaler, prepare_for_inference
+from dronesr.sr.upscaler import Upscaler, prepare_for_inference
 from handlers.sr_handler import SuperResolutionHandler
 from tests.helpers import ROOT, encode, handler_reply, make_context, rgb_pixels, synthetic_photo, tiny_srresnet
 

@@ -14,7 +14,7 @@ import torch
 
 from dronesr.archs import SPAN
 from dronesr.checkpoint import load_model
-from dronesr.sr_weights import load_sr_model, network_info
+from dronesr.sr.weights import load_sr_model, network_info
 from harness import ROOT
 from training import pretrained
 from training.ncnn import TAG_FLOAT16, NcnnError, NcnnLayer, parse_param, read_ncnn, write_ncnn

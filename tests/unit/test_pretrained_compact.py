@@ -13,7 +13,7 @@ import torch
 
 from dronesr.archs import Compact
 from dronesr.checkpoint import load_model
-from dronesr.sr_weights import load_sr_model, network_info
+from dronesr.sr.weights import load_sr_model, network_info
 from tests.unit.test_pretrained import conv
 from training import pretrained
 from training.ncnn import NcnnError, NcnnLayer, read_ncnn, write_ncnn

@@ -1,4 +1,4 @@
-"""The provenance record in every result (dronesr/provenance.py through the handlers)."""
+"""The provenance record in every result (dronesr/image/provenance.py through the handlers)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import shutil
 import pytest
 from PIL import Image
 
-from dronesr.provenance import HEADER, NAMESPACE, Provenance, read_record
+from dronesr.image.provenance import HEADER, NAMESPACE, Provenance, read_record
 from handlers.sr_handler import SuperResolutionHandler
 from handlers.style_handler import StyleTransferHandler
 from tests.helpers import camera_jpeg, encode, handler_reply, make_context, synthetic_photo, tiny_style_net

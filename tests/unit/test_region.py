@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dronesr.errors import ClientError
-from dronesr.region import Region, parse_region
+from dronesr.sr.region import Region, parse_region
 from handlers.sr_handler import SuperResolutionHandler
 from tests.helpers import ROOT, encode, handler_reply, make_context, real_photo, rgb_pixels, synthetic_photo
 

@@ -1,4 +1,4 @@
-"""restore=auto's decision (dronesr/restoration.py) on files of known quality, on clean, noisy,
+"""restore=auto's decision (dronesr/sr/restoration.py) on files of known quality, on clean, noisy,
 soft and once-JPEG or once-video uploads, cropped at every phase of the codec's grid, and the
 parameter's parsing. The pictures are synthesised: a textured scene downscaled x4 the way the
 evaluation protocol makes its LR, so it has a photo's fine detail and no pixel noise."""
@@ -11,11 +11,23 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from dronesr.imaging import decode_image
+from dronesr.image.codecs import decode_image
 from dronesr.errors import ClientError
-from dronesr.restoration import (
-    ANALYSIS, BLOCK_EDGES_RAMP, DCT_ANALYSIS, EDGE_WIDTH_RAMP, QUANTIZED_RAMP, analysis_tiles, auto_restore, block_evidence, blockiness,
-    edge_width, jpeg_quality, noise_sigma, parse_restore, _luma,
+from dronesr.sr.restoration import (
+    ANALYSIS,
+    BLOCK_EDGES_RAMP,
+    DCT_ANALYSIS,
+    EDGE_WIDTH_RAMP,
+    QUANTIZED_RAMP,
+    analysis_tiles,
+    auto_restore,
+    block_evidence,
+    blockiness,
+    edge_width,
+    jpeg_quality,
+    noise_sigma,
+    parse_restore,
+    _luma,
 )
 
 
@@ -164,7 +176,7 @@ def test_a_video_frame_grabbed_as_a_q95_jpeg_is_restored_for_its_blocks():
     """The user's case: frames of a drone video (H.264 at a high CRF, no deblocking) saved as
     quality-95 JPEGs: the tables say 95, the pixels say blocks."""
     pytest.importorskip("av")
-    from dronesr.imaging import rgb_to_tensor, tensor_to_rgb
+    from dronesr.image.codecs import rgb_to_tensor, tensor_to_rgb
     from training.degradations import h264
 
     frame = tensor_to_rgb(h264(rgb_to_tensor(photo(176, 128)), 35, deblock=False))

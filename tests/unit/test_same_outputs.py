@@ -19,10 +19,10 @@ import pytest
 import yaml
 
 from dronesr.cli.transforms import UpscaleTransform
-from dronesr.imaging import DecodedImage, decode_image
-from dronesr.plan import UpscalePlan
+from dronesr.image.codecs import DecodedImage, decode_image
+from dronesr.sr.plan import UpscalePlan
 from dronesr.precision import cpu_features
-from dronesr.sr_model import CHECKOUT, SuperResolver, shipped_settings
+from dronesr.sr.resolver import CHECKOUT, SuperResolver, shipped_settings
 from handlers.sr_handler import SuperResolutionHandler
 from tests.helpers import ROOT, encode, handler_reply, make_context, synthetic_photo
 

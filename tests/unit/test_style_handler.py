@@ -15,7 +15,7 @@ from ts.context import RequestProcessor
 
 from dronesr.checkpoint import save_model
 from dronesr.cli.transforms import StyleTransform
-from dronesr.sr_weights import WeightsError
+from dronesr.sr.weights import WeightsError
 from dronesr.serving.requests import STYLE_PARAMETERS
 from handlers.style_handler import PARAMETER_SYNTAX, StyleTransferHandler
 from tests.helpers import NAMES, encode, handler_reply, make_context, synthetic_photo, tiny_style_net
@@ -122,7 +122,7 @@ def test_configured_precision_and_execution_are_kept(tmp_path):
 
 
 def test_handler_and_cli_refuse_weights_of_another_architecture_alike(tmp_path, tiny_weights):
-    """One loader (dronesr/style_model.py), one error: WeightsError, a ValueError, as SR's loader raises."""
+    """One loader (dronesr/style/model.py), one error: WeightsError, a ValueError, as SR's loader raises."""
     shutil.copy(tiny_weights, tmp_path / "model.pt")
     with pytest.raises(WeightsError, match="model.pt: not StyleNet weights but SRResNet"):
         StyleTransferHandler().initialize(make_context(tmp_path))

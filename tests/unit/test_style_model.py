@@ -1,4 +1,4 @@
-"""The one style loader and runner (dronesr/style_model.py): the handler and the CLI give the same
+"""The one style loader and runner (dronesr/style/model.py): the handler and the CLI give the same
 bytes, the same as before it (issue #31), and the execution path is chosen as SR's is: PyTorch
 float32, bfloat16 autocast and ONNX Runtime timed at start, a path too far from float32 refused.
 
@@ -17,17 +17,17 @@ import numpy as np
 import pytest
 import torch
 
-import dronesr.style_model as style_model
+import dronesr.style.model as style_model
 from dronesr.archs import StyleNet
 from dronesr.checkpoint import save_model
 from dronesr.cli.transforms import WEIGHTS_DIR, StyleTransform
-from dronesr.imaging import DecodedImage, decode_image
-from dronesr.inference import parse_style_mix
+from dronesr.image.codecs import DecodedImage, decode_image
+from dronesr.style.plan import parse_style_mix
 from dronesr.model_settings import ModelSettings
 from dronesr.onnx_runtime import OnnxRunner
-from dronesr.plan import StylePlan
+from dronesr.style.plan import StylePlan
 from dronesr.precision import cpu_features
-from dronesr.style_model import STYLE_MIN_PSNR_DB, StyleModel, choose_style_path, run_network, stylize
+from dronesr.style.model import STYLE_MIN_PSNR_DB, StyleModel, choose_style_path, run_network, stylize
 from handlers.style_handler import StyleTransferHandler
 from tests.helpers import ROOT, encode, handler_reply, make_context, synthetic_photo, tiny_style_net
 

@@ -12,7 +12,7 @@ import torch
 from dronesr.archs import ARCHITECTURES, StyleNet
 from dronesr.archs.style_net import ConditionalInstanceNorm, guided_upsample, luma
 from dronesr.checkpoint import load_model, save_model
-from dronesr.inference import prepare_for_inference
+from dronesr.sr.upscaler import prepare_for_inference
 from tests.helpers import NAMES, TINY, tiny_style_net
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -127,7 +127,7 @@ def test_checkpoint_roundtrip_keeps_names_and_outputs(tmp_path):
 def test_stylize_keeps_every_tensor_on_the_models_device(preserve_colour):
     """PyTorch's ``meta`` device stands in for a GPU on every machine: a tensor the style path
     creates on the CPU (the guided upsample's, the colour transfer's) fails here as on CUDA."""
-    from dronesr.colour import luminance, with_chroma_of
+    from dronesr.image.colour import luminance, with_chroma_of
 
     model = prepare_for_inference(tiny_style_net(), "meta")
     photo = torch.rand(1, 3, 90, 120).to("meta")
@@ -140,7 +140,7 @@ def test_stylize_keeps_every_tensor_on_the_models_device(preserve_colour):
 
 def test_the_onnx_form_of_the_conditional_norm_is_the_same_arithmetic(monkeypatch):
     """What the exporter sees (InstanceNormalization, then each sample's gamma and beta) equals the
-    fused batch-norm form PyTorch runs (dronesr/style_model.py runs the former in ONNX Runtime)."""
+    fused batch-norm form PyTorch runs (dronesr/style/model.py runs the former in ONNX Runtime)."""
     net = tiny_style_net()
     photo, weights = image(20, 28, batch=2), torch.tensor([[1.0, 0.0, 0.0], [0.2, 0.3, 0.5]])
     with torch.no_grad():

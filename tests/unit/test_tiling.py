@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from dronesr.inference import Upscaler, prepare_for_inference
+from dronesr.sr.upscaler import Upscaler, prepare_for_inference
 from dronesr.metrics import psnr_rgb
 from dronesr.tiling import count_tiles, iter_tiles, tile_starts, upscale_tiled
 from tests.helpers import ROOT, SHARED_DATA, synthetic_photo, tiny_srresnet
@@ -100,9 +100,9 @@ def test_shipped_span_tiles_on_a_non_cpu_device():
 
 def test_tile_count_is_what_the_network_runs_on(tiny_weights):
     """X-Tiles: the tiles of the frame (or of a region with its context), and 1 for a network
-    that tiles internally (it is given the whole frame: dronesr/inference.py)."""
-    from dronesr.region import Region
-    from dronesr.sr_model import SuperResolver
+    that tiles internally (it is given the whole frame: dronesr/sr/upscaler.py)."""
+    from dronesr.sr.region import Region
+    from dronesr.sr.resolver import SuperResolver
     from dronesr.tiling import count_tiles
 
     sr = SuperResolver.open(tiny_weights, tile=32, precision="float32", execution="pytorch")

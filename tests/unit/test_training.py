@@ -15,7 +15,7 @@ from PIL import Image
 
 from dronesr.archs import SRResNet
 from dronesr.checkpoint import load_model, save_model
-from dronesr.inference import Upscaler
+from dronesr.sr.upscaler import Upscaler
 from tests.helpers import ROOT, SHARED_DATA, synthetic_photo, tiny_srresnet
 from training import dataset, evaluate, train_sr
 from training.options import load_yaml

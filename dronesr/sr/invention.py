@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dronesr.resample import bicubic_resize
+from dronesr.image.resample import bicubic_resize
 
 FULL_SCALE = 24.0  # grey levels of departure shown as the brightest colour
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)

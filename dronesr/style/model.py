@@ -1,14 +1,14 @@
 """A style model as the handler and the CLI both run it: the weights, the execution path chosen
-at start, and the one function that paints an upload with a plan (dronesr/plan.py's StylePlan).
+at start, and the one function that paints an upload with a plan (dronesr/sr/plan.py's StylePlan).
 
     handler: StyleModel.open_archive(model_dir, settings, device, name) once
              text parameters --StylePlan.from_params--> plan --stylize()--> Stylized
     CLI:     StyleModel.open(weights, device, --precision) once
              typed options --StylePlan(...)--> plan --stylize()--> Stylized
 
-(as SR's are opened by SuperResolver.open/open_archive and run by dronesr/plan.py's upscale()).
+(as SR's are opened by SuperResolver.open/open_archive and run by dronesr/sr/plan.py's upscale()).
 
-As SR's workers do (dronesr/inference.py Upscaler.select_precision), ``open`` times the painting
+As SR's workers do (dronesr/sr/upscaler.py Upscaler.select_precision), ``open`` times the painting
 of one photo-like frame, as large as served, in PyTorch float32, in bfloat16 autocast and with the
 network in ONNX Runtime float32 (exported once; a graph ONNX Runtime refuses drops out), one
 worker at a time on the machine (dronesr/precision.py's file lock), and keeps the fastest whose
@@ -28,15 +28,15 @@ import torch
 from dronesr import limits
 from dronesr.archs import StyleNet
 from dronesr.checkpoint import load_model
-from dronesr.colour import luminance, with_chroma_of
-from dronesr.imaging import DecodedImage, fit_image, fit_within, rgb_to_tensor, tensor_to_rgb
-from dronesr.inference import photo_like_tile, prepare_for_inference
+from dronesr.image.colour import luminance, with_chroma_of
+from dronesr.image.codecs import DecodedImage, fit_image, fit_within, rgb_to_tensor, tensor_to_rgb
+from dronesr.sr.upscaler import photo_like_tile, prepare_for_inference
 from dronesr.model_settings import ModelSettings
 from dronesr.onnx_runtime import OnnxRunner, onnx_candidate
-from dronesr.plan import StylePlan
+from dronesr.style.plan import StylePlan
 from dronesr.precision import EXECUTIONS, PRECISIONS, PrecisionChoice, check_choice, choose_precision
-from dronesr.provenance import Provenance, sha256_of
-from dronesr.sr_weights import WeightsError
+from dronesr.image.provenance import Provenance, sha256_of
+from dronesr.sr.weights import WeightsError
 
 # A painting's bar for another execution path (bfloat16 autocast, ONNX Runtime) against PyTorch
 # float32, lower than SR's 50 dB (a photo's detail, where one grey level can matter): 40 dB is an

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from PIL import Image, PngImagePlugin
 from PIL.TiffImagePlugin import IFDRational
 
-from dronesr.provenance import Provenance
+from dronesr.image.provenance import Provenance
 
 IMAGE_WIDTH, IMAGE_LENGTH = 0x0100, 0x0101  # TIFF-style size tags some cameras also write into IFD0
 ORIENTATION = 0x0112

@@ -13,16 +13,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from dronesr.archs import StyleNet
-from dronesr.colour import luminance, with_chroma_of
-from dronesr.errors import ClientError, echo
-from dronesr.imaging import rgb_to_tensor, tensor_to_rgb
+from dronesr.errors import ClientError
+from dronesr.image.codecs import rgb_to_tensor, tensor_to_rgb
 from dronesr.onnx_runtime import OnnxRunner, onnx_candidate
-from dronesr.params import parse_fraction
 from dronesr.precision import EXECUTIONS, PrecisionChoice, autocast, check_choice, choose_precision
-from dronesr.region import Region
-from dronesr.resample import bicubic_resize
-from dronesr.sr_weights import load_sr_model, network_info
+from dronesr.sr.region import Region
+from dronesr.image.resample import bicubic_resize
+from dronesr.sr.weights import load_sr_model, network_info
 from dronesr.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_BATCH, upscale_tiled
 
 
@@ -82,7 +79,7 @@ class Upscaler:
 
     @classmethod
     def from_weights(cls, path: str | Path, device: torch.device | str = "cpu", **settings) -> Upscaler:
-        """Any SR weights file (dronesr.sr_weights: ours or a spandrel-known foreign network)."""
+        """Any SR weights file (dronesr.sr.weights: ours or a spandrel-known foreign network)."""
         device = torch.device(device)
         return cls(prepare_for_inference(load_sr_model(path), device), device=device, **settings)
 
@@ -188,64 +185,3 @@ def check_outscale(value: float, scale: int) -> float:
 def outscaled_size(width: int, height: int, outscale: float) -> tuple[int, int]:
     """(round(outscale * width), round(outscale * height)), halves rounded up."""
     return int(width * outscale + 0.5), int(height * outscale + 0.5)
-
-
-def parse_style_mix(model: StyleNet, style: str | None, blend: str | None = None) -> torch.Tensor:
-    """A style and a blend as text (the handler's parameters, the CLI's options) -> the style
-    weights ``[1, S]``. ``blend`` is ``NAME:W[,NAME:W...]`` (bare NAME: 0.5); the primary style
-    keeps ``1 - sum(W)``. ClientError (400) naming what is wrong and the styles there are."""
-    names = model.style_names
-
-    def unknown(name: str) -> ClientError:
-        return ClientError(f"Unknown style {echo(name)}; available styles: {', '.join(names)}.", "bad_parameter")
-
-    primary = (style or "").strip() or names[0]
-    if primary not in names:
-        raise unknown(primary)
-    mix: dict[str, float] = {}
-    for part in (p.strip() for p in (blend or "").split(",")):
-        if not part:
-            continue
-        name, sep, weight = part.partition(":")
-        name = name.strip()
-        if name not in names:
-            raise unknown(name)
-        mix[name] = mix.get(name, 0.0) + (parse_fraction(f"blend weight of {name}", weight.strip()) if sep else 0.5)
-    extra = sum(mix.values())
-    if extra > 1.0 + 1e-6:
-        raise ClientError(f"blend weights sum to {extra:g}, over 1 (the style keeps 1 minus their sum).", "bad_parameter")
-    mix[primary] = mix.get(primary, 0.0) + max(0.0, 1.0 - extra)
-    return model.style_vector(mix)
-
-
-def style_mix(model: StyleNet, weights: torch.Tensor) -> str:
-    """``NAME:W,...`` of the styles a ``[1, S]`` weight vector mixes (the provenance record's)."""
-    return ",".join(f"{name}:{w:.3g}" for name, w in zip(model.style_names, weights[0].tolist()) if w > 0)
-
-
-def select_style_precision(model: StyleNet, device: torch.device, requested: str = "auto") -> PrecisionChoice:
-    """As requested, or (``auto``) the fastest precision measured on one work-size frame of the
-    first style whose output stays within ``MIN_PSNR_DB`` of float32 (dronesr/precision.py)."""
-    side = model.work_side
-    photo = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)).to(device)
-    weights = model.style_vector({model.style_names[0]: 1.0}).to(device)
-
-    def run(precision: str) -> torch.Tensor:
-        with torch.inference_mode():
-            return model.stylize(photo, weights, precision=precision)
-
-    return choose_precision(run, device, requested)
-
-
-@torch.inference_mode()
-def stylize_rgb(model: StyleNet, rgb: np.ndarray, weights: torch.Tensor, strength: float, precision: str, preserve_colour: bool = False) -> np.ndarray:
-    """H x W x 3 uint8 -> the same size stylized, on the model's device. ``preserve_colour``:
-    luminance-only transfer (Gatys et al. 2016): the network paints the photo's luminance as a
-    grey picture, and the result's luminance is joined to the photo's own Cb/Cr."""
-    device = next(model.parameters()).device
-    photo = rgb_to_tensor(rgb).to(device)
-    source = luminance(photo).expand(-1, 3, -1, -1).contiguous() if preserve_colour else photo
-    result = model.stylize(source, weights.to(device), strength=strength, precision=precision).float()
-    if preserve_colour:
-        result = with_chroma_of(result, photo)
-    return tensor_to_rgb(result.cpu())

@@ -16,19 +16,19 @@ import numpy as np
 import torch
 import yaml
 
-from dronesr.imaging import DecodedImage, resize_plane
-from dronesr.inference import ENSEMBLE_PASSES, Upscaler
-from dronesr.interpolation import WeightsBlend
-from dronesr.invention import invention_map
+from dronesr.image.codecs import DecodedImage, resize_plane
+from dronesr.sr.upscaler import ENSEMBLE_PASSES, Upscaler
+from dronesr.sr.blend import WeightsBlend
+from dronesr.sr.invention import invention_map
 from dronesr.precision import PrecisionChoice
-from dronesr.provenance import Provenance, sha256_of
-from dronesr.region import Region
-from dronesr.restoration import auto_restore, jpeg_quality
+from dronesr.image.provenance import Provenance, sha256_of
+from dronesr.sr.region import Region
+from dronesr.sr.restoration import auto_restore, jpeg_quality
 from dronesr.model_settings import ModelSettings
-from dronesr.sr_weights import NetworkInfo, load_sr_model, network_info
+from dronesr.sr.weights import NetworkInfo, load_sr_model, network_info
 from dronesr.tiling import count_tiles
 
-CHECKOUT = Path(__file__).resolve().parents[1]
+CHECKOUT = Path(__file__).resolve().parents[2]
 SHIPPED_SR = ("srgan", "srresnet")
 
 
@@ -168,7 +168,7 @@ class SuperResolver:
     def choose(self, rgb: np.ndarray, quantization: dict | None, fidelity: float | None, restore: float | None, palette: bool = False,
                ensemble: bool | None = None) -> BlendChoice:
         """The values for one upload: the requested ones, else the default fidelity,
-        restore=auto's decision from the file (dronesr/restoration.py) and ensemble=auto's from
+        restore=auto's decision from the file (dronesr/sr/restoration.py) and ensemble=auto's from
         the upload's size (the whole frame's even for a region: a region's result stays that
         window of the whole frame's)."""
         if self.has_fidelity and fidelity is None:
@@ -199,7 +199,7 @@ class SuperResolver:
 
     def upscale_with_map(self, rgb: np.ndarray, choice: BlendChoice, size: tuple[int, int] | None = None,
                          region: Region | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``upscale``'s result and its invention map (dronesr/invention.py): the result
+        """``upscale``'s result and its invention map (dronesr/sr/invention.py): the result
         against the faithful end (fidelity 1, same restoration) and against the input. ValueError
         for a model without a fidelity control (no faithful network to compare with)."""
         if not self.has_fidelity:

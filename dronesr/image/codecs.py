@@ -19,8 +19,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from dronesr.errors import ClientError, echo
-from dronesr.metadata import ImageMetadata, read_metadata, save_options
-from dronesr.provenance import Provenance
+from dronesr.image.metadata import ImageMetadata, read_metadata, save_options
+from dronesr.image.provenance import Provenance
 
 # Formats a client may upload. GIF is accepted for its first frame only.
 INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "MPO")
@@ -38,10 +38,10 @@ class DecodedImage:
     rgb: np.ndarray  # H x W x 3 uint8
     alpha: np.ndarray | None  # H x W uint8, or None when fully opaque by construction
     source_format: str  # Pillow's name of the file's format (JPEG, PNG, ...)
-    metadata: ImageMetadata | None = None  # EXIF, ICC, XMP of the file (dronesr/metadata.py)
+    metadata: ImageMetadata | None = None  # EXIF, ICC, XMP of the file (dronesr/image/metadata.py)
     quantization: dict[int, list[int]] | None = None  # a JPEG's quantization tables (restore=auto reads its quality)
     palette: bool = False  # decoded from a palette image (GIF, palette PNG): dithering, not noise
-    provenance: Provenance | None = None  # set on a result: what made it (dronesr/provenance.py)
+    provenance: Provenance | None = None  # set on a result: what made it (dronesr/image/provenance.py)
 
     @property
     def width(self) -> int:

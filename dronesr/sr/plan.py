@@ -15,15 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from dronesr.errors import ClientError
-from dronesr.imaging import DecodedImage
-from dronesr.archs import StyleNet
-from dronesr.inference import ENSEMBLE_PASSES, check_outscale, outscaled_size, parse_style_mix, style_mix
+from dronesr.image.codecs import DecodedImage
+from dronesr.sr.upscaler import ENSEMBLE_PASSES, check_outscale, outscaled_size
 from dronesr.parameters import parsed
-from dronesr.region import Region
-from dronesr.sr_model import BlendChoice, SuperResolver, result_image
+from dronesr.sr.region import Region
+from dronesr.sr.resolver import BlendChoice, SuperResolver, result_image
 
 
 @dataclass(frozen=True)
@@ -126,25 +124,3 @@ def upscale(sr: SuperResolver, image: DecodedImage, plan: UpscalePlan, with_map:
     result = result_image(image, delivered, plan.region, alpha=plan.output == "image")
     record = sr.provenance.with_parameters(**plan.parameters(choice)) if sr.provenance else None
     return Upscaled(dataclasses.replace(result, provenance=record), mapped, choice)
-
-
-@dataclass(frozen=True)
-class StylePlan:
-    """One painting: the style ``weights`` ``[1, S]`` (a style, or a blend of several), the
-    ``strength`` (0: the photo, 1: the style in full) and whether to keep the photo's colours."""
-
-    weights: torch.Tensor
-    strength: float = 1.0
-    preserve_colour: bool = False
-
-    @classmethod
-    def from_params(cls, model: StyleNet, params: Mapping[str, str]) -> StylePlan:
-        """A request's text parameters, each parsed here once; ClientError (400) naming the bad one."""
-        return cls(
-            parse_style_mix(model, parsed(params, "style"), parsed(params, "blend")),
-            parsed(params, "strength"), parsed(params, "preserve_colour"),
-        )
-
-    def parameters(self, model: StyleNet) -> dict:
-        """The parameters in effect, for the provenance record."""
-        return {"styles": style_mix(model, self.weights), "strength": self.strength, "preserve_colour": self.preserve_colour}
