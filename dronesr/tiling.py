@@ -52,6 +52,16 @@ def _ramp(length: int, margin: int, ramp: int, at_start: bool, at_end: bool, dev
     return weights
 
 
+def feather_ramp(length: int, scale: int, overlap: int, at_start: bool, at_end: bool, device: torch.device | None = None) -> torch.Tensor:
+    """1-D stitching weights of a tile (or of a window of whole tiles) ``length`` output pixels
+    long, enlarged ``scale`` times, whose neighbours share ``overlap`` input pixels with it: zero in
+    the margin (a quarter of the overlap) next to a shared edge, a linear ramp across the middle
+    half; ``at_start``/``at_end``: whether that edge is shared. ``upscale_tiled`` weights every
+    tile with these; the streamed enlargement (dronesr/streamed.py) weights its windows with them."""
+    margin = overlap * scale // 4
+    return _ramp(length, margin, overlap * scale - 2 * margin, at_start, at_end, device)
+
+
 def iter_tiles(height: int, width: int, tile: int, overlap: int) -> Iterator[tuple[int, int, int, int]]:
     """(top, left, tile_h, tile_w) of every tile, row by row."""
     tile_h, tile_w = min(tile, height), min(tile, width)
@@ -89,8 +99,6 @@ def upscale_tiled(
         return model(image)
 
     # overlap (output px) = margin | blend | margin: each tile keeps a margin's distance from its edge.
-    margin = overlap * scale // 4
-    ramp = overlap * scale - 2 * margin
     output = weight_sum = None
     tiles = list(iter_tiles(height, width, tile, overlap))
     row_starts = sorted({t[0] for t in tiles})
@@ -104,8 +112,8 @@ def upscale_tiled(
             output = result.new_zeros(1, out_channels, height * scale, width * scale, dtype=torch.float32)
             weight_sum = result.new_zeros(1, 1, height * scale, width * scale, dtype=torch.float32)
         for (top, left, h, w), out_tile in zip(group, result.float()):
-            mask_y = _ramp(h * scale, margin, ramp, top != row_starts[0], top != row_starts[-1], out_tile.device)
-            mask_x = _ramp(w * scale, margin, ramp, left != col_starts[0], left != col_starts[-1], out_tile.device)
+            mask_y = feather_ramp(h * scale, scale, overlap, top != row_starts[0], top != row_starts[-1], out_tile.device)
+            mask_x = feather_ramp(w * scale, scale, overlap, left != col_starts[0], left != col_starts[-1], out_tile.device)
             mask = mask_y[:, None] * mask_x[None, :]
             ys, xs = slice(top * scale, (top + h) * scale), slice(left * scale, (left + w) * scale)
             output[0, :, ys, xs] += out_tile * mask

@@ -12,15 +12,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from dronesr.cli import large_image
 from dronesr.cli.transforms import Transform
 from dronesr.cli.video import OUTPUT_SUFFIX, VideoOptions, process_video
 from dronesr.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, atomic_output
 from dronesr.image.codecs import JPEG_QUALITY, check_encodable, decode_image, encode_image
 from dronesr.errors import ClientError
 
-FORMAT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
-# --format same: the source's format where we can write it, else PNG (BMP, TIFF, GIF sources).
-SAME_FORMAT = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp"}
+FORMAT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
+# --format same: the source's format where we can write it, else PNG (BMP, GIF sources). TIFF stays
+# TIFF (with its georeference) where the upscale command writes it (cli/large_image.py), else PNG.
+SAME_FORMAT = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "TIFF": "tiff"}
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class BatchRunner:
     video: VideoOptions = field(default_factory=VideoOptions)
     provenance: bool = True  # write the provenance record (dronesr/image/provenance.py) into images
     invention_map: bool = False  # also write NAME.map.png beside each photo's result (srgan)
+    engine: object | None = None  # upscale: enlarges photos and maps window by window (cli/large_image.py)
+    large: object | None = None  # its limits and TIFF options (large_image.LargeImageOptions)
 
     def target_for(self, job: Job, source_format: str | None = None) -> Path:
         if job.is_video:
@@ -87,8 +91,9 @@ class BatchRunner:
         if self.output_format != "same":
             return self.output_format
         if source_format is None:  # not decoded yet: judge by the suffix
-            source_format = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}.get(job.source.suffix.lower(), "")
-        return SAME_FORMAT.get(source_format, "png")
+            source_format = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}.get(job.source.suffix.lower(), "")
+        fmt = SAME_FORMAT.get(source_format, "png")
+        return "png" if fmt == "tiff" and self.engine is None else fmt
 
     def run(self, jobs: list[Job], summary: Summary) -> Summary:
         for number, job in enumerate(jobs, 1):
@@ -115,6 +120,9 @@ class BatchRunner:
         return summary
 
     def _image(self, job: Job) -> str:
+        streamed = large_image.enlarge_file(self, job)  # whole photos and maps, window by window
+        if streamed is not None:
+            return streamed
         image = decode_image(job.source.read_bytes(), self.transform.max_input_pixels)
         fmt = self.format_for(job, image.source_format)  # --format same: the decoded format, not the suffix
         check_encodable(self.transform.result_size(image.width, image.height), fmt)

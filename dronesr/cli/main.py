@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from dronesr import limits
+from dronesr.cli import large_image, remote
 from dronesr.cli.batch import BatchRunner, Summary, collect_jobs
 from dronesr.cli.transforms import StyleTransform, Transform, UpscaleTransform
 from dronesr.cli.video import VideoOptions
@@ -30,7 +31,7 @@ from dronesr.sr.resolver import SHIPPED_SR, SuperResolver
 from dronesr.model_settings import ModelSettings
 from dronesr.tiling import DEFAULT_TILE
 
-FORMATS = ("same", "png", "jpeg", "webp")
+FORMATS = ("same", "png", "jpeg", "webp", "tiff")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -39,9 +40,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="same", help="image output format; same: the input's where it can be written, else png")
     parser.add_argument("--quality", type=int, default=JPEG_QUALITY, help="JPEG quality of image outputs")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA when present, else the CPU")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: the fastest one measured that matches float32 (>= 50 dB)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: the fastest one measured that matches float32 (SR: >= 50 dB; a painting: >= 40 dB)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--max-input-pixels", type=int, default=limits.MAX_INPUT_PIXELS, help="larger images and frames are refused")
+    parser.add_argument(
+        "--max-input-pixels", type=int,
+        help=f"larger images and frames are refused; default: {large_image.MAX_INPUT_PIXELS} for photos and maps upscaled in windows, "
+        f"{limits.MAX_INPUT_PIXELS} where a whole frame is held in memory (video, --map, stylize)",
+    )
     parser.add_argument("--strip-metadata", action="store_true", help="drop EXIF (camera, date, GPS), ICC and XMP; video: the container's tags")
     parser.add_argument("--no-provenance", action="store_true", help="do not write the provenance record (model, weights SHA-256, settings) into images' XMP")
     parser.add_argument("--overwrite", action="store_true", help="redo outputs that already exist (else they are skipped)")
@@ -87,7 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_parameter_options(upscale, "sr", "fidelity", "restore")
     upscale.add_argument("--map", action="store_true", help="srgan: also write NAME.map.png beside each photo's result: where it departs from what the input supports (docs/serving.md 'The invention map'); not for videos")
     upscale.add_argument("--tile", type=int, help=f"LR tile side in pixels (bounds memory; tiles are stitched without seams); default: {DEFAULT_TILE} on a CPU, {ModelSettings.gpu_tile} on a GPU")
-    upscale.add_argument("--max-output-pixels", type=int, default=limits.MAX_OUTPUT_PIXELS, help="inputs whose x4 result is larger are refused")
+    upscale.add_argument(
+        "--max-output-pixels", type=int,
+        help=f"larger results are refused: photos and maps by what is written (after --outscale; default {large_image.MAX_OUTPUT_PIXELS}), "
+        f"video frames and --map/--region by the network's x4 result (default {limits.MAX_OUTPUT_PIXELS})",
+    )
+    large_image.add_options(upscale)
 
     stylize = commands.add_parser("stylize", help="paint photos in a style", description="Fast neural style transfer of photos, folders and videos.", formatter_class=formatter)
     _common(stylize)
@@ -107,18 +117,30 @@ def load_transform(args: argparse.Namespace) -> Transform:
     return StyleTransform.load(args.model, args.style, args.blend, args.strength, device, args.precision, args.max_input_pixels, args.max_side, args.preserve_colour)
 
 
+def remote_transform(args: argparse.Namespace) -> Transform:
+    """--server: the served model does the network's work (dronesr/cli/remote.py)."""
+    return remote.open_remote(
+        args.server, args.model, args.outscale, args.fidelity, None if args.restore == "auto" else args.restore,
+        args.ensemble if args.ensemble != "auto" else None, args.jobs, args.max_input_pixels, args.max_output_pixels,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    large = large_image.options_from(args, parser)
     jobs, problems = collect_jobs(args.inputs)
     if not jobs and problems:
         parser.exit(2, "dronesr: nothing to do:\n" + "\n".join(f"  {path}: {reason}" for path, reason in problems) + "\n")
     try:
-        transform = load_transform(args)
+        transform = remote_transform(args) if getattr(args, "server", None) else load_transform(args)
     except (ClientError, ValueError, KeyError) as exc:
         parser.exit(2, f"dronesr: {exc.message if isinstance(exc, ClientError) else exc}\n")
+    except remote.ServerUnavailable as exc:
+        print(f"dronesr: {exc}", file=sys.stderr)
+        return 1
     print(f"dronesr {args.command}: {transform.summary}; {len(jobs)} input(s) -> {args.out_dir}", file=sys.stderr)
     summary = Summary(failed=list(problems))
     with_map = getattr(args, "map", False)
@@ -126,10 +148,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, "dronesr: --map compares the GAN's result with its PSNR network's: it needs --model srgan\n")
     runner = BatchRunner(
         transform, args.out_dir, args.format, args.quality, args.strip_metadata, args.overwrite, VideoOptions(args.crf, args.preset),
-        not args.no_provenance, with_map,
+        not args.no_provenance, with_map, large_image.engine_for(transform, args), large,
     )
     try:
         runner.run(jobs, summary)
+    except remote.ServerUnavailable as exc:
+        print(f"\ndronesr: {exc}; stopped (windows already done are kept beside the output: run again to resume)\n{summary.report()}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"\ninterrupted (no partial output left behind)\n{summary.report()}", file=sys.stderr)
         return 130

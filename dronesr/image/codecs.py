@@ -82,6 +82,10 @@ def _split_modes(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(image.convert("RGB")), None
 
 
+# The way out named by an upload over the pixel limit (docs/cli.md "Photos and maps of any size").
+WHOLE_PHOTOS = " For whole photos and maps of any size: `dronesr upscale PHOTO -o OUT --server URL` sends them to this server in windows."
+
+
 def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
     """Decode an uploaded image, refusing it before decoding if it declares more than ``max_pixels``."""
     if not data:
@@ -93,7 +97,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         if isinstance(exc, UnidentifiedImageError):
             raise ClientError("The body is not an image this server can read (JPEG, PNG, WebP, BMP, TIFF or GIF).", "unsupported_format", 415) from None
-        raise ClientError(f"The image declares more pixels than the limit of {max_pixels} (max_input_pixels).", "too_large") from None
+        raise ClientError(f"The image declares more pixels than the limit of {max_pixels} (max_input_pixels).{WHOLE_PHOTOS}", "too_large") from None
     except Exception as exc:  # noqa: BLE001 - any parser failure is the client's malformed file
         raise ClientError(f"The image could not be read: {exc}.", "bad_image") from None
 
@@ -102,7 +106,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
         raise ClientError(f"{image.format} images are not accepted; send JPEG, PNG, WebP, BMP, TIFF or GIF.", "unsupported_format", 415)
     width, height = image.size
     if width * height > max_pixels:
-        raise ClientError(f"The image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels} (max_input_pixels).", "too_large")
+        raise ClientError(f"The image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels} (max_input_pixels).{WHOLE_PHOTOS}", "too_large")
     if width < 1 or height < 1:
         raise ClientError("The image has no pixels.", "bad_image")
     try:
