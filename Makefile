@@ -13,7 +13,7 @@ MANAGEMENT ?= $(shell sed -n 's/^management_address=//p' config.properties)
 MODEL ?= srgan
 WORKERS ?= 2
 
-.PHONY: help install archive serve stop scale browser test unit-test bench docs dataset pretrained realesrgan baseline-archive train-srresnet train-srgan train-srgan-distill train-style evaluate clean kserve-bundle load
+.PHONY: help install archive serve stop scale browser test unit-test bench docs dataset pretrained realesrgan baseline-archive train-srresnet train-srgan train-srgan-compact train-srgan-distill train-style evaluate clean kserve-bundle load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -151,6 +151,14 @@ train-srresnet: dataset pretrained ## fine-tune SPAN: restoration in four stages
 
 train-srgan: dataset ## fine-tune the GAN from the restoration network (weights/span_gan.pt; srgan's fidelity blends it with the PSNR ends)
 	$(PY) -m training.train_sr --config training/configs/span_gan.yaml
+
+# srgan's rebuild on Real-ESRGAN's compact network (issue #29; not served yet: docs/evaluation.md
+# "srgan on general-x4v3"): the GAN and its restoration and clean-input twins, each fine-tuned from
+# general-x4v3 (make pretrained) on LR degraded as drone frames are (degradations-frames.yaml).
+train-srgan-compact: dataset pretrained ## srgan's candidate: the Compact GAN and its two faithful twins from general-x4v3 (weights/compact_*.pt); bounded, resumable
+	$(PY) -m training.train_sr --config training/configs/compact_gan.yaml
+	$(PY) -m training.train_sr --config training/configs/compact_restore.yaml
+	$(PY) -m training.train_sr --config training/configs/compact_clean.yaml
 
 # The experiment of docs/evaluation.md (not served): Real-ESRGAN x4plus (make realesrgan) as the
 # GAN's teacher; its answers on degraded crops are stored once (training/distill.py), then the GAN
