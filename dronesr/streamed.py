@@ -40,7 +40,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from dronesr.image.codecs import rgb_to_tensor, tensor_to_rgb
+from dronesr.image.codecs import rgb_to_tensor
 from dronesr.tiling import feather_ramp, tile_starts
 
 WINDOW_TILES = 3  # tiles per window side, in process: 528 px windows for SPAN's 192/24 tiles
@@ -399,8 +399,9 @@ def _stitch(source: Source, grid: Grid, block: tuple[int, int], result: torch.Te
     result = result.float().div_(255) if result.dtype == torch.uint8 else result.float()  # a server's window: 8-bit pixels
     wy = feather_ramp(result.shape[-2], s, grid.overlap, gi > 0, gi < rows.groups - 1)
     wx = feather_ramp(result.shape[-1], s, grid.overlap, gj > 0, gj < cols.groups - 1)
-    weight = wy[:, None] * wx[None, :]
-    acc = torch.cat([result * weight, weight[None]])  # 3 colour sums + the weight sum
+    acc = torch.empty(4, *result.shape[-2:])  # 3 colour sums + the weight sum, made in place: no H x W temporaries
+    torch.mul(wy[:, None], wx[None, :], out=acc[3])
+    torch.mul(result, acc[3], out=acc[:3])
     if gj > 0:  # what the window to the left added to this one's columns (all its rows)
         incoming = torch.from_numpy(scratch.get(f"right_{gi}_{gj - 1}"))
         acc[:, :, : incoming.shape[-1]] += incoming
@@ -409,14 +410,14 @@ def _stitch(source: Source, grid: Grid, block: tuple[int, int], result: torch.Te
         acc[:, : incoming.shape[-2], : incoming.shape[-1]] += incoming
     scratch.put(f"right_{gi}_{gj}", acc[:, :, own_w:].numpy().copy() if gj < cols.groups - 1 else None)
     scratch.put(f"down_{gi}_{gj}", acc[:, own_h:, :own_w].numpy().copy() if gi < rows.groups - 1 else None)
-    final = acc[:3, :own_h, :own_w] / acc[3:, :own_h, :own_w].clamp_min(1e-8)
+    final = acc[:3, :own_h, :own_w].div_(acc[3:, :own_h, :own_w].clamp_min_(1e-8))
 
     (y0, y1), (x0, x1) = rows.out[gi], cols.out[gj]
     if rows.resize is None and cols.resize is None:
         pixels = final
     else:
         pixels = _resized_block(grid, block, final, scratch)
-    out = tensor_to_rgb(pixels[None]) if y1 > y0 and x1 > x0 else np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+    out = _to_pixels(pixels) if y1 > y0 and x1 > x0 else np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
     if source.has_mask and out.size:
         out = np.concatenate([out, _mask_block(source, grid, block)[..., None]], axis=2)
     if out.size:
@@ -427,6 +428,13 @@ def _stitch(source: Source, grid: Grid, block: tuple[int, int], result: torch.Te
         scratch.drop(name)  # read by no later window
     if gj == cols.groups - 1:
         scratch.drop(f"bottom_{gi - 1}_{gj}")
+
+
+def _to_pixels(pixels: torch.Tensor) -> np.ndarray:
+    """3 x H x W float -> H x W x 3 uint8, rounded and clamped in place: ``codecs.tensor_to_rgb``'s
+    steps without its float copy (the block is not needed after)."""
+    pixels.mul_(255).round_().clamp_(0, 255)
+    return pixels.permute(1, 2, 0).to(torch.uint8, memory_format=torch.contiguous_format).numpy()
 
 
 def _resized_block(grid: Grid, block: tuple[int, int], final: torch.Tensor, scratch: Scratch) -> torch.Tensor:

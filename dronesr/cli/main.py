@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ndronesr: {exc}; stopped (windows already done are kept beside the output: run again to resume)\n{summary.report()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\ninterrupted (no partial output left behind)\n{summary.report()}", file=sys.stderr)
+        print(f"\ninterrupted (no half-written output; a large photo's finished windows stay in .NAME.partial/ for a rerun)\n{summary.report()}", file=sys.stderr)
         return 130
     print(summary.report(), file=sys.stderr)
     return 1 if summary.failed else 0

@@ -308,3 +308,17 @@ def test_a_busy_server_is_retried_and_a_gone_one_stops_the_run(tmp_path, stand_i
     assert len(StandIn.requests) == 1 + total - 2 and (tmp_path / "away" / "p.png").exists() and not partial.exists()
     first, resumed = (np.asarray(Image.open(tmp_path / name / "p.png")) for name in ("out", "away"))
     assert np.abs(first.astype(int) - resumed.astype(int)).max() <= 1
+
+
+def test_video_frames_go_through_the_server_too(tmp_path, stand_in, one_torch_thread):
+    import av
+
+    from bench.video_bench import make_clip
+
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, (160, 96), 10, 5, audio=False)
+    assert run("upscale", clip, "-o", tmp_path / "out", "--server", stand_in, "--preset", "ultrafast") == 0
+    with av.open(str(tmp_path / "out" / "clip.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (640, 384) and len(list(container.decode(stream))) == 5
+    assert len(StandIn.requests) == 1 + 5 * 2  # the probe, then two windows a frame
