@@ -325,9 +325,11 @@ def _enlarge_picture(runner: BatchRunner, job: Job, picture: Picture, options: L
     try:
         enlarge_streamed(source, grid, engine.enlarger(choice), scratch, store, engine.in_flight, bar.update)
         completed = True
-    except BaseException:
-        if hasattr(engine, "abort"):
-            engine.abort()  # the server's windows still in flight end before the store closes
+    except BaseException as exc:
+        from dronesr.cli.remote import ServerUnavailable
+
+        if isinstance(exc, (KeyboardInterrupt, ServerUnavailable)) and hasattr(engine, "abort"):
+            engine.abort()  # the run stops: the server's windows still in flight end before the store closes
         raise
     finally:
         bar.close()
