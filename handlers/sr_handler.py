@@ -36,7 +36,7 @@ from pathlib import Path
 
 from ts.metrics.metric_type_enum import MetricTypes
 
-from dronesr.image.codecs import DecodedImage
+from dronesr.image.codecs import WHOLE_PHOTOS, DecodedImage
 from dronesr.sr.plan import UpscalePlan, upscale
 from dronesr.serving.handler import ImageHandler
 from dronesr.serving.requests import sr_description, sr_parameters
@@ -61,7 +61,7 @@ class SuperResolutionHandler(ImageHandler):
         return max(budget, self.settings.max_region_frame_pixels) if plan.region else budget
 
     def validate(self, image: DecodedImage, plan: UpscalePlan) -> None:
-        plan.check_output(image.width, image.height, self.settings.max_output_pixels, "max_output_pixels")
+        plan.check_output(image.width, image.height, self.settings.max_output_pixels, "max_output_pixels", WHOLE_PHOTOS)
         plan.check_ensemble(image.width, image.height, self.settings.max_ensemble_pixels, "max_ensemble_pixels")
 
     def output_size(self, image: DecodedImage, plan: UpscalePlan) -> tuple[int, int]:

@@ -62,7 +62,7 @@ class UpscalePlan:
         self.region.check_inside(width, height)
         return self.region.width, self.region.height
 
-    def check_output(self, width: int, height: int, max_output_pixels: int, limit_name: str) -> None:
+    def check_output(self, width: int, height: int, max_output_pixels: int, limit_name: str, way_out: str = "") -> None:
         """ClientError ``too_large`` when the network's result for a ``width`` x ``height`` frame is
         over ``max_output_pixels`` (``limit_name``: the setting or option that sets it)."""
         source_width, source_height = self.source_size(width, height)
@@ -71,7 +71,7 @@ class UpscalePlan:
             what = f"region {self.region} of a {width}x{height} image" if self.region else f"{width}x{height} image"
             raise ClientError(
                 f"A {what} gives a {out_width}x{out_height} result ({out_width * out_height} pixels), "
-                f"over the limit of {max_output_pixels} ({limit_name}).",
+                f"over the limit of {max_output_pixels} ({limit_name}).{way_out}",
                 "too_large",
             )
 

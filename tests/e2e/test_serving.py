@@ -148,7 +148,7 @@ def test_body_over_max_request_size_is_refused(server):
     base = server.inference
     too_big = b"\x00" * (int(ts_setting("max_request_size")) + 1024)
     response = requests.post(f"{base}/predictions/srgan", data=too_big, timeout=120)
-    assert response.status_code == 413
+    assert response.status_code == 413 and "dronesr upscale PHOTO -o OUT --server URL" in response.json()["message"]
     assert requests.post(f"{base}/predictions/srgan", data=drone_photo(), timeout=120).status_code == 200
 
 

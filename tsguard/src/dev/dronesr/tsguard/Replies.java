@@ -33,7 +33,8 @@ final class Replies {
         String message =
                 "the request is larger than this server's limit of "
                         + ConfigManager.getInstance().getMaxRequestSize()
-                        + " bytes (max_request_size)";
+                        + " bytes (max_request_size). For whole photos and maps of any size:"
+                        + " `dronesr upscale PHOTO -o OUT --server URL` sends them to this server in windows.";
         FullHttpResponse reply = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, bare.status());
         reply.headers().set(bare.headers());
         bare.release();
