@@ -41,10 +41,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from dronesr.image.codecs import decode_image, encode_image, rgb_to_tensor, tensor_to_rgb
+from dronesr.image.codecs import decode_image, encode_image, rgb_to_tensor
 from dronesr.sr.restoration import GRID, LUMA, auto_restore, jpeg_quality
 from dronesr.sr.resolver import SHIPPED_SR
 from training.dataset import manifest_paths
+from training.degradations import h264_frame
 from training.evaluate import methods_from_args
 from training.options import ConfigError, exits_on_config_error
 from training.protocol import CLEAN, DEGRADATIONS, bicubic_baseline, degraded_lr, load_hr, lr_file
@@ -103,20 +104,10 @@ class Crop:
     codec: str
 
 
-def _h264_frame(rgb: np.ndarray, crf: int, deblock: bool) -> np.ndarray:
-    """``rgb`` as one frame through libx264 (training/degradations.py ``h264``), its grid at the
-    frame's corner: padded (replicated edges) to the 16 px macroblock grid, coded, cut back."""
-    from training.degradations import h264
-
-    height, width = rgb.shape[:2]
-    padded = np.pad(rgb, ((0, -height % 16), (0, -width % 16), (0, 0)), mode="edge")
-    return tensor_to_rgb(h264(rgb_to_tensor(padded), crf, deblock))[:height, :width]
-
-
 def _coded(lr: np.ndarray, rng: np.random.Generator, codec: str) -> tuple[np.ndarray, str]:
     if codec == "h264":
         crf, deblock = int(rng.integers(H264_CRF[0], H264_CRF[1] + 1)), bool(rng.random() < 0.5)
-        return _h264_frame(lr, crf, deblock), f"h264-crf{crf}{'-deblock' if deblock else ''}"
+        return h264_frame(lr, crf, deblock), f"h264-crf{crf}{'-deblock' if deblock else ''}"
     quality = int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1))
     return _decode(encode_image(lr, None, "jpeg", quality)[0]), f"jpeg{quality}"
 

@@ -273,6 +273,14 @@ def h264(image: torch.Tensor, crf: int, deblock: bool) -> torch.Tensor:
         return rgb_to_tensor(frame.to_ndarray(format="rgb24"))
 
 
+def h264_frame(rgb: np.ndarray, crf: int, deblock: bool) -> np.ndarray:
+    """H x W x 3 uint8 as one frame through libx264 (:func:`h264`), its grid at the frame's
+    corner: padded (replicated edges) to the 16 px macroblock grid, coded, cut back."""
+    height, width = rgb.shape[:2]
+    padded = np.pad(rgb, ((0, -height % CODEC_GRID), (0, -width % CODEC_GRID), (0, 0)), mode="edge")
+    return tensor_to_rgb(h264(rgb_to_tensor(padded), crf, deblock))[:height, :width]
+
+
 def at_random_phase(image: torch.Tensor, code, rng: np.random.Generator, grid: int = CODEC_GRID) -> torch.Tensor:
     """``code(image)`` with the codec's block grid at a random offset from the image's corner, as
     in a crop of a larger frame: the image is padded (replicated edges) by the offset at the top

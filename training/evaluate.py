@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dronesr.image.codecs import decode_image, tensor_to_rgb
+from dronesr.image.codecs import decode_image
 from dronesr.sr.upscaler import Upscaler
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.sr.resolver import SHIPPED_SR, SuperResolver
@@ -195,14 +195,12 @@ def video_frame_file(path: Path) -> bytes:
     """A photo as a frame grabbed from a drone video: the whole photo through H.264 at
     ``FRAME_CRF`` (no deblocking: the blockiest), cut by ``FRAME_SHIFT`` (a crop moves the grid)
     and saved as a quality-95 JPEG, whose tables then claim a clean file."""
-    from training.degradations import h264
+    from training.degradations import h264_frame
 
     with Image.open(path) as im:
-        image = to_tensor(im.convert("RGB"))
-    even = image[..., : image.shape[-2] // 2 * 2, : image.shape[-1] // 2 * 2]
-    frame = h264(even, FRAME_CRF, deblock=False)[..., FRAME_SHIFT[0] :, FRAME_SHIFT[1] :]
+        frame = h264_frame(np.asarray(im.convert("RGB")), FRAME_CRF, deblock=False)[FRAME_SHIFT[0] :, FRAME_SHIFT[1] :]
     buffer = io.BytesIO()
-    Image.fromarray(tensor_to_rgb(frame)).save(buffer, format="JPEG", quality=95)
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=95)
     return buffer.getvalue()
 
 
