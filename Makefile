@@ -157,7 +157,9 @@ train-srgan: dataset ## fine-tune the GAN from the restoration network (weights/
 # general-x4v3 (make pretrained) on LR degraded as drone frames are (degradations-frames.yaml).
 train-srgan-compact: dataset pretrained ## srgan's candidate: the Compact GAN and its two faithful twins from general-x4v3 (weights/compact_*.pt); bounded, resumable
 	$(PY) -m training.train_sr --config training/configs/compact_gan.yaml
+	$(PY) -m training.train_sr --config training/configs/compact_gan_deblock.yaml
 	$(PY) -m training.train_sr --config training/configs/compact_restore.yaml
+	$(PY) -m training.train_sr --config training/configs/compact_deblock.yaml
 	$(PY) -m training.train_sr --config training/configs/compact_clean.yaml
 
 # The experiment of docs/evaluation.md (not served): Real-ESRGAN x4plus (make realesrgan) as the
