@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dronesr.image.codecs import decode_image
+from dronesr.image.codecs import decode_image, rgb_to_tensor
 from dronesr.sr.upscaler import Upscaler
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.sr.resolver import SHIPPED_SR, SuperResolver
@@ -84,13 +84,13 @@ def on_centre(method: Method, side: int) -> Method:
 
 def as_served(sr: SuperResolver, fidelity: float | None = None) -> Method:
     """A shipped model as its handler runs it: the upload decoded, restore=auto and (unless
-    given) the default fidelity chosen from it, ensemble=auto from its size, tiled."""
+    given) the default fidelity chosen from it (with the block grid it smooths), ensemble=auto
+    from its size, tiled, delivered as 8-bit pixels."""
 
     def call(lr: torch.Tensor, data: bytes) -> torch.Tensor:
         image = decode_image(data, UPLOAD_LIMIT)
         choice = sr.choose(image.rgb, image.quantization, fidelity, None, image.palette)
-        sr.apply(choice)
-        return sr.upscaler.enlarge(lr, ensemble=choice.ensemble).cpu()
+        return rgb_to_tensor(sr.upscale(image.rgb, choice))
 
     return call
 

@@ -42,6 +42,7 @@ from dronesr.files import atomic_output
 from dronesr.image.codecs import decode_image
 from dronesr.image.metadata import ImageMetadata, read_metadata
 from dronesr.image.provenance import Provenance
+from dronesr.sr.deblock import DeblockedSource
 from dronesr.streamed import WINDOW_TILES, ArraySource, Enlarge, Grid, Scratch, Source, enlarge_streamed, local_enlarger, sample_for_auto
 
 if TYPE_CHECKING:
@@ -311,6 +312,8 @@ def _enlarge_picture(runner: BatchRunner, job: Job, picture: Picture, options: L
     target = runner.target_for(job, picture.source_format)
     channels = 4 if source.has_mask else 3
     choice = engine.choose(sample_for_auto(source), picture.quantization, picture.palette, width * height, grid.count)
+    if choice.deblock is not None:  # the sample sits on the 8 px grid: its phase is the picture's
+        source = DeblockedSource(source, choice.deblock)
     folder = partial_folder(target)
     scratch = Scratch(folder, job_key(job.source, grid, channels, fmt, engine.key(), choice))
     store_path = folder / "store.tif"

@@ -19,6 +19,7 @@ import yaml
 from dronesr.image.codecs import DecodedImage, resize_plane
 from dronesr.sr.upscaler import ENSEMBLE_PASSES, Upscaler
 from dronesr.sr.blend import WeightsBlend
+from dronesr.sr.deblock import deblock
 from dronesr.sr.invention import invention_map
 from dronesr.precision import PrecisionChoice
 from dronesr.image.provenance import Provenance, sha256_of
@@ -48,10 +49,12 @@ class BlendChoice:
     restore_reason: str = ""
     ensemble: bool = False  # 8 passes averaged (inference.self_ensemble)
     ensemble_reason: str = ""
+    deblock: tuple[int, int] | None = None  # (dy, dx) of the block grid smoothed before the network (dronesr/sr/deblock.py)
 
     @property
     def restore_header(self) -> str:
-        return f"{self.restore:g} ({self.restore_reason})"
+        deblocked = f"; grid at ({self.deblock[0]},{self.deblock[1]}) smoothed" if self.deblock else ""
+        return f"{self.restore:g} ({self.restore_reason}{deblocked})"
 
     @property
     def ensemble_header(self) -> str:
@@ -173,10 +176,13 @@ class SuperResolver:
         window of the whole frame's)."""
         if self.has_fidelity and fidelity is None:
             fidelity = self.default_fidelity
-        reason = "requested"
-        if self.has_restore and restore is None:
+        reason, grid = "requested", None
+        if self.has_restore and (restore is None or restore > 0):
             decision = auto_restore(rgb, jpeg_quality(quantization), palette)
-            restore, reason = decision.restore, f"auto: {decision.reason}"
+            if restore is None:
+                restore, reason = decision.restore, f"auto: {decision.reason}"
+            # restoring an upload whose pixels show a block grid: smooth it first (deblock.py)
+            grid = decision.block_grid if restore > 0 else None
         width, height = rgb.shape[1], rgb.shape[0]
         ensemble_reason = "requested"
         if ensemble is None:
@@ -185,7 +191,7 @@ class SuperResolver:
                 f"auto: {width}x{height} input, {'at most' if ensemble else 'over'} {self.ensemble_auto_pixels} pixels"
                 if self.ensemble_auto_pixels else "auto: not for this model"
             )
-        return BlendChoice(fidelity if self.has_fidelity else None, restore if self.has_restore else None, reason, ensemble, ensemble_reason)
+        return BlendChoice(fidelity if self.has_fidelity else None, restore if self.has_restore else None, reason, ensemble, ensemble_reason, grid)
 
     def apply(self, choice: BlendChoice) -> None:
         if self.blend is not None:
@@ -195,6 +201,8 @@ class SuperResolver:
         """``rgb`` (or its ``region``) enlarged with the values ``choose`` picked (a video's
         frames: one choice for all)."""
         self.apply(choice)
+        if choice.deblock is not None:
+            rgb = deblock(rgb, choice.deblock)
         return self.upscaler.upscale(rgb, size=size, region=region, ensemble=choice.ensemble)
 
     def upscale_with_map(self, rgb: np.ndarray, choice: BlendChoice, size: tuple[int, int] | None = None,

@@ -360,6 +360,13 @@ class RestoreDecision:
     block_edges: float = 1.0  # BlockEvidence.edges (about 1: no block codec's grid)
     block_phase: tuple[int, int] = (0, 0)  # (dy, dx) of the block measure that voted
     edge_width: float | None = None  # px; None: too few edges to judge
+    blocks_vote: float = 0.0  # the blocks' own vote (0: no grid above what clean photos show)
+
+    @property
+    def block_grid(self) -> tuple[int, int] | None:
+        """(dy, dx) of the block grid the pixels show, whichever evidence decided restore; None
+        when the blocks did not vote (dronesr/sr/deblock.py smooths this grid)."""
+        return self.block_phase if self.blocks_vote > 0 else None
 
 
 def auto_restore(rgb: np.ndarray, quality: int | None, palette: bool = False) -> RestoreDecision:
@@ -382,7 +389,8 @@ def auto_restore(rgb: np.ndarray, quality: int | None, palette: bool = False) ->
         (dy, dx), evidence = blocks.quantized_phase, f"blocks {blocks.quantized:.2f}"
     else:
         (dy, dx), evidence = blocks.edges_phase, f"block edges {blocks.edges:.1f}"
-    votes[f"{evidence} at phase ({dy},{dx})"] = max(quantized, edges)
+    blocks_vote = max(quantized, edges)
+    votes[f"{evidence} at phase ({dy},{dx})"] = blocks_vote
     if not palette and sigma <= NOISE_SIGMA_UNSEEN:
         votes[f"noise sigma {sigma:.1f}"] = _ramp(sigma, *NOISE_SIGMA_RAMP)
     if width is not None:
@@ -394,4 +402,4 @@ def auto_restore(rgb: np.ndarray, quality: int | None, palette: bool = False) ->
         reason = f"noise sigma {sigma:.1f} beyond the trained range"
     elif value == 0.0 and quality is None:
         reason = "clean"
-    return RestoreDecision(_step(value), reason, quality, sigma, blocks.quantized, blocks.edges, (dy, dx), width)
+    return RestoreDecision(_step(value), reason, quality, sigma, blocks.quantized, blocks.edges, (dy, dx), width, blocks_vote)
