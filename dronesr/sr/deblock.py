@@ -12,6 +12,10 @@ per megapixel on a CPU, so it adds nothing measurable to an upload's time.
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+from functools import cache
+
 import numpy as np
 
 from dronesr.sr.restoration import GRID
@@ -19,6 +23,17 @@ from dronesr.sr.restoration import GRID
 # "weak" filters fewer pixels either side of a grid line than "strong"; on the val block crops
 # both took the enlarged grid-step ratio to ~1.05, weak with the smaller change to the pixels.
 FILTER = f"filter=weak:block={GRID}"
+
+
+@cache
+def available() -> bool:
+    """Whether PyAV is installed. It is in this project's environment; a runtime image that brings
+    only torch, numpy and Pillow (KServe's TorchServe image) restores without the smoothing, and
+    says so once in its log."""
+    found = importlib.util.find_spec("av") is not None
+    if not found:
+        logging.getLogger(__name__).warning("PyAV is not installed: block grids are not smoothed before restoration (pip install av)")
+    return found
 
 
 def deblock(rgb: np.ndarray, phase: tuple[int, int]) -> np.ndarray:

@@ -19,7 +19,7 @@ import yaml
 from dronesr.image.codecs import DecodedImage, resize_plane
 from dronesr.sr.upscaler import ENSEMBLE_PASSES, Upscaler
 from dronesr.sr.blend import WeightsBlend
-from dronesr.sr.deblock import deblock
+from dronesr.sr.deblock import available as deblock_available, deblock
 from dronesr.sr.invention import invention_map
 from dronesr.precision import PrecisionChoice
 from dronesr.image.provenance import Provenance, sha256_of
@@ -182,7 +182,7 @@ class SuperResolver:
             if restore is None:
                 restore, reason = decision.restore, f"auto: {decision.reason}"
             # restoring an upload whose pixels show a block grid: smooth it first (deblock.py)
-            grid = decision.block_grid if restore > 0 else None
+            grid = decision.block_grid if restore > 0 and deblock_available() else None
         width, height = rgb.shape[1], rgb.shape[0]
         ensemble_reason = "requested"
         if ensemble is None:

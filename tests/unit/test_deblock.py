@@ -72,3 +72,19 @@ def test_the_served_choice_smooths_the_grid_only_when_restoring():
     unsmoothed = sr.upscale(blocky, dataclasses.replace(auto, deblock=None))
     assert smoothed.shape == unsmoothed.shape == (480, 640, 3)
     assert grid_step_ratio(smoothed, (5, 3)) < grid_step_ratio(unsmoothed, (5, 3)) - 0.1  # measured on the x4 result at the LR phase
+
+
+def test_without_pyav_restoration_runs_without_the_smoothing(monkeypatch):
+    """KServe's TorchServe image has no PyAV: the choice names no grid, and the upload is served."""
+    from dronesr.sr import deblock as module
+    from dronesr.sr.resolver import SuperResolver
+
+    monkeypatch.setattr(module.importlib.util, "find_spec", lambda name: None)
+    module.available.cache_clear()
+    try:
+        sr = SuperResolver.open("srresnet", precision="float32", execution="pytorch")
+        choice = sr.choose(q30_frame(3, 5), None, None, None)
+        assert choice.restore == 1.0 and choice.deblock is None and "smoothed" not in choice.restore_header
+        assert sr.upscale(q30_frame(3, 5), choice).shape == (480, 640, 3)
+    finally:
+        module.available.cache_clear()
