@@ -92,6 +92,11 @@ QUANTIZED_RAMP = (1.28, 1.55)
 #   the step excess, any block codec's (H.264's too): above every clean PNG and q95 file (val max
 #   1.68, train 1.76), 1 about the median H.264 crop saved as a PNG (2.54).
 BLOCK_EDGES_RAMP = (1.8, 2.5)
+# - smoothing the grid before the network (dronesr/sr/deblock.py) pays where the blocks are plain
+#   and costs a little PSNR where they are mild (JPEG q70-75, which the restoration network handles):
+#   from this vote up; on the val block crops (q30-50, H.264 CRF 30-35) all but one vote at least
+#   this, on the protocol's jpeg75 uploads 4 in 40.
+GRID_SMOOTHING_VOTE = 0.5
 # - soft edges (shrunk and re-enlarged, blurred): the width in px of the strongest edges; above
 #   every clean upload (val max 1.84, train 1.88, both q90 files), 1 below the median blur-1.0 one.
 EDGE_WIDTH_RAMP = (2.0, 2.3)
@@ -365,8 +370,8 @@ class RestoreDecision:
     @property
     def block_grid(self) -> tuple[int, int] | None:
         """(dy, dx) of the block grid the pixels show, whichever evidence decided restore; None
-        when the blocks did not vote (dronesr/sr/deblock.py smooths this grid)."""
-        return self.block_phase if self.blocks_vote > 0 else None
+        when the blocks' vote is under GRID_SMOOTHING_VOTE (dronesr/sr/deblock.py smooths this grid)."""
+        return self.block_phase if self.blocks_vote >= GRID_SMOOTHING_VOTE else None
 
 
 def auto_restore(rgb: np.ndarray, quality: int | None, palette: bool = False) -> RestoreDecision:
