@@ -20,6 +20,8 @@ from dronesr.style.model import StyleModel
 from dronesr.style.plan import StylePlan
 from dronesr.sr.plan import UpscalePlan
 from dronesr.sr.blend import WeightsBlend, interpolate_states, parse_fidelity
+from dronesr.sr.deblock import deblock
+from dronesr.image.codecs import decode_image
 from handlers.sr_handler import SuperResolutionHandler
 from handlers.style_handler import StyleTransferHandler
 from tests.helpers import encode, handler_reply, make_context, mean_chroma, rgb_pixels, synthetic_photo, tiny_srresnet, tiny_style_net
@@ -171,8 +173,10 @@ def test_restore_ends_are_the_two_networks_and_auto_reads_the_file(restore_handl
     assert np.array_equal(rgb_pixels(zero), single_network_reply(model_dir, "model.pt", clean_png))
     assert np.array_equal(rgb_pixels(one), single_network_reply(model_dir, "restore.pt", clean_png))
     code, auto = handler_reply(handler, ctx, {"body": rough_jpeg})
-    assert code == 200 and ctx.get_response_headers(0)["X-Restore"] == "1 (auto: jpeg quality 40)"
-    assert np.array_equal(rgb_pixels(auto), single_network_reply(model_dir, "restore.pt", rough_jpeg))
+    assert code == 200 and ctx.get_response_headers(0)["X-Restore"] == "1 (auto: jpeg quality 40; grid at (0,4) smoothed)"
+    # the restoration network on the upload with its block grid smoothed (dronesr/sr/deblock.py)
+    smoothed = encode(deblock(decode_image(rough_jpeg, 10**7).rgb, (0, 4)), "PNG")
+    assert np.array_equal(rgb_pixels(auto), single_network_reply(model_dir, "restore.pt", smoothed))
     description = handler.describe()
     assert description["restore"] is True and "restore" in description["parameters"] and description["fidelity"] is False
 
