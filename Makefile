@@ -13,7 +13,7 @@ MANAGEMENT ?= $(shell sed -n 's/^management_address=//p' config.properties)
 MODEL ?= srgan
 WORKERS ?= 2
 
-.PHONY: help install archive serve stop scale browser test unit-test bench docs dataset pretrained realesrgan baseline-archive train-srresnet train-srgan train-srgan-compact train-srgan-distill train-style evaluate clean kserve-bundle load
+.PHONY: help install archive serve stop scale browser test unit-test bench docs dataset pretrained realesrgan baseline-archive train-srresnet train-srgan train-srgan-span train-srgan-distill train-style evaluate clean kserve-bundle load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -52,11 +52,12 @@ build/mar-src/dronesr: $(shell find dronesr -name '*.py')
 	rm -rf build/mar-src && mkdir -p build/mar-src
 	cp -r dronesr build/mar-src/ && find build/mar-src -name __pycache__ -prune -exec rm -rf {} +
 
-# Both SR archives are SPAN x4 fine-tunes: srresnet blends the clean-input and the restoration
-# networks (restore); srgan is the GAN, blended with those two (fidelity, restore).
+# srresnet: SPAN x4 fine-tunes, the clean-input and the restoration networks (restore). srgan:
+# general-x4v3 fine-tunes, the GAN and its clean-input and restoration twins (fidelity, restore).
 SR_PSNR_WEIGHTS := weights/span_clean.pt weights/span_restore.pt
-$(MODEL_STORE)/srgan.mar: weights/span_gan.pt $(SR_PSNR_WEIGHTS) handlers/srgan-config.yaml handlers/sr_handler.py $(ARCHIVE_DEPS)
-	$(BUILD_ARCHIVE) --name srgan --weights weights/span_gan.pt --config handlers/srgan-config.yaml $(SR_PSNR_WEIGHTS:%=--extra %)
+SRGAN_TWINS := weights/compact_clean.pt weights/compact_deblock.pt
+$(MODEL_STORE)/srgan.mar: weights/compact_gan_deblock.pt $(SRGAN_TWINS) handlers/srgan-config.yaml handlers/sr_handler.py $(ARCHIVE_DEPS)
+	$(BUILD_ARCHIVE) --name srgan --weights weights/compact_gan_deblock.pt --config handlers/srgan-config.yaml $(SRGAN_TWINS:%=--extra %)
 
 $(MODEL_STORE)/srresnet.mar: $(SR_PSNR_WEIGHTS) handlers/srresnet-config.yaml handlers/sr_handler.py $(ARCHIVE_DEPS)
 	$(BUILD_ARCHIVE) --name srresnet --weights weights/span_clean.pt --config handlers/srresnet-config.yaml --extra weights/span_restore.pt
@@ -149,18 +150,18 @@ train-srresnet: dataset pretrained ## fine-tune SPAN: restoration in four stages
 	$(PY) -m training.interpolate --gan runs/span_restore_mse/export.pt --psnr runs/span_restore3/export.pt --alpha 0.5 --out weights/span_restore.pt
 	$(PY) -m training.train_sr --config training/configs/span_clean.yaml
 
-train-srgan: dataset ## fine-tune the GAN from the restoration network (weights/span_gan.pt; srgan's fidelity blends it with the PSNR ends)
-	$(PY) -m training.train_sr --config training/configs/span_gan.yaml
-
-# srgan's rebuild on Real-ESRGAN's compact network (issue #29; not served yet: docs/evaluation.md
-# "srgan on general-x4v3"): the GAN and its restoration and clean-input twins, each fine-tuned from
-# general-x4v3 (make pretrained) on LR degraded as drone frames are (degradations-frames.yaml).
-train-srgan-compact: dataset pretrained ## srgan's candidate: the Compact GAN and its two faithful twins from general-x4v3 (weights/compact_*.pt); bounded, resumable
+# srgan (issue #29): Real-ESRGAN's general-x4v3 (make pretrained) fine-tuned three ways on LR
+# degraded as drone frames are (degradations-frames.yaml), then towards codec blocks
+# (degradations-deblock.yaml): the GAN, its restoration twin and its clean-input twin.
+train-srgan: dataset pretrained ## srgan: the Compact GAN and its restoration and clean-input twins from general-x4v3 (weights/compact_*.pt); bounded, resumable
 	$(PY) -m training.train_sr --config training/configs/compact_gan.yaml
 	$(PY) -m training.train_sr --config training/configs/compact_gan_deblock.yaml
 	$(PY) -m training.train_sr --config training/configs/compact_restore.yaml
 	$(PY) -m training.train_sr --config training/configs/compact_deblock.yaml
 	$(PY) -m training.train_sr --config training/configs/compact_clean.yaml
+
+train-srgan-span: dataset ## the SPAN GAN that srgan served before issue #29 (weights/span_gan.pt; measured beside it in docs/evaluation.md)
+	$(PY) -m training.train_sr --config training/configs/span_gan.yaml
 
 # The experiment of docs/evaluation.md (not served): Real-ESRGAN x4plus (make realesrgan) as the
 # GAN's teacher; its answers on degraded crops are stored once (training/distill.py), then the GAN

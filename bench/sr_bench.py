@@ -189,7 +189,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--width", type=int, default=960, help="frame width, input pixels (default: %(default)s)")
     add("--height", type=int, default=540, help="frame height, input pixels (default: %(default)s)")
     add("--repeats", type=int, default=3, help="runs per configuration; the median is reported (default: %(default)s)")
-    add("--weights", type=Path, default=Path("weights/span_gan.pt"), help="our model for the in-process figures (default: %(default)s)")
+    add("--weights", type=Path, help="our model for the in-process figures (default: the --model archive's own network, weights/ + its config's weights)")
     add("--baseline", help="another archive in model_store/ timed by the same server (PNG upload), e.g. an earlier release: make baseline-archive (default: none)")
     add("--model", default="srgan", help="served model name: model_store/NAME.mar, handlers/NAME-config.yaml (default: %(default)s)")
     add("--threads", type=int, default=2, help="torch threads in this process (default: %(default)s)")
@@ -229,6 +229,7 @@ def model_info(args: argparse.Namespace, upscaler: Upscaler, settings: ModelSett
 def measure(args: argparse.Namespace) -> Results:
     """Every figure, in process first (nothing else running), then through TorchServe."""
     settings = handler_settings(args.model)
+    args.weights = args.weights or ROOT / "weights" / settings.weights
     upscaler = Upscaler.from_weights(args.weights, tile=settings.tile, overlap=settings.overlap, tile_batch=settings.tile_batch)
     rgb, source = make_frame(args.width, args.height)
     bench = FrameBench(rgb_to_tensor(rgb), upscaler.scale, args.repeats)

@@ -12,6 +12,7 @@ import subprocess
 import numpy as np
 import pytest
 import requests
+import yaml
 from PIL import Image
 
 from dronesr.image.provenance import read_record
@@ -47,7 +48,8 @@ def test_camera_metadata_is_kept_and_strip_metadata_drops_it(server):
     assert_no_metadata(stripped.content)
     # the provenance record outlives strip_metadata: XMP and header name the model and its weights
     record = read_record(Image.open(io.BytesIO(stripped.content)).info["xmp"])
-    digest = hashlib.sha256((ROOT / "weights" / "span_gan.pt").read_bytes()).hexdigest()
+    served_gan = yaml.safe_load((ROOT / "handlers" / "srgan-config.yaml").read_text())["handler"]["weights"]
+    digest = hashlib.sha256((ROOT / "weights" / served_gan).read_bytes()).hexdigest()
     assert record["Model"] == "srgan" and record["WeightsSha256"] == digest
     assert f"weights_sha256={digest}" in stripped.headers["X-Provenance"]
     headers = {"Content-Type": "image/jpeg", "X-Dronesr-Strip-Metadata": "yes"}

@@ -188,34 +188,46 @@ def test_network_interpolation_blends_every_parameter(tmp_path):
         interpolate(gan, gan, 1.5, out)
 
 
+def _train_configs(*names: str) -> dict:
+    return {name: train_sr.SRTrainConfig(**load_yaml(ROOT / "training" / "configs" / f"{name}.yaml", train_sr.SRTrainConfig)) for name in names}
+
+
 def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     """make train-srresnet / train-srgan: every YAML loads and names files that exist (or that an
-    earlier step writes); each restoration stage starts from the previous one's export, the clean
-    fine-tune from the pretrained SPAN, the GAN from the restoration network's second stage (the
-    served third and fourth stages continued it, so the blends stay one lineage), the distilled GAN
-    from the served restoration end; the handler
-    configs serve what the YAMLs export and the Makefile blends from stages 3 and 4."""
-    names = ("span_restore", "span_restore2", "span_restore3", "span_restore_mse", "span_clean", "span_gan", "span_gan_distill")
-    configs = {name: train_sr.SRTrainConfig(**load_yaml(ROOT / "training" / "configs" / f"{name}.yaml", train_sr.SRTrainConfig)) for name in names}
-    for name, config in configs.items():
-        assert config.arch == "span", name
-        assert config.degradations is None or (ROOT / config.degradations).is_file(), name
-    assert configs["span_restore"].init_weights == configs["span_clean"].init_weights == Path("weights/span_x4_pretrained.pt")
+    earlier step writes). srresnet's SPAN chain: each restoration stage starts from the previous
+    one's export, the clean fine-tune from the pretrained SPAN, the served restoration end is the
+    blend of stages 3 and 4. srgan's Compact chain: the GAN, the restoration and the clean-input
+    twins all from general-x4v3, each second (deblocking) stage from its first, so the blends stay
+    one lineage. The handler configs serve exactly what those steps write."""
+    span = _train_configs("span_restore", "span_restore2", "span_restore3", "span_restore_mse", "span_clean", "span_gan", "span_gan_distill")
+    compact = _train_configs("compact_gan", "compact_gan_deblock", "compact_restore", "compact_deblock", "compact_clean")
+    for arch, configs in (("span", span), ("compact", compact)):
+        for name, config in configs.items():
+            assert config.arch == arch, name
+            assert config.degradations is None or (ROOT / config.degradations).is_file(), name
+    assert span["span_restore"].init_weights == span["span_clean"].init_weights == Path("weights/span_x4_pretrained.pt")
     assert (ROOT / "weights" / "span_x4_pretrained.pt").is_file()
-    assert configs["span_restore2"].init_weights == configs["span_restore"].export
-    assert configs["span_restore3"].init_weights == configs["span_gan"].init_weights == configs["span_restore2"].export
-    assert configs["span_gan_distill"].init_weights == Path("weights/span_restore.pt")  # the served restoration end
-    assert configs["span_gan_distill"].teacher_set is not None and configs["span_gan_distill"].teacher_weight > 0
-    assert configs["span_restore_mse"].init_weights == configs["span_restore3"].export
-    blend = f"--gan {configs['span_restore_mse'].export} --psnr {configs['span_restore3'].export} --alpha 0.5 --out weights/span_restore.pt"
+    assert span["span_restore2"].init_weights == span["span_restore"].export
+    assert span["span_restore3"].init_weights == span["span_gan"].init_weights == span["span_restore2"].export
+    assert span["span_gan_distill"].init_weights == Path("weights/span_restore.pt")  # the served restoration end
+    assert span["span_gan_distill"].teacher_set is not None and span["span_gan_distill"].teacher_weight > 0
+    assert span["span_restore_mse"].init_weights == span["span_restore3"].export
+    blend = f"--gan {span['span_restore_mse'].export} --psnr {span['span_restore3'].export} --alpha 0.5 --out weights/span_restore.pt"
     assert blend in (ROOT / "Makefile").read_text()  # make train-srresnet: the served restoration end is their mean
-    assert len({config.export for config in configs.values()}) == 7
-    served = set()
+    assert len({config.export for config in span.values()}) == 7
+    start = Path("weights/compact_x4_pretrained.pt")
+    assert compact["compact_gan"].init_weights == compact["compact_restore"].init_weights == compact["compact_clean"].init_weights == start
+    assert compact["compact_gan_deblock"].init_weights == compact["compact_gan"].export
+    assert compact["compact_deblock"].init_weights == compact["compact_restore"].export
+    assert compact["compact_gan"].mode == compact["compact_gan_deblock"].mode == "gan"
+    assert len({config.export for config in compact.values()}) == 5
+    served = {}
     for model in ("srgan", "srresnet"):
         handler = yaml.safe_load((ROOT / "handlers" / f"{model}-config.yaml").read_text())["handler"]
-        served |= {f"weights/{handler[key]}" for key in ("weights", "fidelity_weights", "restore_weights") if handler.get(key)}
-    exported = {"weights/span_restore.pt"} | {str(configs[name].export) for name in ("span_clean", "span_gan")}
-    assert served == exported and all((ROOT / path).is_file() for path in served)
+        served[model] = {f"weights/{handler[key]}" for key in ("weights", "fidelity_weights", "restore_weights") if handler.get(key)}
+    assert served["srresnet"] == {"weights/span_restore.pt", str(span["span_clean"].export)}
+    assert served["srgan"] == {str(compact[name].export) for name in ("compact_gan_deblock", "compact_deblock", "compact_clean")}
+    assert all((ROOT / path).is_file() for paths in served.values() for path in paths)
 
 
 @pytest.mark.skipif(not SHARED_DATA.exists(), reason="needs ../shared/data")
