@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     sr = SuperResolver.open("srgan", precision="float32", execution="pytorch")
     methods: dict[str, Method] = {"bicubic": None}
     for fidelity in args.fidelities:
-        label = f"fidelity {fidelity:g}" + (" (the GAN)" if fidelity == 0 else " (srresnet's network)" if fidelity == 1 else "")
+        label = f"fidelity {fidelity:g}" + (" (the GAN)" if fidelity == 0 else " (the faithful twin)" if fidelity == 1 else "")
         label += " (default)" if fidelity == sr.default_fidelity else ""
         methods[label] = as_served(sr, fidelity)
     draw_sheet(args, methods, sr.upscaler.scale)
