@@ -108,7 +108,7 @@ PARAMETERS = (
               {"kind": "range", "min": 0, "max": 1, "step": FIDELITY_STEP}),
     Parameter("output", parse_output, "image", "fidelity", "image, or map: where the result departs from what the input supports",
               {"kind": "choice", "options": list(OUTPUTS)}, cli=False),
-    Parameter("restore", parse_restore, None, "restore", "auto or 0..1: how much JPEG, noise and blur to remove (auto: read from each upload; above 0, a block grid the pixels show is smoothed first)",
+    Parameter("restore", parse_restore, None, "restore", "auto or 0..1: how much JPEG, noise and blur to remove (auto: read from each upload, and a block grid the pixels show is smoothed first)",
               {"kind": "range", "min": 0, "max": 1, "step": 0.05, "auto": True}),
     # style transfer
     Parameter("style", parse_text, None, "style", "a style name (default: the first)", {"kind": "choice", "options": "styles"}),

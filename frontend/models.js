@@ -36,7 +36,7 @@ const FIDELITY_CONTROLS = [
   { name: "output", default: "image", help: "image, or map: where the result departs from what the input supports", kind: "choice", options: ["image", "map"] },
 ];
 const RESTORE_CONTROLS = [
-  { name: "restore", default: null, help: "auto or 0..1: how much JPEG, noise and blur to remove (auto: read from each upload; above 0, a block grid the pixels show is smoothed first)", ...range(0, 1, 0.05, { auto: true }) },
+  { name: "restore", default: null, help: "auto or 0..1: how much JPEG, noise and blur to remove (auto: read from each upload, and a block grid the pixels show is smoothed first)", ...range(0, 1, 0.05, { auto: true }) },
 ];
 const STYLE_CONTROLS = [
   { name: "style", default: null, help: "a style name (default: the first)", kind: "choice", options: "styles" },

@@ -33,6 +33,7 @@ from dronesr.cli.transforms import Transform
 from dronesr.errors import ClientError
 from dronesr.sr.plan import UpscalePlan
 from dronesr.image.provenance import Provenance
+from dronesr.sr.deblock import auto_grid, deblock
 from dronesr.sr.restoration import auto_restore, jpeg_quality
 from dronesr.sr.resolver import BlendChoice
 from dronesr.streamed import Enlarge, Grid, enlarge_array, sample_for_auto, ArraySource
@@ -216,16 +217,17 @@ class RemoteEngine:
         same); ensemble=auto left to the server when the picture is one window, else off (the
         served ensemble_auto_pixels are far below a window: 240x240 for srresnet)."""
         plan = self.plan
-        restore, reason = plan.restore, "requested"
+        restore, reason, grid = plan.restore, "requested", None
         if self.model.has_restore and restore is None:
             decision = auto_restore(sample, jpeg_quality(quantization), palette)
-            restore, reason = decision.restore, f"auto: {decision.reason}"
+            restore, reason, grid = decision.restore, f"auto: {decision.reason}", auto_grid(decision)
         ensemble = plan.ensemble
         if ensemble is None:
             ensemble, ensemble_reason = (None, "auto: the server's") if windows == 1 else (False, "auto: larger than one window")
         else:
             ensemble_reason = "requested"
-        return BlendChoice(plan.fidelity, restore if self.model.has_restore else None, reason, ensemble, ensemble_reason)
+        # the grid is smoothed here, in the windows read (large_image.py), since the server is sent a number
+        return BlendChoice(plan.fidelity, restore if self.model.has_restore else None, reason, ensemble, ensemble_reason, grid)
 
     def params(self, choice: BlendChoice) -> dict[str, str]:
         params = {"ensemble": "auto" if choice.ensemble is None else ("true" if choice.ensemble else "false")}
@@ -302,6 +304,8 @@ class RemoteTransform(Transform):
         grid = Grid.build(width, height, engine.scale, engine.tile, engine.overlap, self.plan.result_size(width, height), engine.window_tiles)
         if self.video_choice is None:
             self.video_choice = engine.choose(sample_for_auto(ArraySource(rgb)), None, False, width * height, grid.count)
+        if self.video_choice.deblock is not None:
+            rgb = deblock(rgb, self.video_choice.deblock)
         return enlarge_array(rgb, grid, engine.enlarger(self.video_choice), engine.in_flight)
 
 

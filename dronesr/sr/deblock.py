@@ -36,6 +36,14 @@ def available() -> bool:
     return found
 
 
+def auto_grid(decision) -> tuple[int, int] | None:
+    """The grid restore=auto smooths for an upload it decided to restore (``decision``: its
+    RestoreDecision), or None. Only restore=auto smooths: a restore value sent as a number is a
+    blend and nothing else, which lets the command line decide once for a whole photo, smooth its
+    windows itself and send them to a server (dronesr/cli/remote.py) without a second smoothing."""
+    return decision.block_grid if decision.restore > 0 and available() else None
+
+
 def deblock(rgb: np.ndarray, phase: tuple[int, int]) -> np.ndarray:
     """``rgb`` (H x W x 3 uint8) with the steps across the grid of ``GRID`` px blocks that starts
     at row ``phase[0]`` and column ``phase[1]`` smoothed. The picture is padded (edge values) so

@@ -19,7 +19,7 @@ import yaml
 from dronesr.image.codecs import DecodedImage, resize_plane
 from dronesr.sr.upscaler import ENSEMBLE_PASSES, Upscaler
 from dronesr.sr.blend import WeightsBlend
-from dronesr.sr.deblock import available as deblock_available, deblock
+from dronesr.sr.deblock import auto_grid, deblock
 from dronesr.sr.invention import invention_map
 from dronesr.precision import PrecisionChoice
 from dronesr.image.provenance import Provenance, sha256_of
@@ -177,12 +177,10 @@ class SuperResolver:
         if self.has_fidelity and fidelity is None:
             fidelity = self.default_fidelity
         reason, grid = "requested", None
-        if self.has_restore and (restore is None or restore > 0):
+        if self.has_restore and restore is None:
             decision = auto_restore(rgb, jpeg_quality(quantization), palette)
-            if restore is None:
-                restore, reason = decision.restore, f"auto: {decision.reason}"
-            # restoring an upload whose pixels show a block grid: smooth it first (deblock.py)
-            grid = decision.block_grid if restore > 0 and deblock_available() else None
+            restore, reason = decision.restore, f"auto: {decision.reason}"
+            grid = auto_grid(decision)
         width, height = rgb.shape[1], rgb.shape[0]
         ensemble_reason = "requested"
         if ensemble is None:

@@ -53,9 +53,10 @@ def test_restore_auto_names_the_grid_it_smooths_and_clean_uploads_get_none():
         assert decision(upload(photo(), fmt, **options)).block_grid is None
 
 
-def test_the_served_choice_smooths_the_grid_only_when_restoring():
-    """srresnet's choice for a blocky upload names the grid (and X-Restore says so); restore=0
-    asked for leaves the pixels alone, and a requested restore still smooths a grid it finds."""
+def test_restore_auto_smooths_the_grid_it_finds_and_a_requested_restore_does_not():
+    """srresnet's choice for a blocky upload names the grid (and X-Restore says so); a restore
+    sent as a number is the blend alone (the command line smooths the windows it sends a server
+    itself), and a clean upload gets no smoothing."""
     import dataclasses
 
     from dronesr.sr.resolver import SuperResolver
@@ -66,7 +67,7 @@ def test_the_served_choice_smooths_the_grid_only_when_restoring():
     assert auto.deblock == (5, 3) and auto.restore == 1.0
     assert auto.restore_header.endswith("; grid at (5,3) smoothed)")
     assert sr.choose(blocky, None, None, 0.0).deblock is None
-    assert sr.choose(blocky, None, None, 0.5).deblock == (5, 3)
+    assert sr.choose(blocky, None, None, 1.0).deblock is None
     assert sr.choose(photo(), None, None, None).deblock is None
     smoothed = sr.upscale(blocky, auto)
     unsmoothed = sr.upscale(blocky, dataclasses.replace(auto, deblock=None))
