@@ -33,9 +33,8 @@ from dronesr.cli.transforms import Transform
 from dronesr.errors import ClientError
 from dronesr.sr.plan import UpscalePlan
 from dronesr.image.provenance import Provenance
-from dronesr.sr.deblock import auto_grid, deblock
-from dronesr.sr.restoration import auto_restore, jpeg_quality
-from dronesr.sr.resolver import BlendChoice
+from dronesr.sr.deblock import deblock
+from dronesr.sr.resolver import BlendChoice, restore_auto
 from dronesr.streamed import Enlarge, Grid, enlarge_array, sample_for_auto, ArraySource
 
 RETRY_STATUSES = (429, 502, 503, 504, 507)
@@ -219,8 +218,7 @@ class RemoteEngine:
         plan = self.plan
         restore, reason, grid = plan.restore, "requested", None
         if self.model.has_restore and restore is None:
-            decision = auto_restore(sample, jpeg_quality(quantization), palette)
-            restore, reason, grid = decision.restore, f"auto: {decision.reason}", auto_grid(decision)
+            restore, reason, grid = restore_auto(sample, quantization, palette)
         ensemble = plan.ensemble
         if ensemble is None:
             ensemble, ensemble_reason = (None, "auto: the server's") if windows == 1 else (False, "auto: larger than one window")

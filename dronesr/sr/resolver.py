@@ -61,6 +61,13 @@ class BlendChoice:
         return f"{ENSEMBLE_PASSES if self.ensemble else 1} ({self.ensemble_reason})"
 
 
+def restore_auto(rgb: np.ndarray, quantization: dict | None, palette: bool = False) -> tuple[float, str, tuple[int, int] | None]:
+    """restore=auto for an upload (or a whole photo the command line sends a server in windows):
+    the value, the reason X-Restore gives, and the block grid to smooth first (or None)."""
+    decision = auto_restore(rgb, jpeg_quality(quantization), palette)
+    return decision.restore, f"auto: {decision.reason}", auto_grid(decision)
+
+
 @dataclass
 class SuperResolver:
     """A super-resolution model opened for use: the network (tiled, on its device, in the precision
@@ -178,9 +185,7 @@ class SuperResolver:
             fidelity = self.default_fidelity
         reason, grid = "requested", None
         if self.has_restore and restore is None:
-            decision = auto_restore(rgb, jpeg_quality(quantization), palette)
-            restore, reason = decision.restore, f"auto: {decision.reason}"
-            grid = auto_grid(decision)
+            restore, reason, grid = restore_auto(rgb, quantization, palette)
         width, height = rgb.shape[1], rgb.shape[0]
         ensemble_reason = "requested"
         if ensemble is None:
