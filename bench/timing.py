@@ -19,7 +19,7 @@ from torch import nn
 
 from dronesr.sr.upscaler import Upscaler
 from dronesr.precision import cpu_features, cpu_model
-from dronesr.tiling import count_tiles
+from dronesr.tiling import count_tiles, tile_shape
 
 PEAK_INPUT = (1, 64, 256, 256)  # the peak convolution: 3x3, 64 -> 64 channels on this input
 PEAK_RUNS = 5
@@ -141,8 +141,8 @@ class FrameBench:
     def tiled_flops(self, upscaler: Upscaler) -> float:
         """The work of upscale_tiled: every tile runs whole, overlaps included."""
         height, width = self.image.shape[-2:]
-        tile_shape = (1, 3, min(upscaler.tile, height), min(upscaler.tile, width))
-        return self.tiles(upscaler) * 2 * conv_macs(upscaler.model, tile_shape)
+        shape = (1, 3, *tile_shape(height, width, upscaler.tile, upscaler.overlap))
+        return self.tiles(upscaler) * 2 * conv_macs(upscaler.model, shape)
 
     def time(self, label: str, run: Callable[[], object], flops: float) -> Timing:
         log(f"timing {label} ...")

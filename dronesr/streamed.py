@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from dronesr.image.codecs import rgb_to_tensor
-from dronesr.tiling import feather_ramp, tile_starts
+from dronesr.tiling import feather_ramp, tile_side, tile_starts
 
 WINDOW_TILES = 3  # tiles per window side, in process: 528 px windows for SPAN's 192/24 tiles
 
@@ -124,6 +124,7 @@ class Axis:
     length: int
     scale: int
     out_length: int
+    side: int  # of every tile along the axis (tiling.tile_side of the whole picture's length)
     tiles: tuple[int, ...]  # tiles per group
     window: tuple[tuple[int, int], ...]  # LR [start, stop) per group
     own: tuple[tuple[int, int], ...]  # net [start, stop) per group
@@ -134,7 +135,7 @@ class Axis:
 
     @classmethod
     def build(cls, length: int, tile: int, overlap: int, scale: int, out_length: int, window_tiles: int, mask_kind: str = "bicubic") -> Axis:
-        side = min(tile, length)
+        side = tile_side(length, tile, overlap)
         starts = tile_starts(length, side, overlap)
         groups = [list(range(i, min(i + window_tiles, len(starts)))) for i in range(0, len(starts), window_tiles)]
         if len(groups) > 1 and len(groups[-1]) == 1:
@@ -159,7 +160,7 @@ class Axis:
                     halo = max(halo, own_start - resize.source(start, stop)[0])
             if len(own) > 1 and halo > min(b - a for a, b in own):
                 raise ValueError("outscale's resize reads further than one window back")
-        return cls(length, scale, out_length, tuple(len(g) for g in groups), window, own, out, halo, resize,
+        return cls(length, scale, out_length, side, tuple(len(g) for g in groups), window, own, out, halo, resize,
                    Resampling.build(length, out_length, mask_kind))
 
     @property
@@ -192,6 +193,11 @@ class Grid:
     @property
     def out_size(self) -> tuple[int, int]:
         return self.cols.out_length, self.rows.out_length
+
+    @property
+    def tile_sides(self) -> tuple[int, int]:
+        """(tile_h, tile_w) of the whole picture's tiles: every window is enlarged with them."""
+        return self.rows.side, self.cols.side
 
     def blocks(self) -> Iterator[tuple[int, int]]:
         for gi in range(self.rows.groups):
@@ -490,11 +496,12 @@ def sample_for_auto(source: Source, max_pixels: int = 2_000_000) -> np.ndarray:
     return np.asarray(source.rgb(x, y, w, h))
 
 
-def local_enlarger(upscaler, ensemble: bool = False) -> Enlarge:
-    """Windows enlarged in process by an ``inference.Upscaler`` (its tiles, precision and device)."""
+def local_enlarger(upscaler, grid: Grid, ensemble: bool = False) -> Enlarge:
+    """Windows of ``grid`` enlarged in process by an ``inference.Upscaler`` (its precision and
+    device), tiled with the whole picture's tile sides so that the result is the whole picture's."""
 
     def enlarge(window: np.ndarray) -> Future:
-        return done_future(upscaler.enlarge(rgb_to_tensor(window), tiled=True, ensemble=ensemble)[0].float().cpu())
+        return done_future(upscaler.enlarge(rgb_to_tensor(window), tiled=True, ensemble=ensemble, sides=grid.tile_sides)[0].float().cpu())
 
     return enlarge
 

@@ -326,7 +326,7 @@ def _enlarge_picture(runner: BatchRunner, job: Job, picture: Picture, options: L
     bar = tqdm(total=grid.total_tiles, desc=job.source.name, unit="tile", file=sys.stderr, leave=False, dynamic_ncols=True)
     completed = False
     try:
-        enlarge_streamed(source, grid, engine.enlarger(choice), scratch, store, engine.in_flight, bar.update)
+        enlarge_streamed(source, grid, engine.enlarger(choice, grid), scratch, store, engine.in_flight, bar.update)
         completed = True
     except BaseException as exc:
         from dronesr.cli.remote import ServerUnavailable
@@ -407,8 +407,8 @@ class LocalEngine:
         sr.apply(choice)
         return choice
 
-    def enlarger(self, choice) -> Enlarge:
-        return local_enlarger(self.upscaler, choice.ensemble)
+    def enlarger(self, choice, grid: Grid) -> Enlarge:
+        return local_enlarger(self.upscaler, grid, choice.ensemble)
 
     def provenance(self, choice) -> Provenance | None:
         base = self.transform.provenance

@@ -235,7 +235,10 @@ class RemoteEngine:
             params["restore"] = f"{choice.restore:g}"
         return params
 
-    def enlarger(self, choice: BlendChoice) -> Enlarge:
+    def enlarger(self, choice: BlendChoice, grid: Grid) -> Enlarge:
+        """Windows of ``grid`` sent to the server, which tiles each by its own size (not the
+        picture's tile sides: the served result may differ from one whole frame's in the last
+        grey level)."""
         params = self.params(choice)
         scale = self.scale
 
@@ -304,7 +307,7 @@ class RemoteTransform(Transform):
             self.video_choice = engine.choose(sample_for_auto(ArraySource(rgb)), None, False, width * height, grid.count)
         if self.video_choice.deblock is not None:
             rgb = deblock(rgb, self.video_choice.deblock)
-        return enlarge_array(rgb, grid, engine.enlarger(self.video_choice), engine.in_flight)
+        return enlarge_array(rgb, grid, engine.enlarger(self.video_choice, grid), engine.in_flight)
 
 
 def open_remote(server: str, model: str, outscale: float | None, fidelity: float | None, restore: float | None, ensemble: bool | None,

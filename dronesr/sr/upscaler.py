@@ -119,16 +119,18 @@ class Upscaler:
         return choice
 
     @torch.inference_mode()
-    def enlarge(self, image: torch.Tensor, tiled: bool = True, size: tuple[int, int] | None = None, ensemble: bool = False) -> torch.Tensor:
+    def enlarge(self, image: torch.Tensor, tiled: bool = True, size: tuple[int, int] | None = None, ensemble: bool = False,
+                sides: tuple[int, int] | None = None) -> torch.Tensor:
         """1x3xHxW float [0,1] -> 1x3x(sH)x(sW) float32 (unclamped) on the model's device; with
         ``size`` (width, height), the network's result resized to it there (antialiased bicubic,
         before quantization: the ``outscale`` path); ``ensemble``: each tile through
-        :func:`self_ensemble` (8 passes)."""
+        :func:`self_ensemble` (8 passes); ``sides``: the tiles' (height, width) when ``image`` is a
+        window of a larger picture (dronesr/streamed.py), else sized to the frame."""
         image = self.to_device(image)
         forward = functools.partial(self_ensemble, self._forward) if ensemble else self._forward
         if not tiled or getattr(self.model, "tiling", "supported") == "internal":  # it must see the whole frame (sr_weights.TILINGS)
             return _resized(forward(image), size)
-        return _resized(upscale_tiled(forward, image, self.scale, self.tile, self.overlap, self.tile_batch), size)
+        return _resized(upscale_tiled(forward, image, self.scale, self.tile, self.overlap, self.tile_batch, sides), size)
 
     def fit_tile_batch(self, limit: int = MAX_GPU_TILE_BATCH, share: float = 0.5) -> int:
         """On CUDA, set ``tile_batch`` to as many tiles per forward as ``share`` of the free GPU

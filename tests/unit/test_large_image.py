@@ -82,7 +82,7 @@ def test_windows_match_the_whole_frame_result(network, outscale, window_tiles, o
     grid = Grid.build(150, 110, 4, 32, 12, size, window_tiles=window_tiles)
     assert grid.count > 1
     upscaler = Upscaler(prepare_for_inference(network), tile=32, overlap=12)
-    result = enlarge_array(rgb, grid, local_enlarger(upscaler))
+    result = enlarge_array(rgb, grid, local_enlarger(upscaler, grid))
     difference = np.abs(result.astype(int) - reference.astype(int))
     assert result.shape == reference.shape and difference.max() <= 1 and difference.mean() < 0.01
 
@@ -92,7 +92,7 @@ def test_a_mask_is_enlarged_with_the_picture(network, one_torch_thread):
     mask[:20, :30] = 0
     grid = Grid.build(100, 80, 4, 32, 12, (400, 320), window_tiles=1, mask_kind="nearest")
     upscaler = Upscaler(prepare_for_inference(network), tile=32, overlap=12)
-    result = enlarge_array(rgb, grid, local_enlarger(upscaler), mask=mask)
+    result = enlarge_array(rgb, grid, local_enlarger(upscaler, grid), mask=mask)
     assert result.shape == (320, 400, 4)
     assert np.array_equal(result[..., 3], mask.repeat(4, 0).repeat(4, 1))
 
@@ -171,8 +171,8 @@ def test_an_interrupted_photo_resumes_where_it_stopped(tmp_path, weights, networ
     calls = []
     original = large_image.local_enlarger
 
-    def counted(upscaler, ensemble=False):
-        enlarge = original(upscaler, ensemble)
+    def counted(upscaler, grid, ensemble=False):
+        enlarge = original(upscaler, grid, ensemble)
 
         def wrapped(window):
             calls.append(window.shape)

@@ -4,7 +4,7 @@ import torch
 
 from dronesr.sr.upscaler import Upscaler, prepare_for_inference
 from dronesr.metrics import psnr_rgb
-from dronesr.tiling import count_tiles, iter_tiles, tile_starts, upscale_tiled
+from dronesr.tiling import count_tiles, iter_tiles, tile_side, tile_starts, upscale_tiled
 from tests.helpers import ROOT, SHARED_DATA, synthetic_photo, tiny_srresnet
 from training.sr_data import load_rgb
 
@@ -22,6 +22,37 @@ def test_tile_starts_cover_with_overlap(length, tile, overlap):
 
 def test_count_tiles_matches_iteration():
     assert count_tiles(300, 200, 64, 16) == len(list(iter_tiles(300, 200, 64, 16)))
+
+
+@pytest.mark.parametrize("length, tile, overlap", [(540, 352, 40), (960, 352, 40), (1000, 192, 12), (353, 352, 40), (352, 352, 40), (100, 32, 8), (20, 32, 8)])
+def test_tiles_are_sized_to_the_frame(length, tile, overlap):
+    """As many tiles as sides of ``tile`` need, none longer, overlapping by at least ``overlap``
+    and by less than a square tile's last one did (540 rows: two of 290, not two of 352)."""
+    side = tile_side(length, tile, overlap)
+    starts = tile_starts(length, side, overlap)
+    assert side <= min(tile, length) and len(starts) == len(tile_starts(length, min(tile, length), overlap))
+    assert starts[-1] + side == length and all(b - a <= side - overlap for a, b in zip(starts, starts[1:]))
+    assert side == length or side < tile or len(starts) * tile - (len(starts) - 1) * overlap == length
+    if (length, tile) == (540, 352):
+        assert (side, starts) == (290, [0, 250])
+
+
+def test_a_window_tiled_with_the_pictures_sides_matches_the_picture():
+    """The streamed path's promise: a window of whole tiles, enlarged with the picture's tile
+    sides, equals that window of the whole picture's tiled result."""
+    torch.manual_seed(0)
+    convs = torch.nn.Sequential(*[torch.nn.Conv2d(3, 3, 5, padding=2) for _ in range(3)])  # sees 6 px: past the 2 px margin
+    model = lambda x: torch.nn.functional.interpolate(convs(x), scale_factor=2, mode="nearest")  # noqa: E731
+    image = torch.rand(1, 3, 70, 150)
+    whole = upscale_tiled(model, image, 2, tile=64, overlap=8)
+    side = tile_side(150, 64, 8)  # 56: three tiles at 0, 48, 94
+    starts = tile_starts(150, side, 8)
+    window = image[..., starts[1] : starts[2] + side]
+    alone = upscale_tiled(model, window, 2, tile=64, overlap=8, sides=(tile_side(70, 64, 8), side))
+    inner = slice((starts[1] + 8) * 2, (starts[2] + side - 8) * 2)  # away from the window's own edges
+    assert torch.allclose(alone[..., inner.start - starts[1] * 2 : inner.stop - starts[1] * 2], whole[..., inner], atol=1e-5)
+    resized = upscale_tiled(model, window, 2, tile=64, overlap=8)  # sized to the window: other tiles
+    assert not torch.allclose(resized[..., inner.start - starts[1] * 2 : inner.stop - starts[1] * 2], whole[..., inner], atol=1e-5)
 
 
 def test_tile_must_exceed_overlap():
@@ -58,7 +89,7 @@ def test_tiled_matches_untiled_on_a_real_image():
     s = upscaler.scale
     error = (tiled - full).abs().mean(dim=(0, 1, 2))
     seams = set()
-    for start in tile_starts(x.shape[3], upscaler.tile, upscaler.overlap)[1:]:
+    for start in tile_starts(x.shape[3], tile_side(x.shape[3], upscaler.tile, upscaler.overlap), upscaler.overlap)[1:]:
         seams.update(range(start * s, (start + upscaler.overlap) * s))
     seams = sorted(seams)
     assert error[seams].max() <= 1.0 / 255, "stitching error must stay below one grey level"
