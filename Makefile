@@ -55,7 +55,7 @@ build/mar-src/dronesr: $(shell find dronesr -name '*.py')
 # srresnet: SPAN x4 fine-tunes, the clean-input and the restoration networks (restore). srgan:
 # general-x4v3 fine-tunes, the GAN and its clean-input and restoration twins (fidelity, restore).
 SR_PSNR_WEIGHTS := weights/span_clean.pt weights/span_restore.pt
-SRGAN_TWINS := weights/compact_clean.pt weights/compact_deblock.pt
+SRGAN_TWINS := weights/compact_clean_mild.pt weights/compact_deblock.pt
 $(MODEL_STORE)/srgan.mar: weights/compact_gan_deblock.pt $(SRGAN_TWINS) handlers/srgan-config.yaml handlers/sr_handler.py $(ARCHIVE_DEPS)
 	$(BUILD_ARCHIVE) --name srgan --weights weights/compact_gan_deblock.pt --config handlers/srgan-config.yaml $(SRGAN_TWINS:%=--extra %)
 
@@ -159,6 +159,7 @@ train-srgan: dataset pretrained ## srgan: the Compact GAN and its restoration an
 	$(PY) -m training.train_sr --config training/configs/compact_restore.yaml
 	$(PY) -m training.train_sr --config training/configs/compact_deblock.yaml
 	$(PY) -m training.train_sr --config training/configs/compact_clean.yaml
+	$(PY) -m training.train_sr --config training/configs/compact_clean_mild.yaml
 
 train-srgan-span: dataset ## the SPAN GAN that srgan served before issue #29 (weights/span_gan.pt; measured beside it in docs/evaluation.md)
 	$(PY) -m training.train_sr --config training/configs/span_gan.yaml

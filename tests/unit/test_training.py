@@ -197,10 +197,10 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     earlier step writes). srresnet's SPAN chain: each restoration stage starts from the previous
     one's export, the clean fine-tune from the pretrained SPAN, the served restoration end is the
     blend of stages 3 and 4. srgan's Compact chain: the GAN, the restoration and the clean-input
-    twins all from general-x4v3, each second (deblocking) stage from its first, so the blends stay
+    twins all from general-x4v3, each second (deblocking, lightly coded) stage from its first, so the blends stay
     one lineage. The handler configs serve exactly what those steps write."""
     span = _train_configs("span_restore", "span_restore2", "span_restore3", "span_restore_mse", "span_clean", "span_gan", "span_gan_distill")
-    compact = _train_configs("compact_gan", "compact_gan_deblock", "compact_restore", "compact_deblock", "compact_clean")
+    compact = _train_configs("compact_gan", "compact_gan_deblock", "compact_restore", "compact_deblock", "compact_clean", "compact_clean_mild")
     for arch, configs in (("span", span), ("compact", compact)):
         for name, config in configs.items():
             assert config.arch == arch, name
@@ -219,14 +219,15 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     assert compact["compact_gan"].init_weights == compact["compact_restore"].init_weights == compact["compact_clean"].init_weights == start
     assert compact["compact_gan_deblock"].init_weights == compact["compact_gan"].export
     assert compact["compact_deblock"].init_weights == compact["compact_restore"].export
+    assert compact["compact_clean_mild"].init_weights == compact["compact_clean"].export
     assert compact["compact_gan"].mode == compact["compact_gan_deblock"].mode == "gan"
-    assert len({config.export for config in compact.values()}) == 5
+    assert len({config.export for config in compact.values()}) == 6
     served = {}
     for model in ("srgan", "srresnet"):
         handler = yaml.safe_load((ROOT / "handlers" / f"{model}-config.yaml").read_text())["handler"]
         served[model] = {f"weights/{handler[key]}" for key in ("weights", "fidelity_weights", "restore_weights") if handler.get(key)}
     assert served["srresnet"] == {"weights/span_restore.pt", str(span["span_clean"].export)}
-    assert served["srgan"] == {str(compact[name].export) for name in ("compact_gan_deblock", "compact_deblock", "compact_clean")}
+    assert served["srgan"] == {str(compact[name].export) for name in ("compact_gan_deblock", "compact_deblock", "compact_clean_mild")}
     assert all((ROOT / path).is_file() for paths in served.values() for path in paths)
 
 
