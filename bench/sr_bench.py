@@ -119,7 +119,7 @@ def time_our_model(bench: FrameBench, upscaler: Upscaler) -> tuple[Timing, Timin
     """Untiled forward and the handler's tiled path, both through Upscaler."""
     untiled = bench.time("untiled forward", lambda: upscaler.enlarge(bench.image, tiled=False), bench.untiled_flops(upscaler.model))
     tiled = bench.time(
-        f"tiled {upscaler.tile}/{upscaler.overlap}, tile_batch {upscaler.tile_batch} ({bench.tiles(upscaler)} tiles)",
+        f"tiled {upscaler.tile}/{upscaler.overlap}, tile_batch {upscaler.tile_batch} ({bench.tile_label(upscaler)})",
         lambda: upscaler.enlarge(bench.image),
         bench.tiled_flops(upscaler),
     )

@@ -138,6 +138,11 @@ class FrameBench:
     def tiles(self, upscaler: Upscaler) -> int:
         return count_tiles(self.image.shape[-2], self.image.shape[-1], upscaler.tile, upscaler.overlap)
 
+    def tile_label(self, upscaler: Upscaler) -> str:
+        """e.g. '6 tiles of 347x290': how upscale_tiled lays the frame out."""
+        tile_h, tile_w = tile_shape(self.image.shape[-2], self.image.shape[-1], upscaler.tile, upscaler.overlap)
+        return f"{self.tiles(upscaler)} tiles of {tile_w}x{tile_h}"
+
     def tiled_flops(self, upscaler: Upscaler) -> float:
         """The work of upscale_tiled: every tile runs whole, overlaps included."""
         height, width = self.image.shape[-2:]
