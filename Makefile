@@ -56,8 +56,8 @@ build/mar-src/dronesr: $(shell find dronesr -name '*.py')
 # general-x4v3 fine-tunes, the GAN and its clean-input and restoration twins (fidelity, restore).
 SR_PSNR_WEIGHTS := weights/span_clean.pt weights/span_restore.pt
 SRGAN_TWINS := weights/compact_clean_mild.pt weights/compact_deblock.pt
-$(MODEL_STORE)/srgan.mar: weights/compact_gan_deblock.pt $(SRGAN_TWINS) handlers/srgan-config.yaml handlers/sr_handler.py $(ARCHIVE_DEPS)
-	$(BUILD_ARCHIVE) --name srgan --weights weights/compact_gan_deblock.pt --config handlers/srgan-config.yaml $(SRGAN_TWINS:%=--extra %)
+$(MODEL_STORE)/srgan.mar: weights/compact_gan_adv.pt $(SRGAN_TWINS) handlers/srgan-config.yaml handlers/sr_handler.py $(ARCHIVE_DEPS)
+	$(BUILD_ARCHIVE) --name srgan --weights weights/compact_gan_adv.pt --config handlers/srgan-config.yaml $(SRGAN_TWINS:%=--extra %)
 
 $(MODEL_STORE)/srresnet.mar: $(SR_PSNR_WEIGHTS) handlers/srresnet-config.yaml handlers/sr_handler.py $(ARCHIVE_DEPS)
 	$(BUILD_ARCHIVE) --name srresnet --weights weights/span_clean.pt --config handlers/srresnet-config.yaml --extra weights/span_restore.pt
@@ -154,8 +154,7 @@ train-srresnet: dataset pretrained ## fine-tune SPAN: restoration in four stages
 # degraded as drone frames are (degradations-frames.yaml), then towards codec blocks
 # (degradations-deblock.yaml): the GAN, its restoration twin and its clean-input twin.
 train-srgan: dataset pretrained ## srgan: the Compact GAN and its restoration and clean-input twins from general-x4v3 (weights/compact_*.pt); bounded, resumable
-	$(PY) -m training.train_sr --config training/configs/compact_gan.yaml
-	$(PY) -m training.train_sr --config training/configs/compact_gan_deblock.yaml
+	$(PY) -m training.train_sr --config training/configs/compact_gan_adv.yaml
 	$(PY) -m training.train_sr --config training/configs/compact_restore.yaml
 	$(PY) -m training.train_sr --config training/configs/compact_deblock.yaml
 	$(PY) -m training.train_sr --config training/configs/compact_clean.yaml

@@ -9,7 +9,7 @@ export const modelTitle = (name) => MODEL_TITLES[name] || name;
 // wrote for every model TorchServe serves, your own ones included); these shipped ones, with
 // their blurbs, until it answers.
 export const SHIPPED_SR = [
-  { name: "srgan", task: "super-resolution", scale: 4, fidelity: true, default_fidelity: 0.5, restore: true, blurb: "sharper, invents fine texture" },
+  { name: "srgan", task: "super-resolution", scale: 4, fidelity: true, default_fidelity: 0.6, restore: true, blurb: "sharper, invents fine texture" },
   { name: "srresnet", task: "super-resolution", scale: 4, fidelity: false, restore: true, blurb: "smoother, closest to the real pixels" },
 ];
 export const blurbOf = (name) => (SHIPPED_SR.find((m) => m.name === name) || {}).blurb;

@@ -157,7 +157,7 @@ def test_served_models_fidelity_and_outscale(page, tmp_path):
     radios = page.locator("#sr-models input[name=model]")
     expect(radios).to_have_count(2)
     expect(page.locator("#sr-fidelity-field")).to_be_visible()
-    expect(page.locator("#sr-fidelity-value")).to_have_text("0.50")  # srgan's default_fidelity
+    expect(page.locator("#sr-fidelity-value")).to_have_text("0.60")  # srgan's default_fidelity
     expect(page.locator("#sr-restore-field")).to_be_visible()
     expect(page.locator("#sr-restore-value")).to_have_text("auto")
     page.check("input[name=model][value=srresnet]")
@@ -453,7 +453,7 @@ def test_a_parameter_added_to_the_table_is_drawn_and_sent_with_no_change_to_the_
 
 
 def test_without_models_json_the_shipped_models_have_fidelity_and_restoration(browser, tmp_path):
-    """models.json unreadable: the page's own list says srgan has fidelity (default 0.5) and
+    """models.json unreadable: the page's own list says srgan has fidelity (default 0.6) and
     restoration, srresnet restoration."""
     httpd = page_server(tmp_path)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -464,7 +464,7 @@ def test_without_models_json_the_shipped_models_have_fidelity_and_restoration(br
         tab.route(STUB_API + "/**", lambda r: r.abort("connectionrefused"))
         tab.goto(f"http://127.0.0.1:{httpd.server_address[1]}/")
         expect(tab.locator("#sr-models input[name=model]")).to_have_count(2)
-        expect(tab.locator("#sr-fidelity-value")).to_have_text("0.50")
+        expect(tab.locator("#sr-fidelity-value")).to_have_text("0.60")
         expect(tab.locator("#sr-restore-field")).to_be_visible()
         tab.check("input[name=model][value=srresnet]")
         expect(tab.locator("#sr-fidelity-field")).to_be_hidden()

@@ -88,7 +88,7 @@ def test_unet_discriminator_scores_every_pixel_of_any_size():
         assert torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2).item() == pytest.approx(1.0, abs=0.05)
 
 
-@pytest.mark.parametrize("name", ["span_gan", "span_clean", "span_restore", "span_x4_pretrained", "compact_x4_pretrained", "compact_gan", "compact_gan_deblock", "compact_restore", "compact_deblock", "compact_clean", "compact_clean_mild"])
+@pytest.mark.parametrize("name", ["span_gan", "span_clean", "span_restore", "span_x4_pretrained", "compact_x4_pretrained", "compact_gan_adv", "compact_restore", "compact_deblock", "compact_clean", "compact_clean_mild"])
 def test_shipped_sr_weights_stay_in_range_on_inputs_unlike_photos(name):
     """Every committed SR network keeps its output within -0.5..1.5 on a synthetic tile (the precision
     probe's) and on flat grey, black and white: a GAN distilled from Real-ESRGAN reached 33 (of 1)

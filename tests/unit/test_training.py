@@ -196,11 +196,11 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     """make train-srresnet / train-srgan: every YAML loads and names files that exist (or that an
     earlier step writes). srresnet's SPAN chain: each restoration stage starts from the previous
     one's export, the clean fine-tune from the pretrained SPAN, the served restoration end is the
-    blend of stages 3 and 4. srgan's Compact chain: the GAN, the restoration and the clean-input
-    twins all from general-x4v3, each second (deblocking, lightly coded) stage from its first, so the blends stay
-    one lineage. The handler configs serve exactly what those steps write."""
+    blend of stages 3 and 4. srgan's Compact chain: the GAN (no loss-network terms), the
+    restoration and the clean-input twins all from general-x4v3, each twin's second (deblocking,
+    lightly coded) stage from its first, so the blends stay one lineage. The handler configs serve exactly what those steps write."""
     span = _train_configs("span_restore", "span_restore2", "span_restore3", "span_restore_mse", "span_clean", "span_gan", "span_gan_distill")
-    compact = _train_configs("compact_gan", "compact_gan_deblock", "compact_restore", "compact_deblock", "compact_clean", "compact_clean_mild")
+    compact = _train_configs("compact_gan_adv", "compact_restore", "compact_deblock", "compact_clean", "compact_clean_mild")
     for arch, configs in (("span", span), ("compact", compact)):
         for name, config in configs.items():
             assert config.arch == arch, name
@@ -216,18 +216,17 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     assert blend in (ROOT / "Makefile").read_text()  # make train-srresnet: the served restoration end is their mean
     assert len({config.export for config in span.values()}) == 7
     start = Path("weights/compact_x4_pretrained.pt")
-    assert compact["compact_gan"].init_weights == compact["compact_restore"].init_weights == compact["compact_clean"].init_weights == start
-    assert compact["compact_gan_deblock"].init_weights == compact["compact_gan"].export
+    assert compact["compact_gan_adv"].init_weights == compact["compact_restore"].init_weights == compact["compact_clean"].init_weights == start
     assert compact["compact_deblock"].init_weights == compact["compact_restore"].export
     assert compact["compact_clean_mild"].init_weights == compact["compact_clean"].export
-    assert compact["compact_gan"].mode == compact["compact_gan_deblock"].mode == "gan"
-    assert len({config.export for config in compact.values()}) == 6
+    assert compact["compact_gan_adv"].mode == "gan" and compact["compact_gan_adv"].content_weight == compact["compact_gan_adv"].texture_weight == 0
+    assert len({config.export for config in compact.values()}) == 5
     served = {}
     for model in ("srgan", "srresnet"):
         handler = yaml.safe_load((ROOT / "handlers" / f"{model}-config.yaml").read_text())["handler"]
         served[model] = {f"weights/{handler[key]}" for key in ("weights", "fidelity_weights", "restore_weights") if handler.get(key)}
     assert served["srresnet"] == {"weights/span_restore.pt", str(span["span_clean"].export)}
-    assert served["srgan"] == {str(compact[name].export) for name in ("compact_gan_deblock", "compact_deblock", "compact_clean_mild")}
+    assert served["srgan"] == {str(compact[name].export) for name in ("compact_gan_adv", "compact_deblock", "compact_clean_mild")}
     assert all((ROOT / path).is_file() for paths in served.values() for path in paths)
 
 
