@@ -243,10 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", nargs="*", type=Path, default=[], help="SR weight files run in process (default: none)")
     parser.add_argument("--ensemble", action="store_true", help="run --weights with 8 passes averaged (ensemble=true; columns named NAME x8)")
     parser.add_argument("--shipped", nargs="*", default=[], choices=SHIPPED_SR, help="shipped models run in process as served: restore=auto per LR file, default fidelity (default: none)")
+    parser.add_argument("--fidelities", nargs="*", type=float, default=[], help="run each --shipped model that has fidelity at these values instead of its default (columns NAME f=F; choosing default_fidelity on --split val)")
     parser.add_argument("--served", help="base URL of a running TorchServe (e.g. http://127.0.0.1:8080): run --models through its API")
     parser.add_argument("--models", nargs="*", default=[], help="served model names with --served (default: none)")
     parser.add_argument("--sets", nargs="+", required=True, help="HR folders or NAME:MANIFEST (its --split), evaluated on every --degradations")
     parser.add_argument("--split", default="test", choices=("test", "val"), help="split of the NAME:MANIFEST sets: test (the reported figures) or val (choosing between weights)")
+    parser.add_argument("--every", type=int, default=1, help="every Nth photo of each --sets set, for a quicker sweep (default: 1, all)")
     parser.add_argument("--clean-sets", nargs="*", default=[], help="further sets evaluated on clean LR only (Set5, Set14)")
     parser.add_argument("--degradations", default=",".join(DEGRADATIONS), help=f"comma-separated LR degradations (default: {','.join(DEGRADATIONS)})")
     parser.add_argument("--scale", type=int, default=4, help="scale factor (default: 4; must match the weights)")
@@ -289,7 +291,11 @@ def methods_from_args(args: argparse.Namespace) -> dict[str, Method]:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         print(f"{name}: {sr.choice.summary()}")
-        methods[name] = as_served(sr)
+        if args.fidelities and sr.has_fidelity:
+            for fidelity in args.fidelities:
+                methods[f"{name} f={fidelity:g}"] = as_served(sr, fidelity)
+        else:
+            methods[name] = as_served(sr)
     for name in args.models:
         methods[f"{name} (served)"] = served(f"{args.served.rstrip('/')}/predictions/{name}")
     return methods
@@ -332,10 +338,15 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"--degradations: {exc}") from None
     if args.models and not args.served:
         raise ConfigError("--models needs --served URL")
+    if args.every < 1:
+        raise ConfigError("--every must be at least 1")
+    if any(not 0 <= f <= 1 for f in args.fidelities):
+        raise ConfigError("--fidelities: values from 0 to 1")
     methods = methods_from_args(args)
     print(f"x{args.scale}, Y channel (BT.601), {args.scale} px border shaved, SSIM 11x11 Gaussian sigma 1.5; LR: Pillow BICUBIC, then the degradation")
     for spec in args.sets:
         name, paths = resolve_set(spec, args.split)
+        paths = paths[:: args.every]
         print_table(name, len(paths), {d: evaluate(methods, paths, args.scale, d) for d in degradations})
         if args.sheet and spec == args.sets[0]:
             comparison_sheet(methods, spread(paths, args.sheet_images), args.scale, args.sheet, args.sheet_crop)

@@ -135,6 +135,17 @@ def test_evaluate_runs_weights_with_the_ensemble_on_a_manifests_val_split(image_
     assert "birds (1 images)" in out and "tiny x8" in out
 
 
+def test_evaluate_sweeps_a_shipped_models_fidelity_on_every_nth_photo(image_folder, capsys):
+    """What chose srgan's default_fidelity: --shipped srgan --fidelities ... --every N (one column
+    per value, every Nth photo of the set)."""
+    photos = sorted((image_folder / "birds").iterdir())
+    assert evaluate.main(["--shipped", "srgan", "--fidelities", "0", "1", "--every", "2", "--sets", str(image_folder / "birds"), "--degradations", "clean"]) == 0
+    out = capsys.readouterr().out
+    assert f"birds ({len(photos[::2])} images)" in out and "srgan f=0" in out and "srgan f=1" in out
+    with pytest.raises(SystemExit):
+        evaluate.main(["--shipped", "srgan", "--fidelities", "1.5", "--sets", str(image_folder / "birds")])
+
+
 def test_video_files_are_sampled_to_frames(tmp_path):
     av = pytest.importorskip("av")
     import numpy as np
