@@ -41,12 +41,12 @@ def draw_sheet(args: argparse.Namespace, methods: dict[str, Method], scale: int)
 
 def main(argv: list[str] | None = None) -> int:
     p = sheet_parser(__doc__, ROOT / "docs/fidelity_sheet.jpg")
-    p.add_argument("--fidelities", type=float, nargs="+", default=[0.0, 0.5, 1.0], help="(default: 0 0.5 1)")
+    p.add_argument("--fidelities", type=float, nargs="+", help="(default: 0, srgan's default_fidelity, 1)")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     sr = SuperResolver.open("srgan", precision="float32", execution="pytorch")
     methods: dict[str, Method] = {"bicubic": None}
-    for fidelity in args.fidelities:
+    for fidelity in args.fidelities or (0.0, sr.default_fidelity, 1.0):
         label = f"fidelity {fidelity:g}" + (" (the GAN)" if fidelity == 0 else " (the faithful twin)" if fidelity == 1 else "")
         label += " (default)" if fidelity == sr.default_fidelity else ""
         methods[label] = as_served(sr, fidelity)
