@@ -177,7 +177,7 @@ train-style: dataset ## train the multi-style network (bounded, resumable; see t
 	$(PY) -m training.train_style --config training/configs/style.yaml
 
 # make evaluate SERVED=http://127.0.0.1:8080 runs the models through a running TorchServe instead.
-EVAL_MODELS = $(if $(SERVED),--served $(SERVED) --models srresnet srgan,--shipped srresnet srgan --weights weights/span_x4_pretrained.pt)
+EVAL_MODELS = $(if $(SERVED),--served $(SERVED) --models srresnet srgan,--shipped srresnet srgan) --weights weights/span_x4_pretrained.pt
 
 # The two sheets of docs/evaluation.md (and the README's picture), drawn by training.evaluate.
 EVAL_SHEETS = --sheet docs/ifo_comparison.png --sheet-images 4 \
