@@ -46,7 +46,7 @@ from dronesr.sr.restoration import GRID, LUMA, auto_restore, jpeg_quality
 from dronesr.sr.resolver import SHIPPED_SR
 from training.dataset import manifest_paths
 from training.degradations import h264_frame
-from training.evaluate import methods_from_args
+from training.evaluate import add_fidelities_argument, methods_from_args
 from training.options import ConfigError, exits_on_config_error
 from training.protocol import CLEAN, DEGRADATIONS, bicubic_baseline, degraded_lr, load_hr, lr_file
 
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="*", default=[], help="served model names with --served")
     parser.add_argument("--weights", nargs="*", type=Path, default=[], help="SR weight files run in process, pixels only (no restore=auto)")
     parser.add_argument("--ensemble", action="store_true", help="run --weights with 8 passes averaged")
-    parser.add_argument("--fidelities", nargs="*", type=float, default=[], help="run each --shipped model that has fidelity at these values instead of its default (rows NAME f=F)")
+    add_fidelities_argument(parser)
     parser.add_argument("--split", default="test", choices=("train", "val", "test"),
                         help="photos of the IFO and aerial manifests: test (default) for reporting, val for choosing; train only with --calibrate")
     parser.add_argument("--crops", type=int, default=24, help="crops in the set (default: 24)")

@@ -238,12 +238,18 @@ def print_table(name: str, count: int, results: dict[str, dict[str, Score]]) -> 
         print(f"  worst on {degradation}: {worst}")
 
 
+def add_fidelities_argument(parser: argparse.ArgumentParser) -> None:
+    """--fidelities, for every command whose methods come from :func:`methods_from_args`."""
+    parser.add_argument("--fidelities", nargs="*", type=float, default=[],
+                        help="run each --shipped model that has fidelity at these values instead of its default (NAME f=F; choosing default_fidelity on --split val)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", nargs="*", type=Path, default=[], help="SR weight files run in process (default: none)")
     parser.add_argument("--ensemble", action="store_true", help="run --weights with 8 passes averaged (ensemble=true; columns named NAME x8)")
     parser.add_argument("--shipped", nargs="*", default=[], choices=SHIPPED_SR, help="shipped models run in process as served: restore=auto per LR file, default fidelity (default: none)")
-    parser.add_argument("--fidelities", nargs="*", type=float, default=[], help="run each --shipped model that has fidelity at these values instead of its default (columns NAME f=F; choosing default_fidelity on --split val)")
+    add_fidelities_argument(parser)
     parser.add_argument("--served", help="base URL of a running TorchServe (e.g. http://127.0.0.1:8080): run --models through its API")
     parser.add_argument("--models", nargs="*", default=[], help="served model names with --served (default: none)")
     parser.add_argument("--sets", nargs="+", required=True, help="HR folders or NAME:MANIFEST (its --split), evaluated on every --degradations")
@@ -271,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def methods_from_args(args: argparse.Namespace) -> dict[str, Method]:
     """Bicubic, then each --weights file, --shipped model and --served model, by column name."""
+    if any(not 0 <= f <= 1 for f in args.fidelities):
+        raise ConfigError("--fidelities: values from 0 to 1")
     methods: dict[str, Method] = {"bicubic": None}
     stems = [path.stem for path in args.weights]
     for path in args.weights:
@@ -340,8 +348,6 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError("--models needs --served URL")
     if args.every < 1:
         raise ConfigError("--every must be at least 1")
-    if any(not 0 <= f <= 1 for f in args.fidelities):
-        raise ConfigError("--fidelities: values from 0 to 1")
     methods = methods_from_args(args)
     print(f"x{args.scale}, Y channel (BT.601), {args.scale} px border shaved, SSIM 11x11 Gaussian sigma 1.5; LR: Pillow BICUBIC, then the degradation")
     for spec in args.sets:
