@@ -74,6 +74,11 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
     # losses (weights; 0 disables a term)
     pixel_loss: str = option("l1", "pixel loss: l1, mse or charbonnier")
     pixel_weight: float = option(1.0, "weight of the pixel loss")
+    pixel_sharpen: float = option(0.0, "unsharp-mask amount of the pixel loss's target: the HR with its local contrast raised (Real-ESRGAN's crisper GAN targets); 0: the HR as is")
+    pixel_sharpen_sigma: float = option(8.0, "HR px: the blur the unsharp mask subtracts (its reach)")
+    pixel_blur: float = option(0.0, "Gaussian sigma (HR px) at which the pixel loss compares output and target: > 0 leaves the finest detail to the adversarial term (and --detail-teacher); 0: every frequency")
+    detail_teacher: Path | None = option(None, "SR weights whose answer on each crop's clean LR is the target of the output's finest detail (what --pixel-blur removes): e.g. the pretrained start, which draws crisp edges on clean input; the generator sees the degraded LR")
+    detail_weight: float = option(0.0, "weight of the L1 loss between the output's and --detail-teacher's finest detail")
     content_weight: float = option(0.0, "weight of the loss-network feature (content) loss")
     texture_weight: float = option(0.0, "weight of the Gram (texture) loss on loss-network features")
     adversarial_weight: float = option(0.0, "weight of the generator's adversarial loss (gan mode)")
@@ -93,6 +98,10 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
             raise ConfigError(f"--pixel-loss must be one of {sorted(losses.PIXEL_LOSSES)}")
         if self.teacher_weight > 0 and self.teacher_set is None:
             raise ConfigError("--teacher-weight needs --teacher-set (python -m training.distill writes one)")
+        if min(self.pixel_sharpen, self.pixel_blur) < 0 or self.pixel_sharpen_sigma <= 0:
+            raise ConfigError("--pixel-sharpen and --pixel-blur must be >= 0, --pixel-sharpen-sigma > 0")
+        if (self.detail_teacher is None) != (self.detail_weight == 0) or (self.detail_teacher is not None and self.pixel_blur == 0):
+            raise ConfigError("--detail-teacher and --detail-weight go together, with --pixel-blur > 0 (the detail is what that blur removes)")
         if self.hr_crop % self.scale:
             raise ConfigError(f"--hr-crop {self.hr_crop} must be a multiple of --scale {self.scale}")
         try:
@@ -137,7 +146,10 @@ class SRTrainer(Trainer):
         self.device = resolve_device(cfg.device)
         self.generator = self._build_generator().to(self.device, memory_format=torch.channels_last)
         self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
-        self.discriminator = self.d_opt = self.loss_net = None
+        self.discriminator = self.d_opt = self.loss_net = self.detail_teacher = None
+        if cfg.detail_teacher is not None:
+            self.detail_teacher = load_model(cfg.detail_teacher).to(self.device).eval().requires_grad_(False)
+            print(f"finest detail taught by {cfg.detail_teacher} on the clean LR")
         if cfg.mode == "gan":
             self.discriminator = DISCRIMINATORS[cfg.d_arch](cfg.d_channels).to(self.device, memory_format=torch.channels_last)
             self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.d_lr, betas=(0.9, 0.99))
@@ -214,13 +226,36 @@ class SRTrainer(Trainer):
         self.precision = choice.precision
         print(f"training {choice.summary()}", flush=True)
 
+    def pixel_loss(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        """The pixel term: towards the HR, or its sharpened version, at every frequency or only
+        at those a Gaussian of ``pixel_blur`` keeps."""
+        cfg = self.cfg
+        target = losses.unsharp_mask(hr, cfg.pixel_sharpen, cfg.pixel_sharpen_sigma) if cfg.pixel_sharpen > 0 else hr
+        if cfg.pixel_blur > 0:
+            sr, target = losses.gaussian_blur(sr, cfg.pixel_blur), losses.gaussian_blur(target, cfg.pixel_blur)
+        return losses.PIXEL_LOSSES[cfg.pixel_loss](sr, target)
+
+    @torch.no_grad()
+    def detail_target(self, hr: torch.Tensor) -> torch.Tensor:
+        clean_lr = quantize(downscale(hr, self.cfg.scale)).contiguous(memory_format=torch.channels_last)
+        with autocast(self.device, self.precision):
+            return self.detail_teacher(clean_lr).float()
+
+    def detail_loss(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        """L1 between the finest detail (the image less its ``pixel_blur``) of the output and of
+        the teacher's answer on the clean LR: its edges, drawn where the input had no blocks."""
+        teacher, sigma = self.detail_target(hr), self.cfg.pixel_blur
+        return (sr - losses.gaussian_blur(sr, sigma) - (teacher - losses.gaussian_blur(teacher, sigma))).abs().mean()
+
     def train_step(self, batch: torch.Tensor | tuple) -> dict:
         cfg = self.cfg
         hr, lr_images, teacher = self.step_inputs(batch)
         with autocast(self.device, self.precision):
             sr = self.generator(lr_images)
         sr = sr.float()
-        terms = {"pixel": cfg.pixel_weight * losses.PIXEL_LOSSES[cfg.pixel_loss](sr, hr)}
+        terms = {"pixel": cfg.pixel_weight * self.pixel_loss(sr, hr)}
+        if self.detail_teacher is not None:
+            terms["detail"] = cfg.detail_weight * self.detail_loss(sr, hr)
         if teacher is not None and cfg.teacher_weight > 0:
             terms["teacher"] = cfg.teacher_weight * (sr - teacher).abs().mean()
         if self.loss_net is not None:

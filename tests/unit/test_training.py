@@ -232,6 +232,11 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     assert compact["compact_clean_mild"].init_weights == compact["compact_clean"].export
     assert compact["compact_gan_adv"].mode == "gan" and compact["compact_gan_adv"].content_weight == compact["compact_gan_adv"].texture_weight == 0
     assert len({config.export for config in compact.values()}) == 5
+    experiments = _train_configs("compact_gan_usm", "compact_gan_usm_lowpass", "compact_gan_lowpass", "compact_gan_detail")
+    for name, config in experiments.items():  # measured, not served: the GAN's run with crisper targets, never into weights/
+        assert (config.arch, config.mode, config.init_weights) == ("compact", "gan", start), name
+        assert config.export.parts[0] == "runs" and config.pixel_sharpen + config.pixel_blur > 0, name
+    assert experiments["compact_gan_detail"].detail_teacher == start and experiments["compact_gan_detail"].pixel_blur > 0
     served = {}
     for model in ("srgan", "srresnet"):
         handler = yaml.safe_load((ROOT / "handlers" / f"{model}-config.yaml").read_text())["handler"]
@@ -316,3 +321,31 @@ def test_synthetic_distillation_crops_are_flat_shaded_photos_with_edges(manifest
     assert torch.equal(stored["hr"][:1], synthetic_crop(32, rng).mul(255).round().to(torch.uint8))
     steps = (stored["hr"][..., 1:, :].float() - stored["hr"][..., :-1, :].float()).abs()
     assert float(steps.median()) < 0.02 * 255  # all three are synthetic, none a photo crop
+
+
+def test_unsharp_target_raises_edge_contrast_and_leaves_flat_areas():
+    from training.losses import gaussian_blur, unsharp_mask
+
+    flat = torch.full((1, 3, 48, 48), 0.4)
+    assert torch.allclose(gaussian_blur(flat, 2.0), flat)
+    flat += 0.005 * torch.randn(flat.shape, generator=torch.Generator().manual_seed(0))  # sensor noise under the threshold: the sky stays as it is
+    assert torch.equal(unsharp_mask(flat, 0.5, 4.0), flat.clamp(0, 1))
+    edge = torch.zeros(1, 3, 48, 48)
+    edge[..., 24:] = 0.8
+    sharp = unsharp_mask(edge, 0.5, 4.0)
+    assert sharp[..., 26].mean() > 0.8 and sharp[..., 21].mean() == 0  # overshoot on the bright side, clamped at black
+    assert (sharp[..., 0].mean(), sharp[..., -1].mean()) == (0, pytest.approx(0.8))  # far from the edge: unchanged
+    assert gaussian_blur(edge, 1.0)[..., 23].mean() > 0  # the blur reaches across the edge
+
+
+def test_gan_steps_towards_a_sharpened_low_passed_target_with_a_detail_teacher(manifest, tmp_path, capsys):
+    init = tmp_path / "init"
+    train_sr.main(tiny_args(manifest, init, "--steps", "2"))
+    gan = ("--mode", "gan", "--init-weights", str(init / "g.pt"), "--adversarial-weight", "0.01", "--pixel-sharpen", "0.5",
+           "--pixel-sharpen-sigma", "2", "--pixel-blur", "1", "--detail-teacher", str(init / "g.pt"), "--detail-weight", "1")
+    assert train_sr.main(tiny_args(manifest, tmp_path / "gan", "--steps", "2", *gan)) == 0
+    assert "finest detail taught by" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="pixel-blur"):
+        train_sr.main(tiny_args(manifest, tmp_path / "bad", "--steps", "1", "--pixel-blur", "-1"))
+    with pytest.raises(SystemExit, match="detail-teacher"):  # the detail is what --pixel-blur removes: it needs one
+        train_sr.main(tiny_args(manifest, tmp_path / "bad", "--steps", "1", "--detail-teacher", str(init / "g.pt"), "--detail-weight", "1"))
