@@ -226,26 +226,30 @@ class SRTrainer(Trainer):
         self.precision = choice.precision
         print(f"training {choice.summary()}", flush=True)
 
-    def pixel_loss(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-        """The pixel term: towards the HR, or its sharpened version, at every frequency or only
-        at those a Gaussian of ``pixel_blur`` keeps."""
+    def pixel_terms(self, sr: torch.Tensor, hr: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The pixel term: towards the HR, or its sharpened version, at every frequency or only at
+        those a Gaussian of ``pixel_blur`` keeps; and with a detail teacher, the finest detail
+        (what that Gaussian removes) towards the teacher's answer on the clean LR: its edges,
+        drawn where the input had no blocks. The output is blurred once for both."""
         cfg = self.cfg
+        loss = losses.PIXEL_LOSSES[cfg.pixel_loss]
         target = losses.unsharp_mask(hr, cfg.pixel_sharpen, cfg.pixel_sharpen_sigma) if cfg.pixel_sharpen > 0 else hr
-        if cfg.pixel_blur > 0:
-            sr, target = losses.gaussian_blur(sr, cfg.pixel_blur), losses.gaussian_blur(target, cfg.pixel_blur)
-        return losses.PIXEL_LOSSES[cfg.pixel_loss](sr, target)
+        if cfg.pixel_blur == 0:
+            return {"pixel": cfg.pixel_weight * loss(sr, target)}
+        sr_low = losses.gaussian_blur(sr, cfg.pixel_blur)
+        terms = {"pixel": cfg.pixel_weight * loss(sr_low, losses.gaussian_blur(target, cfg.pixel_blur))}
+        if self.detail_teacher is not None:
+            teacher = self.detail_target(hr)
+            teacher_detail = teacher - losses.gaussian_blur(teacher, cfg.pixel_blur)
+            terms["detail"] = cfg.detail_weight * (sr - sr_low - teacher_detail).abs().mean()
+        return terms
 
     @torch.no_grad()
     def detail_target(self, hr: torch.Tensor) -> torch.Tensor:
+        """The detail teacher's answer on the crops' clean LR."""
         clean_lr = quantize(downscale(hr, self.cfg.scale)).contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.precision):
             return self.detail_teacher(clean_lr).float()
-
-    def detail_loss(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-        """L1 between the finest detail (the image less its ``pixel_blur``) of the output and of
-        the teacher's answer on the clean LR: its edges, drawn where the input had no blocks."""
-        teacher, sigma = self.detail_target(hr), self.cfg.pixel_blur
-        return (sr - losses.gaussian_blur(sr, sigma) - (teacher - losses.gaussian_blur(teacher, sigma))).abs().mean()
 
     def train_step(self, batch: torch.Tensor | tuple) -> dict:
         cfg = self.cfg
@@ -253,9 +257,7 @@ class SRTrainer(Trainer):
         with autocast(self.device, self.precision):
             sr = self.generator(lr_images)
         sr = sr.float()
-        terms = {"pixel": cfg.pixel_weight * self.pixel_loss(sr, hr)}
-        if self.detail_teacher is not None:
-            terms["detail"] = cfg.detail_weight * self.detail_loss(sr, hr)
+        terms = self.pixel_terms(sr, hr)
         if teacher is not None and cfg.teacher_weight > 0:
             terms["teacher"] = cfg.teacher_weight * (sr - teacher).abs().mean()
         if self.loss_net is not None:
