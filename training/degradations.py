@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from dronesr.image.codecs import jpeg_round_trip, rgb_to_tensor, tensor_to_rgb
 from dronesr.metrics import quantize
 from dronesr.image.resample import downscale
+from training.options import read_yaml
 
 KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
 RESIZE_MODES = ("area", "bilinear", "bicubic")
@@ -111,19 +112,7 @@ class DegradationConfig:
     @classmethod
     def from_yaml(cls, path: str | Path) -> DegradationConfig:
         """A YAML of these fields; ``base: FILE`` (beside it) names a YAML whose values it changes."""
-        import yaml
-
-        path = Path(path)
-        data = yaml.safe_load(path.read_text()) or {}
-        base = data.pop("base", None)
-        if base is not None:
-            merged = yaml.safe_load((path.parent / base).read_text()) or {}
-            if "base" in merged:
-                raise ValueError(f"{path}: its base {base} has a base of its own; one level only")
-            for key, value in data.items():
-                merged[key] = {**(merged.get(key) or {}), **(value or {})} if key in ("first", "second") else value
-            data = merged
-        return cls.from_dict(data)
+        return cls.from_dict(read_yaml(path, ("first", "second")))
 
     def check(self) -> None:
         for name in ("clean_prob", "web_jpeg_prob", "second_order_prob", "final_sinc_prob", "final_jpeg_prob", "codec_prob", "reshare_prob"):

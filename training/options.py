@@ -85,8 +85,24 @@ def dataclass_from_args(cls: type[T], args: argparse.Namespace) -> T:
     return cls(**values)
 
 
+def read_yaml(path: str | Path, sections: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A YAML file's values; ``base: FILE`` (beside it) names a YAML whose values it changes (one
+    level only; the ``sections``, nested mappings, change key by key)."""
+    path = Path(path)
+    data = yaml.safe_load(path.read_text()) or {}
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    merged = yaml.safe_load((path.parent / base).read_text()) or {}
+    if "base" in merged:
+        raise ConfigError(f"{path}: its base {base} has a base of its own; one level only")
+    for key, value in data.items():
+        merged[key] = {**(merged.get(key) or {}), **(value or {})} if key in sections else value
+    return merged
+
+
 def load_yaml(path: Path, cls: type) -> dict[str, Any]:
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    data = read_yaml(path)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:

@@ -196,10 +196,12 @@ class SRTrainer(Trainer):
         return state
 
     # --- training -------------------------------------------------------------------------
+    def clean_lr(self, hr: torch.Tensor) -> torch.Tensor:
+        """The protocol's LR of ``hr``: downscaled, 8-bit values, nothing else."""
+        return quantize(downscale(hr, self.cfg.scale))
+
     def make_lr(self, hr: torch.Tensor) -> torch.Tensor:
-        if self.degrade is None:
-            return quantize(downscale(hr, self.cfg.scale))
-        return degrade_batch(hr, self.degrade, self.rng)
+        return self.clean_lr(hr) if self.degrade is None else degrade_batch(hr, self.degrade, self.rng)
 
     def step_inputs(self, batch: torch.Tensor | tuple) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(HR, LR, teacher or None) on the device: a stored teacher set's batch, or HR crops
@@ -247,9 +249,8 @@ class SRTrainer(Trainer):
     @torch.no_grad()
     def detail_target(self, hr: torch.Tensor) -> torch.Tensor:
         """The detail teacher's answer on the crops' clean LR."""
-        clean_lr = quantize(downscale(hr, self.cfg.scale)).contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.precision):
-            return self.detail_teacher(clean_lr).float()
+            return self.detail_teacher(self.clean_lr(hr).contiguous(memory_format=torch.channels_last)).float()
 
     def train_step(self, batch: torch.Tensor | tuple) -> dict:
         cfg = self.cfg
