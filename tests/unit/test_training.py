@@ -237,7 +237,7 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
         assert (config.arch, config.mode, config.init_weights) == ("compact", "gan", start), name
         assert config.export.parts[0] == "runs" and config.pixel_sharpen + config.pixel_blur > 0, name
     assert experiments["compact_gan_detail"].detail_teacher == start and experiments["compact_gan_detail"].pixel_blur > 0
-    for name, config in _train_configs("compact_gan_twin03", "compact_gan_twin08").items():  # measured, not served: GANs from the restoration twin
+    for name, config in _train_configs("compact_gan_twin03", "compact_gan_twin08", "compact_gan_twin_lowpass").items():  # measured, not served: GANs from the restoration twin
         assert (config.arch, config.mode, config.init_weights) == ("compact", "gan", compact["compact_deblock"].export), name
         assert config.export.parts[0] == "runs" and config.adversarial_weight > 0, name
     served = {}
