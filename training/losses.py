@@ -33,6 +33,14 @@ def unsharp_mask(images: torch.Tensor, amount: float, sigma: float, threshold: f
     return (images + amount * detail * mask).clamp(0, 1)
 
 
+def edge_detail(teacher_detail: torch.Tensor, hr_detail: torch.Tensor, threshold: float) -> torch.Tensor:
+    """A detail target: the teacher's where its detail is strong (its edges: fully from twice
+    ``threshold``, by the channel-mean magnitude smoothed over about a pixel), the HR's elsewhere."""
+    strength = gaussian_blur(teacher_detail.abs().mean(dim=1, keepdim=True), 1.0)
+    edges = ((strength - threshold) / threshold).clamp(0, 1)
+    return edges * teacher_detail + (1 - edges) * hr_detail
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     n, c, h, w = features.shape
     flat = features.reshape(n, c, h * w)

@@ -42,6 +42,7 @@ from training.sr_data import CropSampler
 
 DISCRIMINATORS = {"strided": Discriminator, "unet": UNetDiscriminator}
 GENERATORS = {"span": SPAN, "compact": Compact, "srresnet": SRResNet}
+DETAIL_TEACHER_INPUTS = ("clean", "degraded")
 
 
 @dataclass
@@ -77,8 +78,10 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
     pixel_sharpen: float = option(0.0, "unsharp-mask amount of the pixel loss's target: the HR with its local contrast raised (Real-ESRGAN's crisper GAN targets); 0: the HR as is")
     pixel_sharpen_sigma: float = option(8.0, "HR px: the blur the unsharp mask subtracts (its reach)")
     pixel_blur: float = option(0.0, "Gaussian sigma (HR px) at which the pixel loss compares output and target: > 0 leaves the finest detail to the adversarial term (and --detail-teacher); 0: every frequency")
-    detail_teacher: Path | None = option(None, "SR weights whose answer on each crop's clean LR is the target of the output's finest detail (what --pixel-blur removes): e.g. the pretrained start, which draws crisp edges on clean input; the generator sees the degraded LR")
+    detail_teacher: Path | None = option(None, "SR weights whose answer (on the LR --detail-teacher-input names) is the target of the output's finest detail (what --pixel-blur removes): e.g. the pretrained start, which draws crisp edges")
     detail_weight: float = option(0.0, "weight of the L1 loss between the output's and --detail-teacher's finest detail")
+    detail_edges: float = option(0.0, "with --detail-teacher: its detail only where that detail's local strength (0-1 scale) exceeds this, fully from twice it; the HR's detail elsewhere (0: the teacher's everywhere)")
+    detail_teacher_input: str = option("clean", "what --detail-teacher answers: clean (each crop's clean LR: its edges without the input's damage) or degraded (the generator's own LR: a mapping the generator can learn by regression)")
     content_weight: float = option(0.0, "weight of the loss-network feature (content) loss")
     texture_weight: float = option(0.0, "weight of the Gram (texture) loss on loss-network features")
     adversarial_weight: float = option(0.0, "weight of the generator's adversarial loss (gan mode)")
@@ -102,6 +105,10 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
             raise ConfigError("--pixel-sharpen and --pixel-blur must be >= 0, --pixel-sharpen-sigma > 0")
         if (self.detail_teacher is None) != (self.detail_weight == 0) or (self.detail_teacher is not None and self.pixel_blur == 0):
             raise ConfigError("--detail-teacher and --detail-weight go together, with --pixel-blur > 0 (the detail is what that blur removes)")
+        if self.detail_edges < 0 or (self.detail_edges > 0 and self.detail_teacher is None):
+            raise ConfigError("--detail-edges must be >= 0, and > 0 only with --detail-teacher")
+        if self.detail_teacher_input not in DETAIL_TEACHER_INPUTS:
+            raise ConfigError(f"--detail-teacher-input must be one of {', '.join(DETAIL_TEACHER_INPUTS)}, got {self.detail_teacher_input!r}")
         if self.hr_crop % self.scale:
             raise ConfigError(f"--hr-crop {self.hr_crop} must be a multiple of --scale {self.scale}")
         try:
@@ -149,7 +156,7 @@ class SRTrainer(Trainer):
         self.discriminator = self.d_opt = self.loss_net = self.detail_teacher = None
         if cfg.detail_teacher is not None:
             self.detail_teacher = load_model(cfg.detail_teacher).to(self.device).eval().requires_grad_(False)
-            print(f"finest detail taught by {cfg.detail_teacher} on the clean LR")
+            print(f"finest detail taught by {cfg.detail_teacher} on the {cfg.detail_teacher_input} LR")
         if cfg.mode == "gan":
             self.discriminator = DISCRIMINATORS[cfg.d_arch](cfg.d_channels).to(self.device, memory_format=torch.channels_last)
             self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.d_lr, betas=(0.9, 0.99))
@@ -228,29 +235,31 @@ class SRTrainer(Trainer):
         self.precision = choice.precision
         print(f"training {choice.summary()}", flush=True)
 
-    def pixel_terms(self, sr: torch.Tensor, hr: torch.Tensor) -> dict[str, torch.Tensor]:
+    def pixel_terms(self, sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor) -> dict[str, torch.Tensor]:
         """The pixel term: towards the HR, or its sharpened version, at every frequency or only at
         those a Gaussian of ``pixel_blur`` keeps; and with a detail teacher, the finest detail
-        (what that Gaussian removes) towards the teacher's answer on the clean LR: its edges,
-        drawn where the input had no blocks. The output is blurred once for both."""
+        (what that Gaussian removes) towards the teacher's answer on the clean or the degraded LR
+        (only along its edges with ``detail_edges``). The output is blurred once for both."""
         cfg = self.cfg
         loss = losses.PIXEL_LOSSES[cfg.pixel_loss]
         target = losses.unsharp_mask(hr, cfg.pixel_sharpen, cfg.pixel_sharpen_sigma) if cfg.pixel_sharpen > 0 else hr
         if cfg.pixel_blur == 0:
             return {"pixel": cfg.pixel_weight * loss(sr, target)}
-        sr_low = losses.gaussian_blur(sr, cfg.pixel_blur)
-        terms = {"pixel": cfg.pixel_weight * loss(sr_low, losses.gaussian_blur(target, cfg.pixel_blur))}
+        sr_low, target_low = losses.gaussian_blur(sr, cfg.pixel_blur), losses.gaussian_blur(target, cfg.pixel_blur)
+        terms = {"pixel": cfg.pixel_weight * loss(sr_low, target_low)}
         if self.detail_teacher is not None:
-            teacher = self.detail_target(hr)
-            teacher_detail = teacher - losses.gaussian_blur(teacher, cfg.pixel_blur)
-            terms["detail"] = cfg.detail_weight * (sr - sr_low - teacher_detail).abs().mean()
+            teacher = self.detail_target(self.clean_lr(hr) if cfg.detail_teacher_input == "clean" else lr)
+            detail = teacher - losses.gaussian_blur(teacher, cfg.pixel_blur)
+            if cfg.detail_edges > 0:  # the teacher's edges, the HR's textures (which the teacher wipes)
+                detail = losses.edge_detail(detail, target - target_low, cfg.detail_edges)
+            terms["detail"] = cfg.detail_weight * (sr - sr_low - detail).abs().mean()
         return terms
 
     @torch.no_grad()
-    def detail_target(self, hr: torch.Tensor) -> torch.Tensor:
-        """The detail teacher's answer on the crops' clean LR."""
+    def detail_target(self, lr: torch.Tensor) -> torch.Tensor:
+        """The detail teacher's answer on ``lr`` (the crops' clean or degraded LR)."""
         with autocast(self.device, self.precision):
-            return self.detail_teacher(self.clean_lr(hr).contiguous(memory_format=torch.channels_last)).float()
+            return self.detail_teacher(lr.contiguous(memory_format=torch.channels_last)).float()
 
     def train_step(self, batch: torch.Tensor | tuple) -> dict:
         cfg = self.cfg
@@ -258,7 +267,7 @@ class SRTrainer(Trainer):
         with autocast(self.device, self.precision):
             sr = self.generator(lr_images)
         sr = sr.float()
-        terms = self.pixel_terms(sr, hr)
+        terms = self.pixel_terms(sr, hr, lr_images)
         if teacher is not None and cfg.teacher_weight > 0:
             terms["teacher"] = cfg.teacher_weight * (sr - teacher).abs().mean()
         if self.loss_net is not None:

@@ -240,6 +240,12 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     for name, config in _train_configs("compact_gan_twin03", "compact_gan_twin08", "compact_gan_twin_lowpass").items():  # measured, not served: GANs from the restoration twin
         assert (config.arch, config.mode, config.init_weights) == ("compact", "gan", compact["compact_deblock"].export), name
         assert config.export.parts[0] == "runs" and config.adversarial_weight > 0, name
+    distilled = _train_configs("compact_distill_twin15", "compact_distill_twin_degraded", "compact_distill_edges")
+    for name, config in distilled.items():  # measured, not served: general-x4v3's detail taught by regression to the restoration twin
+        assert (config.arch, config.mode, config.init_weights, config.detail_teacher) == ("compact", "psnr", compact["compact_deblock"].export, start), name
+        assert config.export.parts[0] == "runs" and config.adversarial_weight == 0 and config.pixel_blur > 0, name
+    assert [distilled[name].detail_teacher_input for name in distilled] == ["clean", "degraded", "degraded"]
+    assert distilled["compact_distill_edges"].detail_edges > 0
     served = {}
     for model in ("srgan", "srresnet"):
         handler = yaml.safe_load((ROOT / "handlers" / f"{model}-config.yaml").read_text())["handler"]
@@ -352,3 +358,25 @@ def test_gan_steps_towards_a_sharpened_low_passed_target_with_a_detail_teacher(m
         train_sr.main(tiny_args(manifest, tmp_path / "bad", "--steps", "1", "--pixel-blur", "-1"))
     with pytest.raises(SystemExit, match="detail-teacher"):  # the detail is what --pixel-blur removes: it needs one
         train_sr.main(tiny_args(manifest, tmp_path / "bad", "--steps", "1", "--detail-teacher", str(init / "g.pt"), "--detail-weight", "1"))
+
+
+def test_a_detail_teacher_answers_the_generators_own_degraded_lr_when_asked(manifest, tmp_path, capsys):
+    init = tmp_path / "init"
+    train_sr.main(tiny_args(manifest, init, "--steps", "2"))
+    distil = ("--init-weights", str(init / "g.pt"), "--pixel-blur", "1", "--detail-teacher", str(init / "g.pt"), "--detail-weight", "1")
+    assert train_sr.main(tiny_args(manifest, tmp_path / "distil", "--steps", "2", *distil, "--detail-teacher-input", "degraded", "--detail-edges", "0.02")) == 0
+    assert "on the degraded LR" in capsys.readouterr().out and (tmp_path / "distil" / "checkpoint.pt").exists()
+    with pytest.raises(SystemExit, match="detail-teacher-input"):
+        train_sr.main(tiny_args(manifest, tmp_path / "bad", "--steps", "1", *distil, "--detail-teacher-input", "noisy"))
+    with pytest.raises(SystemExit, match="detail-edges"):  # along the teacher's edges: it needs a teacher
+        train_sr.main(tiny_args(manifest, tmp_path / "bad", "--steps", "1", "--pixel-blur", "1", "--detail-edges", "0.02"))
+
+
+def test_edge_detail_takes_the_teachers_detail_along_strong_edges_and_the_hrs_elsewhere():
+    from training.losses import edge_detail
+    teacher = torch.zeros(1, 3, 16, 32)
+    teacher[..., :16] = 0.3  # a strong detail on the left half only
+    hr = torch.full_like(teacher, 0.01)
+    target = edge_detail(teacher, hr, threshold=0.02)
+    assert torch.allclose(target[..., :, 2:10], teacher[..., :, 2:10])  # well inside the strong part: the teacher's
+    assert torch.allclose(target[..., :, 22:], hr[..., :, 22:])  # far from it: the HR's
