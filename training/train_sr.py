@@ -42,7 +42,7 @@ from training.sr_data import CropSampler
 
 DISCRIMINATORS = {"strided": Discriminator, "unet": UNetDiscriminator}
 GENERATORS = {"span": SPAN, "compact": Compact, "srresnet": SRResNet}
-DETAIL_TEACHER_INPUTS = ("clean", "degraded")
+DETAIL_TEACHER_INPUTS = ("clean", "degraded", "restored")
 
 
 @dataclass
@@ -81,7 +81,7 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
     detail_teacher: Path | None = option(None, "SR weights whose answer (on the LR --detail-teacher-input names) is the target of the output's finest detail (what --pixel-blur removes): e.g. the pretrained start, which draws crisp edges")
     detail_weight: float = option(0.0, "weight of the L1 loss between the output's and --detail-teacher's finest detail")
     detail_edges: float = option(0.0, "with --detail-teacher: its detail only where that detail's local strength (0-1 scale) exceeds this, fully from twice it; the HR's detail elsewhere (0: the teacher's everywhere)")
-    detail_teacher_input: str = option("clean", "what --detail-teacher answers: clean (each crop's clean LR: its edges without the input's damage) or degraded (the generator's own LR: a mapping the generator can learn by regression)")
+    detail_teacher_input: str = option("clean", "what --detail-teacher answers: clean (each crop's clean LR: its edges without the input's damage), degraded (the generator's own LR: a mapping the generator can learn by regression) or restored (the generator's LR restored by the frozen --init-weights and shrunk back: learnable, and without the input's blocks)")
     content_weight: float = option(0.0, "weight of the loss-network feature (content) loss")
     texture_weight: float = option(0.0, "weight of the Gram (texture) loss on loss-network features")
     adversarial_weight: float = option(0.0, "weight of the generator's adversarial loss (gan mode)")
@@ -109,6 +109,8 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
             raise ConfigError("--detail-edges must be >= 0, and > 0 only with --detail-teacher")
         if self.detail_teacher_input not in DETAIL_TEACHER_INPUTS:
             raise ConfigError(f"--detail-teacher-input must be one of {', '.join(DETAIL_TEACHER_INPUTS)}, got {self.detail_teacher_input!r}")
+        if self.detail_teacher_input == "restored" and self.init_weights is None:
+            raise ConfigError("--detail-teacher-input restored restores with --init-weights: give one")
         if self.hr_crop % self.scale:
             raise ConfigError(f"--hr-crop {self.hr_crop} must be a multiple of --scale {self.scale}")
         try:
@@ -153,9 +155,11 @@ class SRTrainer(Trainer):
         self.device = resolve_device(cfg.device)
         self.generator = self._build_generator().to(self.device, memory_format=torch.channels_last)
         self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
-        self.discriminator = self.d_opt = self.loss_net = self.detail_teacher = None
+        self.discriminator = self.d_opt = self.loss_net = self.detail_teacher = self.restorer = None
         if cfg.detail_teacher is not None:
             self.detail_teacher = load_model(cfg.detail_teacher).to(self.device).eval().requires_grad_(False)
+            if cfg.detail_teacher_input == "restored":  # the start, frozen
+                self.restorer = load_model(cfg.init_weights).to(self.device, memory_format=torch.channels_last).eval().requires_grad_(False)
             print(f"finest detail taught by {cfg.detail_teacher} on the {cfg.detail_teacher_input} LR")
         if cfg.mode == "gan":
             self.discriminator = DISCRIMINATORS[cfg.d_arch](cfg.d_channels).to(self.device, memory_format=torch.channels_last)
@@ -248,12 +252,23 @@ class SRTrainer(Trainer):
         sr_low, target_low = losses.gaussian_blur(sr, cfg.pixel_blur), losses.gaussian_blur(target, cfg.pixel_blur)
         terms = {"pixel": cfg.pixel_weight * loss(sr_low, target_low)}
         if self.detail_teacher is not None:
-            teacher = self.detail_target(self.clean_lr(hr) if cfg.detail_teacher_input == "clean" else lr)
+            teacher = self.detail_target(self.teacher_lr(hr, lr))
             detail = teacher - losses.gaussian_blur(teacher, cfg.pixel_blur)
             if cfg.detail_edges > 0:  # the teacher's edges, the HR's textures (which the teacher wipes)
                 detail = losses.edge_detail(detail, target - target_low, cfg.detail_edges)
             terms["detail"] = cfg.detail_weight * (sr - sr_low - detail).abs().mean()
         return terms
+
+    @torch.no_grad()
+    def teacher_lr(self, hr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        """The LR the detail teacher answers (``detail_teacher_input``)."""
+        if self.cfg.detail_teacher_input == "clean":
+            return self.clean_lr(hr)
+        if self.cfg.detail_teacher_input == "restored":
+            with autocast(self.device, self.precision):
+                restored = self.restorer(lr).float().clamp(0, 1)
+            return self.clean_lr(restored)
+        return lr
 
     @torch.no_grad()
     def detail_target(self, lr: torch.Tensor) -> torch.Tensor:

@@ -240,11 +240,11 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
     for name, config in _train_configs("compact_gan_twin03", "compact_gan_twin08", "compact_gan_twin_lowpass").items():  # measured, not served: GANs from the restoration twin
         assert (config.arch, config.mode, config.init_weights) == ("compact", "gan", compact["compact_deblock"].export), name
         assert config.export.parts[0] == "runs" and config.adversarial_weight > 0, name
-    distilled = _train_configs("compact_distill_twin15", "compact_distill_twin_degraded", "compact_distill_edges")
+    distilled = _train_configs("compact_distill_twin15", "compact_distill_twin_degraded", "compact_distill_edges", "compact_distill_restored")
     for name, config in distilled.items():  # measured, not served: general-x4v3's detail taught by regression to the restoration twin
         assert (config.arch, config.mode, config.init_weights, config.detail_teacher) == ("compact", "psnr", compact["compact_deblock"].export, start), name
         assert config.export.parts[0] == "runs" and config.adversarial_weight == 0 and config.pixel_blur > 0, name
-    assert [distilled[name].detail_teacher_input for name in distilled] == ["clean", "degraded", "degraded"]
+    assert [distilled[name].detail_teacher_input for name in distilled] == ["clean", "degraded", "degraded", "restored"]
     assert distilled["compact_distill_edges"].detail_edges > 0
     served = {}
     for model in ("srgan", "srresnet"):
@@ -366,8 +366,12 @@ def test_a_detail_teacher_answers_the_generators_own_degraded_lr_when_asked(mani
     distil = ("--init-weights", str(init / "g.pt"), "--pixel-blur", "1", "--detail-teacher", str(init / "g.pt"), "--detail-weight", "1")
     assert train_sr.main(tiny_args(manifest, tmp_path / "distil", "--steps", "2", *distil, "--detail-teacher-input", "degraded", "--detail-edges", "0.02")) == 0
     assert "on the degraded LR" in capsys.readouterr().out and (tmp_path / "distil" / "checkpoint.pt").exists()
+    assert train_sr.main(tiny_args(manifest, tmp_path / "restored", "--steps", "2", *distil, "--detail-teacher-input", "restored")) == 0
+    assert "on the restored LR" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="detail-teacher-input"):
         train_sr.main(tiny_args(manifest, tmp_path / "bad", "--steps", "1", *distil, "--detail-teacher-input", "noisy"))
+    with pytest.raises(SystemExit, match="init-weights"):  # restored by the start: it needs one
+        train_sr.main(tiny_args(manifest, tmp_path / "bad", "--steps", "1", *distil[2:], "--detail-teacher-input", "restored"))
     with pytest.raises(SystemExit, match="detail-edges"):  # along the teacher's edges: it needs a teacher
         train_sr.main(tiny_args(manifest, tmp_path / "bad", "--steps", "1", "--pixel-blur", "1", "--detail-edges", "0.02"))
 
