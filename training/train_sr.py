@@ -242,8 +242,8 @@ class SRTrainer(Trainer):
     def pixel_terms(self, sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor) -> dict[str, torch.Tensor]:
         """The pixel term: towards the HR, or its sharpened version, at every frequency or only at
         those a Gaussian of ``pixel_blur`` keeps; and with a detail teacher, the finest detail
-        (what that Gaussian removes) towards the teacher's answer on the clean or the degraded LR
-        (only along its edges with ``detail_edges``). The output is blurred once for both."""
+        (what that Gaussian removes) towards the teacher's answer on the LR that
+        ``detail_teacher_input`` names (only along its edges with ``detail_edges``). The output is blurred once for both."""
         cfg = self.cfg
         loss = losses.PIXEL_LOSSES[cfg.pixel_loss]
         target = losses.unsharp_mask(hr, cfg.pixel_sharpen, cfg.pixel_sharpen_sigma) if cfg.pixel_sharpen > 0 else hr
@@ -272,7 +272,7 @@ class SRTrainer(Trainer):
 
     @torch.no_grad()
     def detail_target(self, lr: torch.Tensor) -> torch.Tensor:
-        """The detail teacher's answer on ``lr`` (the crops' clean or degraded LR)."""
+        """The detail teacher's answer on ``lr`` (:meth:`teacher_lr`)."""
         with autocast(self.device, self.precision):
             return self.detail_teacher(lr.contiguous(memory_format=torch.channels_last)).float()
 
