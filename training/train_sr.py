@@ -15,6 +15,7 @@ with the same ``--out-dir`` it continues where it stopped.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 from dataclasses import dataclass
@@ -107,8 +108,6 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
             raise ConfigError("--detail-teacher and --detail-weight go together, with --pixel-blur > 0 (the detail is what that blur removes)")
         if self.detail_edges < 0 or (self.detail_edges > 0 and self.detail_teacher is None):
             raise ConfigError("--detail-edges must be >= 0, and > 0 only with --detail-teacher")
-        if self.detail_teacher_input not in DETAIL_TEACHER_INPUTS:
-            raise ConfigError(f"--detail-teacher-input must be one of {', '.join(DETAIL_TEACHER_INPUTS)}, got {self.detail_teacher_input!r}")
         if self.detail_teacher_input == "restored" and self.init_weights is None:
             raise ConfigError("--detail-teacher-input restored restores with --init-weights: give one")
         if self.hr_crop % self.scale:
@@ -116,6 +115,7 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
         try:
             check_choice("--device", self.device, DEVICES)
             check_choice("--precision", self.precision, PRECISIONS)
+            check_choice("--detail-teacher-input", self.detail_teacher_input, DETAIL_TEACHER_INPUTS)
             check_degradations(self.val_degradation_names)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
@@ -158,8 +158,8 @@ class SRTrainer(Trainer):
         self.discriminator = self.d_opt = self.loss_net = self.detail_teacher = self.restorer = None
         if cfg.detail_teacher is not None:
             self.detail_teacher = load_model(cfg.detail_teacher).to(self.device).eval().requires_grad_(False)
-            if cfg.detail_teacher_input == "restored":  # the start, frozen
-                self.restorer = load_model(cfg.init_weights).to(self.device, memory_format=torch.channels_last).eval().requires_grad_(False)
+            if cfg.detail_teacher_input == "restored":  # the start, frozen (copied before any resume)
+                self.restorer = copy.deepcopy(self.generator).eval().requires_grad_(False)
             print(f"finest detail taught by {cfg.detail_teacher} on the {cfg.detail_teacher_input} LR")
         if cfg.mode == "gan":
             self.discriminator = DISCRIMINATORS[cfg.d_arch](cfg.d_channels).to(self.device, memory_format=torch.channels_last)
