@@ -30,6 +30,8 @@ from dronesr.checkpoint import load_model
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.precision import DEVICES, PRECISIONS, autocast, check_choice, choose_precision, resolve_device
 from dronesr.image.resample import downscale
+from dronesr.sr.deblock import deblock
+from dronesr.sr.restoration import auto_restore
 from training import losses
 from training.dataset import manifest_paths
 from training.distill import TeacherSampler
@@ -43,7 +45,19 @@ from training.sr_data import CropSampler
 
 DISCRIMINATORS = {"strided": Discriminator, "unet": UNetDiscriminator}
 GENERATORS = {"span": SPAN, "compact": Compact, "srresnet": SRResNet}
-DETAIL_TEACHER_INPUTS = ("clean", "degraded", "restored")
+DETAIL_TEACHER_INPUTS = ("clean", "degraded", "restored", "deblocked")
+
+
+def deblocked(lr: torch.Tensor) -> torch.Tensor:
+    """``lr`` (N x 3 x h x w, 0-1) with each image's block grid smoothed where restore=auto would
+    smooth it before the network (dronesr/sr/deblock.py): the teacher then answers an upload
+    without the blocks it would otherwise keep, and the texture the grid smoothing leaves."""
+    images = []
+    for image in lr:
+        rgb = (image.clamp(0, 1).permute(1, 2, 0) * 255).round().byte().cpu().numpy()
+        grid = auto_restore(rgb, None).block_grid
+        images.append(image if grid is None else torch.from_numpy(deblock(rgb, grid)).permute(2, 0, 1).to(lr) / 255)
+    return torch.stack(images)
 
 
 @dataclass
@@ -82,7 +96,7 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
     detail_teacher: Path | None = option(None, "SR weights whose answer (on the LR --detail-teacher-input names) is the target of the output's finest detail (what --pixel-blur removes): e.g. the pretrained start, which draws crisp edges")
     detail_weight: float = option(0.0, "weight of the L1 loss between the output's and --detail-teacher's finest detail")
     detail_edges: float = option(0.0, "with --detail-teacher: its detail only where that detail's local strength (0-1 scale) exceeds this, fully from twice it; the HR's detail elsewhere (0: the teacher's everywhere)")
-    detail_teacher_input: str = option("clean", "what --detail-teacher answers: clean (each crop's clean LR: its edges without the input's damage), degraded (the generator's own LR: a mapping the generator can learn by regression) or restored (the generator's LR restored by the frozen --init-weights and shrunk back: learnable, and without the input's blocks)")
+    detail_teacher_input: str = option("clean", "what --detail-teacher answers: clean (each crop's clean LR: its edges without the input's damage), degraded (the generator's own LR: a mapping the generator can learn by regression), restored (the generator's LR restored by the frozen --init-weights and shrunk back: learnable, and without the input's blocks) or deblocked (the generator's LR with the block grid restore=auto finds smoothed, as served: learnable, the blocks left out and the texture kept)")
     content_weight: float = option(0.0, "weight of the loss-network feature (content) loss")
     texture_weight: float = option(0.0, "weight of the Gram (texture) loss on loss-network features")
     adversarial_weight: float = option(0.0, "weight of the generator's adversarial loss (gan mode)")
@@ -268,6 +282,8 @@ class SRTrainer(Trainer):
             with autocast(self.device, self.precision):
                 restored = self.restorer(lr).float().clamp(0, 1)
             return self.clean_lr(restored)
+        if self.cfg.detail_teacher_input == "deblocked":
+            return deblocked(lr)
         return lr
 
     @torch.no_grad()

@@ -89,3 +89,19 @@ def test_without_pyav_restoration_runs_without_the_smoothing(monkeypatch):
         assert sr.upscale(q30_frame(3, 5), choice).shape == (480, 640, 3)
     finally:
         module.available.cache_clear()
+
+
+def test_a_training_batchs_blocky_lr_is_smoothed_for_the_detail_teacher_and_a_clean_one_is_not():
+    """train_sr --detail-teacher-input deblocked: the teacher answers each LR as serving would
+    give it to the network, its grid smoothed where restore=auto finds one."""
+    import torch
+
+    from training.train_sr import deblocked
+
+    blocky, clean = q30_frame(3, 5), photo(160, 120)
+    batch = torch.from_numpy(np.stack([blocky, clean])).permute(0, 3, 1, 2).float() / 255
+    teacher_lr = deblocked(batch)
+    assert teacher_lr.shape == batch.shape and teacher_lr.dtype == batch.dtype
+    smoothed = (teacher_lr[0].permute(1, 2, 0) * 255).round().byte().numpy()
+    assert np.array_equal(smoothed, deblock(blocky, (5, 3)))  # the grid restore=auto finds, smoothed
+    assert torch.equal(teacher_lr[1], batch[1])  # nothing to smooth

@@ -246,6 +246,8 @@ def test_shipped_sr_configs_load_and_chain_the_committed_weights():
         assert config.export.parts[0] == "runs" and config.adversarial_weight == 0 and config.pixel_blur > 0, name
     assert [distilled[name].detail_teacher_input for name in distilled] == ["clean", "degraded", "degraded", "restored"]
     assert distilled["compact_distill_edges"].detail_edges > 0
+    continued = _train_configs("compact_distill_deblocked")["compact_distill_deblocked"]  # the degraded-LR run, its teacher's blocks smoothed
+    assert (continued.init_weights, continued.detail_teacher_input, continued.adversarial_weight) == (distilled["compact_distill_twin_degraded"].export, "deblocked", 0)
     served = {}
     for model in ("srgan", "srresnet"):
         handler = yaml.safe_load((ROOT / "handlers" / f"{model}-config.yaml").read_text())["handler"]
@@ -368,6 +370,8 @@ def test_a_detail_teacher_answers_the_generators_own_degraded_lr_when_asked(mani
     assert "on the degraded LR" in capsys.readouterr().out and (tmp_path / "distil" / "checkpoint.pt").exists()
     assert train_sr.main(tiny_args(manifest, tmp_path / "restored", "--steps", "2", *distil, "--detail-teacher-input", "restored")) == 0
     assert "on the restored LR" in capsys.readouterr().out
+    assert train_sr.main(tiny_args(manifest, tmp_path / "deblocked", "--steps", "2", *distil, "--detail-teacher-input", "deblocked")) == 0
+    assert "on the deblocked LR" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="detail-teacher-input"):
         train_sr.main(tiny_args(manifest, tmp_path / "bad", "--steps", "1", *distil, "--detail-teacher-input", "noisy"))
     with pytest.raises(SystemExit, match="init-weights"):  # restored by the start: it needs one
