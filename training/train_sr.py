@@ -29,6 +29,7 @@ from dronesr.archs import SPAN, Compact, Discriminator, SRResNet, UNetDiscrimina
 from dronesr.checkpoint import load_model
 from dronesr.metrics import psnr_y, ssim_y
 from dronesr.precision import DEVICES, PRECISIONS, autocast, check_choice, choose_precision, resolve_device
+from dronesr.image.codecs import rgb_to_tensor, tensor_to_rgb
 from dronesr.image.resample import downscale
 from dronesr.sr.deblock import deblock
 from dronesr.sr.restoration import auto_restore
@@ -53,11 +54,11 @@ def deblocked(lr: torch.Tensor) -> torch.Tensor:
     smooth it before the network (dronesr/sr/deblock.py): the teacher then answers an upload
     without the blocks it would otherwise keep, and the texture the grid smoothing leaves."""
     images = []
-    for image in lr:
-        rgb = (image.clamp(0, 1).permute(1, 2, 0) * 255).round().byte().cpu().numpy()
+    for image in lr.split(1):
+        rgb = tensor_to_rgb(image)
         grid = auto_restore(rgb, None).block_grid
-        images.append(image if grid is None else torch.from_numpy(deblock(rgb, grid)).permute(2, 0, 1).to(lr) / 255)
-    return torch.stack(images)
+        images.append(image if grid is None else rgb_to_tensor(deblock(rgb, grid)).to(lr))
+    return torch.cat(images)
 
 
 @dataclass
