@@ -52,7 +52,8 @@ DETAIL_TEACHER_INPUTS = ("clean", "degraded", "restored", "deblocked")
 def deblocked(lr: torch.Tensor) -> torch.Tensor:
     """``lr`` (N x 3 x h x w, 0-1) with each image's block grid smoothed where restore=auto would
     smooth it before the network (dronesr/sr/deblock.py): the teacher then answers an upload
-    without the blocks it would otherwise keep, and the texture the grid smoothing leaves."""
+    without the grids restore=auto finds, which it would otherwise keep (faint steps of frames
+    x264 already deblocked are not found, and it still sharpens them: docs/evaluation.md)."""
     images = []
     for image in lr.split(1):
         rgb = tensor_to_rgb(image)
@@ -97,7 +98,7 @@ class SRTrainConfig(RunOptions, LossNetworkOptions):
     detail_teacher: Path | None = option(None, "SR weights whose answer (on the LR --detail-teacher-input names) is the target of the output's finest detail (what --pixel-blur removes): e.g. the pretrained start, which draws crisp edges")
     detail_weight: float = option(0.0, "weight of the L1 loss between the output's and --detail-teacher's finest detail")
     detail_edges: float = option(0.0, "with --detail-teacher: its detail only where that detail's local strength (0-1 scale) exceeds this, fully from twice it; the HR's detail elsewhere (0: the teacher's everywhere)")
-    detail_teacher_input: str = option("clean", "what --detail-teacher answers: clean (each crop's clean LR: its edges without the input's damage), degraded (the generator's own LR: a mapping the generator can learn by regression), restored (the generator's LR restored by the frozen --init-weights and shrunk back: learnable, and without the input's blocks) or deblocked (the generator's LR with the block grid restore=auto finds smoothed, as served: learnable, the blocks left out and the texture kept)")
+    detail_teacher_input: str = option("clean", "what --detail-teacher answers: clean (each crop's clean LR: its edges without the input's damage), degraded (the generator's own LR: a mapping the generator can learn by regression), restored (the generator's LR restored by the frozen --init-weights and shrunk back: learnable, and without the input's blocks) or deblocked (the generator's LR with the block grid restore=auto finds smoothed, as served: learnable, without the grids restore=auto finds, the texture kept)")
     content_weight: float = option(0.0, "weight of the loss-network feature (content) loss")
     texture_weight: float = option(0.0, "weight of the Gram (texture) loss on loss-network features")
     adversarial_weight: float = option(0.0, "weight of the generator's adversarial loss (gan mode)")
