@@ -31,7 +31,7 @@ from dronesr.metrics import psnr_y, ssim_y
 from dronesr.precision import DEVICES, PRECISIONS, autocast, check_choice, choose_precision, resolve_device
 from dronesr.image.codecs import rgb_to_tensor, tensor_to_rgb
 from dronesr.image.resample import downscale
-from dronesr.sr.deblock import deblock
+from dronesr.sr.deblock import auto_grid, deblock
 from dronesr.sr.restoration import auto_restore
 from training import losses
 from training.dataset import manifest_paths
@@ -57,7 +57,7 @@ def deblocked(lr: torch.Tensor) -> torch.Tensor:
     images = []
     for image in lr.split(1):
         rgb = tensor_to_rgb(image)
-        grid = auto_restore(rgb, None).block_grid
+        grid = auto_grid(auto_restore(rgb, None))
         images.append(image if grid is None else rgb_to_tensor(deblock(rgb, grid)).to(lr))
     return torch.cat(images)
 

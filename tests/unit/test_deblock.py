@@ -96,11 +96,11 @@ def test_a_training_batchs_blocky_lr_is_smoothed_for_the_detail_teacher_and_a_cl
     give it to the network, its grid smoothed where restore=auto finds one."""
     import torch
 
-    from dronesr.image.codecs import tensor_to_rgb
+    from dronesr.image.codecs import rgb_to_tensor, tensor_to_rgb
     from training.train_sr import deblocked
 
     blocky, clean = q30_frame(3, 5), photo(160, 120)
-    batch = torch.from_numpy(np.stack([blocky, clean])).permute(0, 3, 1, 2).float() / 255
+    batch = torch.cat([rgb_to_tensor(blocky), rgb_to_tensor(clean)])
     teacher_lr = deblocked(batch)
     assert teacher_lr.shape == batch.shape and teacher_lr.dtype == batch.dtype
     assert np.array_equal(tensor_to_rgb(teacher_lr[:1]), deblock(blocky, (5, 3)))  # the grid restore=auto finds, smoothed
